@@ -1,0 +1,27 @@
+//! Cryptographic primitives of the key manager, and the only crate that names a crypto library.
+//!
+//! * RSA-2048 key generation and RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) with
+//!   [`aws-lc-rs`](aws_lc_rs), which is constant-time; the `rsa` crate is banned (Marvin attack).
+//! * AES-256-GCM with MOSIP's 12-byte nonces (`ring`) and 16-byte IVs of the legacy envelope
+//!   and `key_store` rows (`aes-gcm`), behind one [`aead`] interface.
+//! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing.
+//! * Zeroizing holders for secret bytes ([`DataKey`], [`SecretBytes`]) whose `Debug` prints
+//!   no secret.
+
+#![forbid(unsafe_code)]
+
+pub mod aead;
+mod cert;
+mod digest;
+mod error;
+pub mod pem;
+mod random;
+mod rsa;
+mod secret;
+
+pub use cert::Certificate;
+pub use digest::{sha256, thumbprint_of};
+pub use error::CryptoError;
+pub use random::fill_random;
+pub use rsa::{RSA_2048_MODULUS_LEN, RsaPrivateKey, RsaPublicKey};
+pub use secret::{DataKey, SecretBytes};

@@ -1,0 +1,314 @@
+//! Sealing and opening: the codec with its configuration.
+
+use std::ops::{Deref, Range};
+
+use keymgr_crypto::aead::{self, LEGACY_IV_LEN, NONCE_LEN, TAG_LEN};
+use keymgr_crypto::{Certificate, DataKey, RsaPrivateKey, RsaPublicKey, SecretBytes, fill_random};
+use keymgr_model::Thumbprint;
+
+use crate::format::{self, DEFAULT_SPLITTER, Format, Layout, R2_AAD_LEN, R2_NONCE_LEN, VER_R2, WRAPPED_KEY_LEN};
+use crate::{EnvelopeError, base64};
+
+/// Default largest envelope accepted by [`Codec::open`], in decoded bytes: room for MOSIP
+/// registration packets of tens of megabytes.
+pub const DEFAULT_MAX_ENVELOPE_LEN: usize = 128 * 1024 * 1024;
+/// Longest splitter a codec can be configured with.
+const MAX_SPLITTER_LEN: usize = 64;
+
+/// Something that can unwrap the data key of an envelope, given the thumbprint the envelope
+/// names: a private key in memory, an HSM, a database of wrapped base keys behind a cache.
+///
+/// Implementations answer [`EnvelopeError::ThumbprintMismatch`] when they hold no key for the
+/// thumbprint and [`EnvelopeError::KeyUnwrapFailed`] when RSA-OAEP fails; the codec checks the
+/// length of what they return.
+pub trait KeyUnwrapper {
+    /// RSA-OAEP-decrypts `wrapped_key` with the private key whose certificate has `thumbprint`.
+    fn unwrap_data_key(&self, thumbprint: &Thumbprint, wrapped_key: &[u8]) -> Result<SecretBytes, EnvelopeError>;
+}
+
+/// A recipient's private key held in memory, with the thumbprint of its certificate.
+#[derive(Debug, Clone)]
+pub struct RecipientKey {
+    key: RsaPrivateKey,
+    thumbprint: Thumbprint,
+}
+
+impl RecipientKey {
+    /// Pairs a private key with its certificate, refusing a certificate for another key.
+    pub fn new(key: RsaPrivateKey, certificate: &Certificate) -> Result<Self, EnvelopeError> {
+        if key.public_key()?.spki_der() != certificate.spki_der() {
+            return Err(EnvelopeError::InvalidParameter("the certificate is not for this private key"));
+        }
+        Ok(Self { key, thumbprint: certificate.thumbprint() })
+    }
+
+    /// The thumbprint of the key's certificate.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.thumbprint
+    }
+}
+
+impl KeyUnwrapper for RecipientKey {
+    fn unwrap_data_key(&self, thumbprint: &Thumbprint, wrapped_key: &[u8]) -> Result<SecretBytes, EnvelopeError> {
+        if *thumbprint != self.thumbprint {
+            return Err(EnvelopeError::ThumbprintMismatch(*thumbprint));
+        }
+        self.key.oaep_unwrap(wrapped_key).map_err(|_| EnvelopeError::KeyUnwrapFailed)
+    }
+}
+
+/// Whom an envelope is sealed for: the public key and thumbprint of a certificate.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    public_key: RsaPublicKey,
+    thumbprint: Thumbprint,
+}
+
+impl Recipient {
+    /// The recipient named by `certificate`, which must hold an RSA-2048 key.
+    pub fn from_certificate(certificate: &Certificate) -> Result<Self, EnvelopeError> {
+        Self::new(certificate.rsa_public_key()?, certificate.thumbprint())
+    }
+
+    /// A recipient from a public key and the thumbprint of its certificate.
+    pub fn new(public_key: RsaPublicKey, thumbprint: Thumbprint) -> Result<Self, EnvelopeError> {
+        if public_key.modulus_len() != WRAPPED_KEY_LEN {
+            return Err(EnvelopeError::InvalidParameter("the envelope format needs an RSA-2048 key"));
+        }
+        Ok(Self { public_key, thumbprint })
+    }
+
+    /// The thumbprint written into envelopes for this recipient.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.thumbprint
+    }
+}
+
+/// How to seal: MOSIP's modes of section 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SealMode<'a> {
+    /// `VER_R2` with a random 32-byte aad (mode A; what MOSIP writes by default).
+    #[default]
+    VerR2,
+    /// The legacy layout with a random 16-byte IV after the tag, and the caller's GCM
+    /// associated data, which is not stored (mode B; empty `aad` gives the legacy vectors).
+    Legacy {
+        /// GCM associated data the opener must supply again.
+        aad: &'a [u8],
+    },
+    /// The caller's salt is the GCM nonce and its aad the associated data; neither is stored
+    /// (mode C). The salt must be 12 or 16 bytes and never reused with the same data key,
+    /// which is fresh per envelope.
+    CallerSalt {
+        /// The GCM nonce, 12 or 16 bytes.
+        salt: &'a [u8],
+        /// GCM associated data (may be empty).
+        aad: &'a [u8],
+    },
+}
+
+/// What the caller of [`Codec::open`] supplies besides the envelope (MOSIP's `salt` and `aad`
+/// request fields). With no salt, the header decides between VER_R2 and legacy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenParams<'a> {
+    /// The caller's salt (mode C), 12 or 16 bytes.
+    pub salt: Option<&'a [u8]>,
+    /// The caller's GCM associated data (modes B and C; ignored for VER_R2, as MOSIP does).
+    pub aad: &'a [u8],
+}
+
+/// A plaintext opened in place inside the decoded envelope, so that a packet of tens of
+/// megabytes is never copied. Dereferences to the plaintext bytes.
+pub struct Plaintext {
+    buf: Vec<u8>,
+    range: Range<usize>,
+}
+
+impl Plaintext {
+    /// The plaintext as an owned vector (moves the bytes to the front of the buffer).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.buf.truncate(self.range.end);
+        self.buf.drain(..self.range.start);
+        self.buf
+    }
+}
+
+impl Deref for Plaintext {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.buf.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for Plaintext {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plaintext({} bytes)", self.range.len())
+    }
+}
+
+/// The envelope codec: the splitter and the size limit, and the operations that use them.
+///
+/// [`Codec::default`] is MOSIP's configuration (`#KEY_SPLITTER#`, 128 MiB limit).
+#[derive(Debug, Clone)]
+pub struct Codec {
+    splitter: Vec<u8>,
+    max_envelope_len: usize,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Self { splitter: DEFAULT_SPLITTER.to_vec(), max_envelope_len: DEFAULT_MAX_ENVELOPE_LEN }
+    }
+}
+
+impl Codec {
+    /// A codec with MOSIP's default splitter and size limit.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses another splitter (`mosip.kernel.data-key-splitter`): 1 to 64 bytes.
+    pub fn with_splitter(mut self, splitter: &[u8]) -> Result<Self, EnvelopeError> {
+        if splitter.is_empty() || splitter.len() > MAX_SPLITTER_LEN {
+            return Err(EnvelopeError::InvalidParameter("the splitter must be 1 to 64 bytes"));
+        }
+        self.splitter = splitter.to_vec();
+        Ok(self)
+    }
+
+    /// Refuses envelopes longer than `max` decoded bytes before decoding or allocating.
+    pub fn with_max_envelope_len(mut self, max: usize) -> Self {
+        self.max_envelope_len = max;
+        self
+    }
+
+    /// The configured splitter.
+    pub fn splitter(&self) -> &[u8] {
+        &self.splitter
+    }
+
+    /// The configured size limit in decoded bytes.
+    pub fn max_envelope_len(&self) -> usize {
+        self.max_envelope_len
+    }
+
+    /// Finds the fields of `bytes` (see [`format::parse`]) with this codec's splitter.
+    pub fn parse(&self, bytes: &[u8], caller_salt: bool) -> Result<Layout, EnvelopeError> {
+        if bytes.len() > self.max_envelope_len {
+            return Err(EnvelopeError::TooLarge { len: bytes.len(), max: self.max_envelope_len });
+        }
+        format::parse(bytes, &self.splitter, caller_salt)
+    }
+
+    /// Seals `plaintext` for `recipient` under a fresh data key and returns the envelope bytes.
+    pub fn seal(&self, plaintext: &[u8], recipient: &Recipient, mode: SealMode<'_>) -> Result<Vec<u8>, EnvelopeError> {
+        let data_key = DataKey::generate()?;
+        let (header, data_len): (&[u8], usize) = match mode {
+            SealMode::VerR2 => (VER_R2, R2_AAD_LEN + plaintext.len() + TAG_LEN),
+            SealMode::Legacy { .. } => (&[], plaintext.len() + TAG_LEN + LEGACY_IV_LEN),
+            SealMode::CallerSalt { salt, .. } => {
+                if salt.len() != NONCE_LEN && salt.len() != LEGACY_IV_LEN {
+                    return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
+                }
+                (&[], plaintext.len() + TAG_LEN)
+            }
+        };
+        let total = header.len() + Thumbprint::LEN + WRAPPED_KEY_LEN + self.splitter.len() + data_len;
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(header);
+        out.extend_from_slice(recipient.thumbprint.as_bytes());
+        let mut wrapped = [0u8; WRAPPED_KEY_LEN];
+        recipient.public_key.oaep_wrap_into(data_key.expose(), &mut wrapped)?;
+        out.extend_from_slice(&wrapped);
+        out.extend_from_slice(&self.splitter);
+
+        match mode {
+            SealMode::VerR2 => {
+                let mut aad = [0u8; R2_AAD_LEN];
+                fill_random(&mut aad)?;
+                out.extend_from_slice(&aad);
+                let nonce = aad.get(..R2_NONCE_LEN).unwrap_or_default();
+                encrypt_appending(&mut out, &data_key, nonce, &aad, plaintext)?;
+            }
+            SealMode::Legacy { aad } => {
+                let mut iv = [0u8; LEGACY_IV_LEN];
+                fill_random(&mut iv)?;
+                encrypt_appending(&mut out, &data_key, &iv, aad, plaintext)?;
+                out.extend_from_slice(&iv);
+            }
+            SealMode::CallerSalt { salt, aad } => {
+                encrypt_appending(&mut out, &data_key, salt, aad, plaintext)?;
+            }
+        }
+        debug_assert_eq!(out.len(), total);
+        Ok(out)
+    }
+
+    /// Seals like [`Codec::seal`] and returns the envelope as URL-safe unpadded base64, as
+    /// MOSIP's `/encrypt` answers.
+    pub fn seal_text(&self, plaintext: &[u8], recipient: &Recipient, mode: SealMode<'_>) -> Result<String, EnvelopeError> {
+        Ok(base64::encode(&self.seal(plaintext, recipient, mode)?))
+    }
+
+    /// Opens envelope bytes: parse, find the key by thumbprint, unwrap the data key, check the
+    /// tag, decrypt in place. Nothing of the plaintext is released unless the tag verifies.
+    pub fn open(&self, mut bytes: Vec<u8>, keys: &dyn KeyUnwrapper, params: OpenParams<'_>) -> Result<Plaintext, EnvelopeError> {
+        let layout = self.parse(&bytes, params.salt.is_some())?;
+        let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
+        let unwrapped = keys.unwrap_data_key(&layout.thumbprint, wrapped)?;
+        if unwrapped.len() != DataKey::LEN {
+            return Err(EnvelopeError::BadDataKeyLength(unwrapped.len()));
+        }
+        let data_key = DataKey::from_slice(unwrapped.expose())?;
+        drop(unwrapped);
+
+        // Small fields are copied out so the ciphertext can be borrowed mutably.
+        let mut nonce_buf = [0u8; LEGACY_IV_LEN];
+        let nonce: &[u8] = match layout.format {
+            Format::CallerSalt => params.salt.unwrap_or_default(),
+            Format::VerR2 | Format::Legacy => {
+                let n = bytes.get(layout.nonce.clone()).unwrap_or_default();
+                let slot = nonce_buf.get_mut(..n.len()).unwrap_or_default();
+                slot.copy_from_slice(n);
+                slot
+            }
+        };
+        if nonce.len() != NONCE_LEN && nonce.len() != LEGACY_IV_LEN {
+            return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
+        }
+        let mut aad_buf = [0u8; R2_AAD_LEN];
+        let aad: &[u8] = match layout.format {
+            Format::VerR2 => {
+                aad_buf.copy_from_slice(bytes.get(layout.aad.clone()).unwrap_or(&[0; R2_AAD_LEN]));
+                &aad_buf
+            }
+            Format::Legacy | Format::CallerSalt => params.aad,
+        };
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(bytes.get(layout.tag.clone()).unwrap_or(&[0; TAG_LEN]));
+
+        let ciphertext = bytes.get_mut(layout.ciphertext.clone()).unwrap_or_default();
+        aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag).map_err(|_| EnvelopeError::AuthFailed)?;
+        Ok(Plaintext { buf: bytes, range: layout.ciphertext })
+    }
+
+    /// Opens envelope text: decodes it as MOSIP's `/decrypt` does, then [`Codec::open`].
+    pub fn open_text(&self, text: &[u8], keys: &dyn KeyUnwrapper, params: OpenParams<'_>) -> Result<Plaintext, EnvelopeError> {
+        self.open(base64::decode(text, self.max_envelope_len)?, keys, params)
+    }
+}
+
+/// Appends `plaintext` to `out`, encrypts it there and appends the tag.
+fn encrypt_appending(out: &mut Vec<u8>, key: &DataKey, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<(), EnvelopeError> {
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = aead::seal_in_place(key, nonce, aad, out.get_mut(start..).unwrap_or_default())?;
+    out.extend_from_slice(&tag);
+    Ok(())
+}
