@@ -1,1 +1,74 @@
-fn main(){}
+//! Seal and open of the packet envelope, with and without the base64 text layer, and the two
+//! primitives under them (RSA-OAEP unwrap, AES-256-GCM) for comparison with `openssl speed`.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use keymgr_benches::{SIZES, fixture_recipient};
+use keymgr_crypto::{DataKey, RsaPrivateKey, aead};
+use keymgr_envelope::{Codec, OpenParams, SealMode, base64};
+
+fn label(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{}MiB", s >> 20),
+        s => format!("{}KiB", s >> 10),
+    }
+}
+
+fn envelope(c: &mut Criterion) {
+    let (recipient, keys) = fixture_recipient();
+    let codec = Codec::default();
+    for size in SIZES {
+        let plain = vec![0xA5u8; size];
+        let bytes = codec.seal(&plain, &recipient, SealMode::VerR2).unwrap();
+        let text = base64::encode(&bytes);
+        let mut group = c.benchmark_group("envelope");
+        group.throughput(Throughput::Bytes(size as u64));
+        if size >= 16 << 20 {
+            group.sample_size(10).measurement_time(Duration::from_secs(8));
+        }
+        group.bench_with_input(BenchmarkId::new("seal_bytes", label(size)), &plain, |b, p| {
+            b.iter(|| codec.seal(p, &recipient, SealMode::VerR2).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("seal_text", label(size)), &plain, |b, p| {
+            b.iter(|| codec.seal_text(p, &recipient, SealMode::VerR2).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("open_bytes", label(size)), &bytes, |b, e| {
+            b.iter(|| codec.open(e.clone(), &keys, OpenParams::default()).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("open_text", label(size)), &text, |b, t| {
+            b.iter(|| codec.open_text(t.as_bytes(), &keys, OpenParams::default()).unwrap())
+        });
+        group.finish();
+    }
+}
+
+fn primitives(c: &mut Criterion) {
+    let key = RsaPrivateKey::generate_2048().unwrap();
+    let wrapped = key.public_key().unwrap().oaep_wrap(&[7; 32]).unwrap();
+    let mut group = c.benchmark_group("primitives");
+    group.bench_function("rsa2048_oaep_unwrap", |b| b.iter(|| key.oaep_unwrap(&wrapped).unwrap()));
+    let public = key.public_key().unwrap();
+    group.bench_function("rsa2048_oaep_wrap", |b| b.iter(|| public.oaep_wrap(&[7; 32]).unwrap()));
+    let data_key = DataKey::generate().unwrap();
+    for size in [1usize << 10, 1 << 20] {
+        let mut buf = vec![0u8; size];
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("aes256gcm_seal", label(size)), |b| {
+            b.iter(|| aead::seal_in_place(&data_key, &[1; 12], &[2; 32], &mut buf).unwrap())
+        });
+        let text = base64::encode(&buf);
+        group.bench_function(BenchmarkId::new("base64_encode", label(size)), |b| {
+            b.iter(|| base64::encode(&buf))
+        });
+        group.bench_function(BenchmarkId::new("base64_decode", label(size)), |b| {
+            b.iter(|| base64::decode(text.as_bytes(), usize::MAX).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, envelope, primitives);
+criterion_main!(benches);

@@ -43,12 +43,13 @@ pub fn seal_in_place(
     match nonce.len() {
         NONCE_LEN => {
             let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad_nonce(nonce.len()))?;
-            let tag = ring_key(key)?
-                .seal_in_place_separate_tag(nonce, Aad::from(aad), in_out)
-                .map_err(|_| CryptoError::BadLength {
-                    what: "GCM plaintext",
-                    expected: "at most 64 GiB",
-                    got: in_out.len(),
+            let tag =
+                ring_key(key)?.seal_in_place_separate_tag(nonce, Aad::from(aad), in_out).map_err(|_| {
+                    CryptoError::BadLength {
+                        what: "GCM plaintext",
+                        expected: "at most 64 GiB",
+                        got: in_out.len(),
+                    }
                 })?;
             let mut out = [0u8; TAG_LEN];
             out.copy_from_slice(tag.as_ref());
@@ -56,13 +57,13 @@ pub fn seal_in_place(
         }
         LEGACY_IV_LEN => {
             let cipher = Aes256Gcm16::new(key.expose().into());
-            let tag = cipher
-                .encrypt_in_place_detached(nonce.into(), aad, in_out)
-                .map_err(|_| CryptoError::BadLength {
+            let tag = cipher.encrypt_in_place_detached(nonce.into(), aad, in_out).map_err(|_| {
+                CryptoError::BadLength {
                     what: "GCM plaintext",
                     expected: "at most 64 GiB",
                     got: in_out.len(),
-                })?;
+                }
+            })?;
             Ok(tag.into())
         }
         n => Err(bad_nonce(n)),
@@ -110,13 +111,21 @@ mod tests {
     /// NIST GCM test case 16 (AES-256, 12-byte IV, with AAD), checked through `ring`.
     #[test]
     fn nist_gcm_vector_12_byte_iv() {
-        let k = DataKey::from_slice(&hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")).expect("key");
+        let k = DataKey::from_slice(&hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"))
+            .expect("key");
         let iv = hex("cafebabefacedbaddecaf888");
         let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-        let pt = hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+        let pt = hex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        );
         let mut buf = pt.clone();
         let tag = seal_in_place(&k, &iv, &aad, &mut buf).expect("seal");
-        assert_eq!(buf, hex("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"));
+        assert_eq!(
+            buf,
+            hex(
+                "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+            )
+        );
         assert_eq!(tag.to_vec(), hex("76fc6ece0f4e1768cddf8853bb2d551b"));
     }
 
@@ -139,7 +148,10 @@ mod tests {
         tag[0] ^= 1;
         assert_eq!(open_in_place(&key(), &nonce, b"a", &mut buf, &tag), Err(CryptoError::AuthFailed));
         assert!(buf.iter().all(|&b| b == 0));
-        assert!(matches!(seal_in_place(&key(), &[0; 8], b"", &mut buf), Err(CryptoError::BadLength { got: 8, .. })));
+        assert!(matches!(
+            seal_in_place(&key(), &[0; 8], b"", &mut buf),
+            Err(CryptoError::BadLength { got: 8, .. })
+        ));
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -7,6 +7,10 @@
 //! alphabet but not both in one text, padding optional but exact when present, nothing after
 //! it, no white space, no final group of one symbol, unused low bits ignored.
 
+// Every index below is a `u8` into a 256-entry table, a value masked to 6 bits into the
+// 64-symbol alphabet, or a remainder into a table of that modulus: none can be out of range.
+#![allow(clippy::indexing_slicing)]
+
 use crate::EnvelopeError;
 
 /// Marks a byte outside both alphabets in [`DECODE`].
@@ -87,7 +91,8 @@ pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, EnvelopeError> {
     for (&[a, b, c, d], dst) in groups.iter().zip(out_groups.iter_mut()) {
         let (a, b, c, d) = (DECODE[a as usize], DECODE[b as usize], DECODE[c as usize], DECODE[d as usize]);
         seen |= a | b | c | d;
-        let n = u32::from(a & 63) << 18 | u32::from(b & 63) << 12 | u32::from(c & 63) << 6 | u32::from(d & 63);
+        let n =
+            u32::from(a & 63) << 18 | u32::from(b & 63) << 12 | u32::from(c & 63) << 6 | u32::from(d & 63);
         *dst = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
     }
     let mut n = 0u32;
@@ -133,7 +138,9 @@ fn strip_padding(text: &[u8]) -> Result<&[u8], EnvelopeError> {
 fn describe_invalid(body: &[u8]) -> String {
     match body.iter().position(|&c| DECODE[c as usize] & INVALID != 0) {
         Some(at) if body.get(at) == Some(&b'=') => format!("padding inside the text at offset {at}"),
-        Some(at) => format!("byte 0x{:02x} at offset {at} is not a base64 symbol", body.get(at).copied().unwrap_or(0)),
+        Some(at) => {
+            format!("byte 0x{:02x} at offset {at} is not a base64 symbol", body.get(at).copied().unwrap_or(0))
+        }
         None => "invalid symbol".into(),
     }
 }

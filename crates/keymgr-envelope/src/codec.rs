@@ -6,7 +6,9 @@ use keymgr_crypto::aead::{self, LEGACY_IV_LEN, NONCE_LEN, TAG_LEN};
 use keymgr_crypto::{Certificate, DataKey, RsaPrivateKey, RsaPublicKey, SecretBytes, fill_random};
 use keymgr_model::Thumbprint;
 
-use crate::format::{self, DEFAULT_SPLITTER, Format, Layout, R2_AAD_LEN, R2_NONCE_LEN, VER_R2, WRAPPED_KEY_LEN};
+use crate::format::{
+    self, DEFAULT_SPLITTER, Format, Layout, R2_AAD_LEN, R2_NONCE_LEN, VER_R2, WRAPPED_KEY_LEN,
+};
 use crate::{EnvelopeError, base64};
 
 /// Default largest envelope accepted by [`Codec::open`], in decoded bytes: room for MOSIP
@@ -23,7 +25,11 @@ const MAX_SPLITTER_LEN: usize = 64;
 /// length of what they return.
 pub trait KeyUnwrapper {
     /// RSA-OAEP-decrypts `wrapped_key` with the private key whose certificate has `thumbprint`.
-    fn unwrap_data_key(&self, thumbprint: &Thumbprint, wrapped_key: &[u8]) -> Result<SecretBytes, EnvelopeError>;
+    fn unwrap_data_key(
+        &self,
+        thumbprint: &Thumbprint,
+        wrapped_key: &[u8],
+    ) -> Result<SecretBytes, EnvelopeError>;
 }
 
 /// A recipient's private key held in memory, with the thumbprint of its certificate.
@@ -49,7 +55,11 @@ impl RecipientKey {
 }
 
 impl KeyUnwrapper for RecipientKey {
-    fn unwrap_data_key(&self, thumbprint: &Thumbprint, wrapped_key: &[u8]) -> Result<SecretBytes, EnvelopeError> {
+    fn unwrap_data_key(
+        &self,
+        thumbprint: &Thumbprint,
+        wrapped_key: &[u8],
+    ) -> Result<SecretBytes, EnvelopeError> {
         if *thumbprint != self.thumbprint {
             return Err(EnvelopeError::ThumbprintMismatch(*thumbprint));
         }
@@ -207,7 +217,12 @@ impl Codec {
     }
 
     /// Seals `plaintext` for `recipient` under a fresh data key and returns the envelope bytes.
-    pub fn seal(&self, plaintext: &[u8], recipient: &Recipient, mode: SealMode<'_>) -> Result<Vec<u8>, EnvelopeError> {
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        recipient: &Recipient,
+        mode: SealMode<'_>,
+    ) -> Result<Vec<u8>, EnvelopeError> {
         let data_key = DataKey::generate()?;
         let (header, data_len): (&[u8], usize) = match mode {
             SealMode::VerR2 => (VER_R2, R2_AAD_LEN + plaintext.len() + TAG_LEN),
@@ -252,13 +267,23 @@ impl Codec {
 
     /// Seals like [`Codec::seal`] and returns the envelope as URL-safe unpadded base64, as
     /// MOSIP's `/encrypt` answers.
-    pub fn seal_text(&self, plaintext: &[u8], recipient: &Recipient, mode: SealMode<'_>) -> Result<String, EnvelopeError> {
+    pub fn seal_text(
+        &self,
+        plaintext: &[u8],
+        recipient: &Recipient,
+        mode: SealMode<'_>,
+    ) -> Result<String, EnvelopeError> {
         Ok(base64::encode(&self.seal(plaintext, recipient, mode)?))
     }
 
     /// Opens envelope bytes: parse, find the key by thumbprint, unwrap the data key, check the
     /// tag, decrypt in place. Nothing of the plaintext is released unless the tag verifies.
-    pub fn open(&self, mut bytes: Vec<u8>, keys: &dyn KeyUnwrapper, params: OpenParams<'_>) -> Result<Plaintext, EnvelopeError> {
+    pub fn open(
+        &self,
+        mut bytes: Vec<u8>,
+        keys: &dyn KeyUnwrapper,
+        params: OpenParams<'_>,
+    ) -> Result<Plaintext, EnvelopeError> {
         let layout = self.parse(&bytes, params.salt.is_some())?;
         let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
         let unwrapped = keys.unwrap_data_key(&layout.thumbprint, wrapped)?;
@@ -294,18 +319,30 @@ impl Codec {
         tag.copy_from_slice(bytes.get(layout.tag.clone()).unwrap_or(&[0; TAG_LEN]));
 
         let ciphertext = bytes.get_mut(layout.ciphertext.clone()).unwrap_or_default();
-        aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag).map_err(|_| EnvelopeError::AuthFailed)?;
+        aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag)
+            .map_err(|_| EnvelopeError::AuthFailed)?;
         Ok(Plaintext { buf: bytes, range: layout.ciphertext })
     }
 
     /// Opens envelope text: decodes it as MOSIP's `/decrypt` does, then [`Codec::open`].
-    pub fn open_text(&self, text: &[u8], keys: &dyn KeyUnwrapper, params: OpenParams<'_>) -> Result<Plaintext, EnvelopeError> {
+    pub fn open_text(
+        &self,
+        text: &[u8],
+        keys: &dyn KeyUnwrapper,
+        params: OpenParams<'_>,
+    ) -> Result<Plaintext, EnvelopeError> {
         self.open(base64::decode(text, self.max_envelope_len)?, keys, params)
     }
 }
 
 /// Appends `plaintext` to `out`, encrypts it there and appends the tag.
-fn encrypt_appending(out: &mut Vec<u8>, key: &DataKey, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<(), EnvelopeError> {
+fn encrypt_appending(
+    out: &mut Vec<u8>,
+    key: &DataKey,
+    nonce: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(), EnvelopeError> {
     let start = out.len();
     out.extend_from_slice(plaintext);
     let tag = aead::seal_in_place(key, nonce, aad, out.get_mut(start..).unwrap_or_default())?;

@@ -1,6 +1,9 @@
 //! Property tests of the codec: round trips of every mode and size, plaintexts holding the
 //! splitter, and arbitrary input that must be refused without a panic.
 
+// A test fails by panicking; the panic-free rules are for library and binary code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::sync::OnceLock;
 
 use keymgr_crypto::{Certificate, RsaPrivateKey};
@@ -16,24 +19,29 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let cert = Certificate::from_pem(include_bytes!("../../../testdata/fixture-cert.pem")).expect("cert");
-        let key = RsaPrivateKey::from_pkcs8_pem(include_bytes!("../../../testdata/fixture-key.pem")).expect("key");
-        Fixture { recipient: Recipient::from_certificate(&cert).expect("recipient"), keys: RecipientKey::new(key, &cert).expect("pair") }
+        let key =
+            RsaPrivateKey::from_pkcs8_pem(include_bytes!("../../../testdata/fixture-key.pem")).expect("key");
+        Fixture {
+            recipient: Recipient::from_certificate(&cert).expect("recipient"),
+            keys: RecipientKey::new(key, &cert).expect("pair"),
+        }
     })
 }
 
 /// Plaintexts from 0 bytes to 1 MiB, many of them holding the splitter somewhere.
 fn plaintext() -> impl Strategy<Value = Vec<u8>> {
     let small = proptest::collection::vec(any::<u8>(), 0..2048);
-    let large = (0usize..=1 << 20, any::<u8>()).prop_map(|(len, fill)| {
-        (0..len).map(|i| fill.wrapping_add((i as u8).wrapping_mul(31))).collect()
-    });
-    (prop_oneof![4 => small, 1 => large], any::<prop::sample::Index>(), any::<bool>()).prop_map(|(mut data, at, splice)| {
-        if splice {
-            let at = at.index(data.len() + 1);
-            data.splice(at..at, format::DEFAULT_SPLITTER.iter().copied());
-        }
-        data
-    })
+    let large = (0usize..=1 << 20, any::<u8>())
+        .prop_map(|(len, fill)| (0..len).map(|i| fill.wrapping_add((i as u8).wrapping_mul(31))).collect());
+    (prop_oneof![4 => small, 1 => large], any::<prop::sample::Index>(), any::<bool>()).prop_map(
+        |(mut data, at, splice)| {
+            if splice {
+                let at = at.index(data.len() + 1);
+                data.splice(at..at, format::DEFAULT_SPLITTER.iter().copied());
+            }
+            data
+        },
+    )
 }
 
 proptest! {
@@ -97,7 +105,10 @@ fn size_limit_and_parameters() {
     let f = fixture();
     let small = Codec::default().with_max_envelope_len(1000);
     let text = small.seal_text(&[0u8; 1000], &f.recipient, SealMode::VerR2).expect("seal has no limit");
-    assert!(matches!(small.open_text(text.as_bytes(), &f.keys, OpenParams::default()), Err(EnvelopeError::TooLarge { .. })));
+    assert!(matches!(
+        small.open_text(text.as_bytes(), &f.keys, OpenParams::default()),
+        Err(EnvelopeError::TooLarge { .. })
+    ));
     assert!(matches!(
         Codec::default().seal(b"x", &f.recipient, SealMode::CallerSalt { salt: &[0; 8], aad: b"" }),
         Err(EnvelopeError::InvalidParameter(_))
@@ -112,7 +123,10 @@ fn custom_splitter_is_used_both_ways() {
     let bytes = codec.seal(b"hello", &f.recipient, SealMode::VerR2).expect("seal");
     assert_eq!(bytes.get(294..296), Some(&b"||"[..]));
     assert_eq!(&*codec.open(bytes.clone(), &f.keys, OpenParams::default()).expect("open"), b"hello");
-    assert_eq!(Codec::default().open(bytes, &f.keys, OpenParams::default()).map(|_| ()), Err(EnvelopeError::MissingSplitter));
+    assert_eq!(
+        Codec::default().open(bytes, &f.keys, OpenParams::default()).map(|_| ()),
+        Err(EnvelopeError::MissingSplitter)
+    );
 }
 
 #[test]
@@ -123,12 +137,15 @@ fn text_layer_accepts_padded_and_standard_forms() {
     let url = base64::encode(&bytes);
     let std_padded = {
         let mut s = url.replace('-', "+").replace('_', "/");
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push('=');
         }
         s
     };
     for text in [url, std_padded] {
-        assert_eq!(&*codec.open_text(text.as_bytes(), &f.keys, OpenParams::default()).expect("open"), b"any form");
+        assert_eq!(
+            &*codec.open_text(text.as_bytes(), &f.keys, OpenParams::default()).expect("open"),
+            b"any form"
+        );
     }
 }

@@ -3,6 +3,9 @@
 //! Each `ok` vector must open to exactly `plain.bin`; each negative vector must fail with
 //! exactly its error kind. `KEYMGR_VECTORS_DIR` overrides where the manifest is looked for.
 
+// A test fails by panicking; the panic-free rules are for library and binary code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 
 use keymgr_crypto::{Certificate, RsaPrivateKey, sha256};
@@ -28,9 +31,9 @@ struct Vector {
 }
 
 fn vectors_dir() -> PathBuf {
-    std::env::var_os("KEYMGR_VECTORS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/envelope")
-    })
+    std::env::var_os("KEYMGR_VECTORS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/envelope"))
 }
 
 fn load() -> (PathBuf, Manifest) {
@@ -56,7 +59,11 @@ fn every_vector_gives_its_expected_outcome() {
     let mut failures = Vec::new();
     let (mut ok, mut negative) = (0, 0);
     for v in &manifest.vectors {
-        assert!(v.expected == "ok" || manifest.error_kinds.contains_key(&v.expected), "{}: unknown kind", v.name);
+        assert!(
+            v.expected == "ok" || manifest.error_kinds.contains_key(&v.expected),
+            "{}: unknown kind",
+            v.name
+        );
         let cert = Certificate::from_pem(&read(&dir, &v.cert)).expect("vector certificate parses");
         let key = RsaPrivateKey::from_pkcs8_pem(&read(&dir, &v.key)).expect("vector key parses");
         let keys = RecipientKey::new(key, &cert).expect("key matches certificate");
@@ -67,7 +74,9 @@ fn every_vector_gives_its_expected_outcome() {
             ("ok", Ok(opened)) if *opened == *plain => ok += 1,
             ("ok", Ok(_)) => failures.push(format!("{}: opened to different bytes", v.name)),
             (want, Err(e)) if e.kind() == want => negative += 1,
-            (want, Err(e)) => failures.push(format!("{} ({}): want {want}, got {}: {e}", v.name, v.variant, e.kind())),
+            (want, Err(e)) => {
+                failures.push(format!("{} ({}): want {want}, got {}: {e}", v.name, v.variant, e.kind()))
+            }
             (want, Ok(_)) => failures.push(format!("{}: want {want}, but it opened", v.name)),
         }
     }
@@ -84,7 +93,8 @@ fn our_envelopes_for_vector_keys_round_trip() {
     let codec = Codec::default();
     for v in manifest.vectors.iter().filter(|v| v.expected == "ok") {
         let cert = Certificate::from_pem(&read(&dir, &v.cert)).expect("certificate");
-        let keys = RecipientKey::new(RsaPrivateKey::from_pkcs8_pem(&read(&dir, &v.key)).expect("key"), &cert).expect("pair");
+        let keys = RecipientKey::new(RsaPrivateKey::from_pkcs8_pem(&read(&dir, &v.key)).expect("key"), &cert)
+            .expect("pair");
         let recipient = Recipient::from_certificate(&cert).expect("recipient");
         let plain = read(&dir, &v.plaintext);
         for (mode, overhead) in [(SealMode::VerR2, 356), (SealMode::Legacy { aad: b"" }, 334)] {

@@ -155,11 +155,7 @@ impl KeyRef {
         let app = &self.app;
         let reference = self.reference.as_str();
         if reference.is_empty() {
-            if app.eq_ignore_case(WellKnown::ROOT_APP) {
-                KeyTier::Root
-            } else {
-                KeyTier::ModuleMaster
-            }
+            if app.eq_ignore_case(WellKnown::ROOT_APP) { KeyTier::Root } else { KeyTier::ModuleMaster }
         } else if (app.eq_ignore_case(WellKnown::KERNEL_APP) && reference == WellKnown::SIGN_REF)
             || WellKnown::EC_SIGN_REFS.contains(&reference)
         {
@@ -223,8 +219,7 @@ impl WellKnown {
     /// Policy-only application id whose `pre_expire_days` applies to base keys.
     pub const BASE_POLICY_APP: &'static str = "BASE";
     /// Reference ids of the EC and Ed25519 signing keys.
-    pub const EC_SIGN_REFS: [&'static str; 3] =
-        ["EC_SECP256K1_SIGN", "EC_SECP256R1_SIGN", "ED25519_SIGN"];
+    pub const EC_SIGN_REFS: [&'static str; 3] = ["EC_SECP256K1_SIGN", "EC_SECP256R1_SIGN", "ED25519_SIGN"];
 }
 
 #[cfg(test)]
