@@ -16,6 +16,7 @@ pub struct Certificate {
     thumbprint: Thumbprint,
     spki_der: Vec<u8>,
     subject: String,
+    subject_der: Vec<u8>,
     issuer: String,
     serial_hex: String,
     not_before: UtcTime,
@@ -43,6 +44,7 @@ impl Certificate {
             thumbprint: thumbprint_of(der),
             spki_der: cert.public_key().raw.to_vec(),
             subject: cert.subject().to_string(),
+            subject_der: cert.subject().as_raw().to_vec(),
             issuer: cert.issuer().to_string(),
             serial_hex: cert.raw_serial_as_string(),
             not_before: time(validity.not_before.timestamp())?,
@@ -83,6 +85,11 @@ impl Certificate {
     /// The subject distinguished name, as text.
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// The DER encoding of the subject name (for PKCS#11 `CKA_SUBJECT`).
+    pub fn subject_der(&self) -> &[u8] {
+        &self.subject_der
     }
 
     /// The issuer distinguished name, as text.

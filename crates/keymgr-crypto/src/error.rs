@@ -34,6 +34,12 @@ pub enum CryptoError {
         /// The length given.
         got: usize,
     },
+    /// Signing failed.
+    #[error("signing failed")]
+    SignFailed,
+    /// A signature did not verify.
+    #[error("signature does not verify")]
+    BadSignature,
     /// The operating system's random generator or key generation failed.
     #[error("random generation failed")]
     Random,

@@ -4,6 +4,9 @@
 //!   [`aws-lc-rs`](aws_lc_rs), which is constant-time; the `rsa` crate is banned (Marvin attack).
 //! * AES-256-GCM with MOSIP's 12-byte nonces (`ring`) and 16-byte IVs of the legacy envelope
 //!   and `key_store` rows (`aes-gcm`), behind one [`aead`] interface.
+//! * Signing in software: RS256, PS256, ES256, ES256K (all through `aws-lc-rs`); AES-256-ECB
+//!   for MOSIP's zero-knowledge key wrap; constant-time OAEP decoding for HSMs that only do
+//!   raw RSA.
 //! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing.
 //! * Zeroizing holders for secret bytes ([`DataKey`], [`SecretBytes`]) whose `Debug` prints
 //!   no secret.
@@ -13,15 +16,22 @@
 pub mod aead;
 mod cert;
 mod digest;
+mod ecb;
 mod error;
+mod oaep;
 pub mod pem;
 mod random;
 mod rsa;
 mod secret;
+mod sign;
+pub mod spki;
 
 pub use cert::Certificate;
 pub use digest::{sha256, thumbprint_of};
+pub use ecb::{aes256_ecb_decrypt, aes256_ecb_encrypt};
 pub use error::CryptoError;
+pub use oaep::oaep_sha256_decode;
 pub use random::fill_random;
 pub use rsa::{RSA_2048_MODULUS_LEN, RsaPrivateKey, RsaPublicKey};
 pub use secret::{DataKey, SecretBytes};
+pub use sign::{AsymmetricKind, SignAlgorithm, SigningKey, verify};

@@ -58,6 +58,11 @@ impl SecretBytes {
         &self.0
     }
 
+    /// The secret bytes, for decrypting into in place.
+    pub fn expose_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
     /// Number of bytes held.
     pub fn len(&self) -> usize {
         self.0.len()

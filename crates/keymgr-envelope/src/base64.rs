@@ -58,15 +58,32 @@ pub fn decoded_len(text_len: usize) -> usize {
 /// The URL-safe, unpadded base64 of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut text = vec![0u8; encoded_len(bytes.len())];
-    let (groups, rest) = bytes.as_chunks::<3>();
-    let (out_groups, out_rest) = text.as_chunks_mut::<4>();
-    let symbol = |n: u32, shift: u32| ENCODE[(n >> shift) as usize & 63];
+    let symbol = |n: u64, shift: u32| ENCODE[(n >> shift) as usize & 63];
+    // Six bytes make eight symbols: one 48-bit load and eight table reads per step.
+    let (wide, rest) = bytes.as_chunks::<6>();
+    let (out_wide, out_rest) = text.split_at_mut(wide.len() * 8);
+    for (src, dst) in wide.iter().zip(out_wide.as_chunks_mut::<8>().0) {
+        let [a, b, c, d, e, f] = *src;
+        let n = u64::from_be_bytes([a, b, c, d, e, f, 0, 0]);
+        *dst = [
+            symbol(n, 58),
+            symbol(n, 52),
+            symbol(n, 46),
+            symbol(n, 40),
+            symbol(n, 34),
+            symbol(n, 28),
+            symbol(n, 22),
+            symbol(n, 16),
+        ];
+    }
+    let (groups, tail) = rest.as_chunks::<3>();
+    let (out_groups, out_tail) = out_rest.as_chunks_mut::<4>();
     for (&[a, b, c], dst) in groups.iter().zip(out_groups.iter_mut()) {
-        let n = u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c);
+        let n = u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c);
         *dst = [symbol(n, 18), symbol(n, 12), symbol(n, 6), symbol(n, 0)];
     }
-    let n = rest.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-    for (i, dst) in out_rest.iter_mut().enumerate() {
+    let n = tail.iter().enumerate().fold(0u64, |n, (i, &b)| n | u64::from(b) << (16 - 8 * i));
+    for (i, dst) in out_tail.iter_mut().enumerate() {
         *dst = symbol(n, 18 - 6 * i as u32);
     }
     // Every byte written comes from the ASCII alphabet, so this never fails.
@@ -85,9 +102,19 @@ pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, EnvelopeError> {
         return Err(EnvelopeError::TooLarge { len: out_len, max: max_len });
     }
     let mut out = vec![0u8; out_len];
-    let (groups, rest) = body.as_chunks::<4>();
-    let (out_groups, out_rest) = out.as_chunks_mut::<3>();
     let mut seen = 0u16;
+    // Eight symbols make six bytes: eight table reads, one 48-bit store per step.
+    let (wide, rest) = body.as_chunks::<8>();
+    let (out_wide, out_rest) = out.split_at_mut(wide.len() * 6);
+    for (src, dst) in wide.iter().zip(out_wide.as_chunks_mut::<6>().0) {
+        let v = src.map(|c| DECODE[c as usize]);
+        seen |= v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7];
+        let n = v.iter().fold(0u64, |n, &x| n << 6 | u64::from(x & 63));
+        let [_, _, a, b, c, d, e, f] = n.to_be_bytes();
+        *dst = [a, b, c, d, e, f];
+    }
+    let (groups, rest) = rest.as_chunks::<4>();
+    let (out_groups, out_rest) = out_rest.as_chunks_mut::<3>();
     for (&[a, b, c, d], dst) in groups.iter().zip(out_groups.iter_mut()) {
         let (a, b, c, d) = (DECODE[a as usize], DECODE[b as usize], DECODE[c as usize], DECODE[d as usize]);
         seen |= a | b | c | d;

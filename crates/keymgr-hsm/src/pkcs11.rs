@@ -1,0 +1,733 @@
+//! The PKCS#11 keystore, on `cryptoki`.
+//!
+//! Objects are named as MOSIP's Java service (SunPKCS11) names them (reference 3.2): a key
+//! pair's private key, public key and certificate all carry `CKA_LABEL` = alias and
+//! `CKA_ID` = the alias in UTF-8; a secret key carries the same label. Keys are generated in
+//! the token, private and secret keys sensitive and not extractable.
+//!
+//! Sessions come from a pool of at most `pool_size`; object handles are cached per alias.
+//! When the token drops sessions (`CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED`,
+//! `CKR_DEVICE_REMOVED`, `CKR_TOKEN_NOT_PRESENT`, `CKR_CRYPTOKI_NOT_INITIALIZED`, ...), the
+//! pool and the cache are dropped, the library is re-initialised if it has to be, the slot is
+//! found again by token label (slot ids change), and the call is retried once.
+//!
+//! RSA-OAEP with SHA-256 is tried in the token first; a token that refuses the mechanism
+//! (SoftHSM2 does) gets raw RSA (`CKM_RSA_X_509`) and the padding is removed in software by
+//! [`keymgr_crypto::oaep_sha256_decode`], in constant time.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use keymgr_crypto::spki::{P256_OID, SECP256K1_OID, ec_spki, rsa_spki};
+use keymgr_crypto::{AsymmetricKind, Certificate, SecretBytes, SignAlgorithm, oaep_sha256_decode, sha256};
+use zeroize::Zeroizing;
+
+use crate::{HsmError, KeyKind, Keystore};
+
+/// How to reach a PKCS#11 token.
+#[derive(Clone)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: PathBuf,
+    /// The token's label; the slot is found by it, since slot ids change.
+    pub token_label: String,
+    /// The user PIN.
+    pub pin: Zeroizing<String>,
+    /// Most sessions open at once.
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for Pkcs11Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Config")
+            .field("module", &self.module)
+            .field("token_label", &self.token_label)
+            .field("pin", &"<redacted>")
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// Whether the token does OAEP-SHA256 itself: not yet known, yes, or no (raw RSA fallback).
+const OAEP_UNKNOWN: u8 = 0;
+const OAEP_IN_TOKEN: u8 = 1;
+const OAEP_IN_SOFTWARE: u8 = 2;
+
+/// Reconnection attempts after the token dropped its sessions, and the first pause.
+const RECONNECT_TRIES: u32 = 3;
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
+
+struct Pool {
+    idle: Vec<Session>,
+    in_use: usize,
+    generation: u64,
+    logged_in_generation: Option<u64>,
+    slot: Slot,
+}
+
+/// A cached private, public or secret key object.
+#[derive(Clone, Copy)]
+struct KeyObject {
+    handle: ObjectHandle,
+    key_type: KeyType,
+    /// Modulus length in bytes for RSA keys.
+    modulus_len: usize,
+}
+
+struct Lease {
+    session: Option<Session>,
+    generation: u64,
+}
+
+/// A failure inside a session call: the token's error (maybe recoverable) or ours.
+enum Fail {
+    Token(CkError),
+    Keystore(HsmError),
+}
+
+impl From<CkError> for Fail {
+    fn from(e: CkError) -> Self {
+        Fail::Token(e)
+    }
+}
+
+impl From<HsmError> for Fail {
+    fn from(e: HsmError) -> Self {
+        Fail::Keystore(e)
+    }
+}
+
+fn rv(e: &CkError) -> Option<RvError> {
+    match e {
+        CkError::Pkcs11(rv, _) => Some(*rv),
+        _ => None,
+    }
+}
+
+/// Errors after which the sessions (or the whole library state) are gone and a reconnect may
+/// help.
+fn is_recoverable(e: &CkError) -> bool {
+    matches!(
+        rv(e),
+        Some(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::CryptokiNotInitialized
+                | RvError::UserNotLoggedIn
+                | RvError::ObjectHandleInvalid
+                | RvError::KeyHandleInvalid
+        )
+    )
+}
+
+fn token_error(e: CkError) -> HsmError {
+    HsmError::Pkcs11(e.to_string())
+}
+
+/// A PKCS#11 token as a [`Keystore`] (see the module docs).
+pub struct Pkcs11Keystore {
+    config: Pkcs11Config,
+    ctx: Pkcs11,
+    pool: Mutex<Pool>,
+    available: Condvar,
+    keys: Mutex<HashMap<(String, bool), KeyObject>>,
+    oaep: AtomicU8,
+    /// Serialises object creation and destruction: SoftHSM2's file store fails
+    /// (`CKR_GENERAL_ERROR`) when two sessions create token objects at once, and key
+    /// generation is rare enough that no token loses by it.
+    object_writes: Mutex<()>,
+}
+
+impl std::fmt::Debug for Pkcs11Keystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Keystore").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn initialize(ctx: &Pkcs11) -> Result<(), CkError> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Err(e) if rv(&e) == Some(RvError::CryptokiAlreadyInitialized) => Ok(()),
+        other => other,
+    }
+}
+
+fn find_slot(ctx: &Pkcs11, label: &str) -> Result<Slot, HsmError> {
+    let slots = ctx.get_slots_with_initialized_token().map_err(token_error)?;
+    for slot in slots {
+        let info = ctx.get_token_info(slot).map_err(token_error)?;
+        if info.label().trim_end() == label {
+            return Ok(slot);
+        }
+    }
+    Err(HsmError::Config(format!("no initialised token labelled {label:?}")))
+}
+
+impl Pkcs11Keystore {
+    /// Loads the module, finds the token by label and logs in once to check the PIN.
+    pub fn new(config: Pkcs11Config) -> Result<Self, HsmError> {
+        if config.pool_size == 0 {
+            return Err(HsmError::Config("pool_size must be at least 1".into()));
+        }
+        let ctx = Pkcs11::new(&config.module)
+            .map_err(|e| HsmError::Config(format!("cannot load {}: {e}", config.module.display())))?;
+        initialize(&ctx).map_err(token_error)?;
+        let slot = find_slot(&ctx, &config.token_label)?;
+        let keystore = Self {
+            config,
+            ctx,
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                in_use: 0,
+                generation: 0,
+                logged_in_generation: None,
+                slot,
+            }),
+            available: Condvar::new(),
+            keys: Mutex::new(HashMap::new()),
+            oaep: AtomicU8::new(OAEP_UNKNOWN),
+            object_writes: Mutex::new(()),
+        };
+        keystore.health_check()?;
+        Ok(keystore)
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_keys(&self) -> MutexGuard<'_, HashMap<(String, bool), KeyObject>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn checkout(&self) -> Result<Lease, CkError> {
+        let mut pool = self.lock_pool();
+        while pool.in_use >= self.config.pool_size {
+            pool = self.available.wait(pool).unwrap_or_else(PoisonError::into_inner);
+        }
+        pool.in_use += 1;
+        let generation = pool.generation;
+        if let Some(session) = pool.idle.pop() {
+            return Ok(Lease { session: Some(session), generation });
+        }
+        let slot = pool.slot;
+        let needs_login = pool.logged_in_generation != Some(generation);
+        drop(pool);
+        let opened = self.ctx.open_rw_session(slot).and_then(|session| {
+            if needs_login {
+                let pin = AuthPin::new(self.config.pin.as_str().into());
+                match session.login(UserType::User, Some(&pin)) {
+                    Err(e) if rv(&e) == Some(RvError::UserAlreadyLoggedIn) => {}
+                    other => other?,
+                }
+            }
+            Ok(session)
+        });
+        let mut pool = self.lock_pool();
+        match opened {
+            Ok(session) => {
+                if needs_login && pool.generation == generation {
+                    pool.logged_in_generation = Some(generation);
+                }
+                Ok(Lease { session: Some(session), generation })
+            }
+            Err(e) => {
+                pool.in_use -= 1;
+                self.available.notify_one();
+                Err(e)
+            }
+        }
+    }
+
+    /// Returns a healthy session to the pool; one from before a reset is forgotten, not closed,
+    /// since its handle number may since have been given to a new session.
+    fn checkin(&self, mut lease: Lease, healthy: bool) {
+        let mut pool = self.lock_pool();
+        pool.in_use -= 1;
+        if let Some(session) = lease.session.take() {
+            if healthy && lease.generation == pool.generation {
+                pool.idle.push(session);
+            } else {
+                std::mem::forget(session);
+            }
+        }
+        self.available.notify_one();
+    }
+
+    /// Drops the pool and the handle cache and reconnects (re-initialising the library if it
+    /// was finalised), unless another thread already did so since `seen_generation`.
+    fn reset(&self, seen_generation: u64) -> Result<(), HsmError> {
+        let mut pool = self.lock_pool();
+        if pool.generation != seen_generation {
+            return Ok(());
+        }
+        pool.generation += 1;
+        pool.logged_in_generation = None;
+        for session in pool.idle.drain(..) {
+            std::mem::forget(session);
+        }
+        self.lock_keys().clear();
+        let mut pause = RECONNECT_BACKOFF;
+        let mut last = HsmError::Io("token unreachable".into());
+        for attempt in 0..RECONNECT_TRIES {
+            if attempt > 0 {
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            match initialize(&self.ctx)
+                .map_err(token_error)
+                .and_then(|()| find_slot(&self.ctx, &self.config.token_label))
+            {
+                Ok(slot) => {
+                    pool.slot = slot;
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Runs `f` on a pooled session; after a recoverable token error, reconnects and retries
+    /// once.
+    fn call<T>(&self, f: impl Fn(&Session) -> Result<T, Fail>) -> Result<T, HsmError> {
+        let mut retried = false;
+        loop {
+            let lease = match self.checkout() {
+                Ok(lease) => lease,
+                Err(e) if is_recoverable(&e) && !retried => {
+                    retried = true;
+                    let generation = self.lock_pool().generation;
+                    self.reset(generation)?;
+                    continue;
+                }
+                Err(e) => return Err(token_error(e)),
+            };
+            let result = match &lease.session {
+                Some(session) => f(session),
+                None => Err(Fail::Keystore(HsmError::Io("no session".into()))),
+            };
+            match result {
+                Ok(v) => {
+                    self.checkin(lease, true);
+                    return Ok(v);
+                }
+                Err(Fail::Token(e)) if is_recoverable(&e) && !retried => {
+                    retried = true;
+                    let generation = lease.generation;
+                    self.checkin(lease, false);
+                    self.reset(generation)?;
+                }
+                Err(Fail::Token(e)) => {
+                    self.checkin(lease, !is_recoverable(&e));
+                    return Err(token_error(e));
+                }
+                Err(Fail::Keystore(e)) => {
+                    self.checkin(lease, true);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Finds (through the cache) the key object of `class` labelled `alias`. The cache is keyed
+    /// by alias and whether the class is `CKO_SECRET_KEY`.
+    fn key(&self, session: &Session, alias: &str, class: ObjectClass) -> Result<KeyObject, Fail> {
+        if let Some(k) = self.lock_keys().get(&(alias.to_owned(), class == ObjectClass::SECRET_KEY)) {
+            return Ok(*k);
+        }
+        let template = [Attribute::Class(class), Attribute::Label(alias.as_bytes().to_vec())];
+        let handle = *session
+            .find_objects(&template)?
+            .first()
+            .ok_or_else(|| HsmError::NoSuchAlias(alias.to_owned()))?;
+        let mut key_type = None;
+        let mut modulus_len = 0;
+        let wanted: &[AttributeType] = if class == ObjectClass::SECRET_KEY {
+            &[AttributeType::KeyType]
+        } else {
+            &[AttributeType::KeyType, AttributeType::Modulus]
+        };
+        for attribute in session.get_attributes(handle, wanted)? {
+            match attribute {
+                Attribute::KeyType(t) => key_type = Some(t),
+                Attribute::Modulus(m) => modulus_len = m.len(),
+                _ => {}
+            }
+        }
+        let key_type = key_type.ok_or_else(|| HsmError::Pkcs11(format!("{alias}: no CKA_KEY_TYPE")))?;
+        let key = KeyObject { handle, key_type, modulus_len };
+        self.lock_keys().insert((alias.to_owned(), class == ObjectClass::SECRET_KEY), key);
+        Ok(key)
+    }
+
+    fn forget(&self, alias: &str) {
+        self.lock_keys().retain(|(a, _), _| a != alias);
+    }
+
+    /// Closes every session this process has with the token and finalises the library, as a
+    /// token reset or a network HSM failover does, without telling the pool: the next call
+    /// finds its sessions gone and must recover. For fault tests and drills.
+    pub fn simulate_token_reset(&self) -> Result<(), HsmError> {
+        let other = Pkcs11::new(&self.config.module).map_err(token_error)?;
+        other.finalize().map_err(token_error)
+    }
+
+    fn unwrap_in_token(
+        &self,
+        session: &Session,
+        key: KeyObject,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes, Fail> {
+        if self.oaep.load(Ordering::Relaxed) != OAEP_IN_SOFTWARE {
+            let params =
+                PkcsOaepParams::new(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, PkcsOaepSource::empty());
+            match session.decrypt(&Mechanism::RsaPkcsOaep(params), key.handle, ciphertext) {
+                Ok(plain) => {
+                    self.oaep.store(OAEP_IN_TOKEN, Ordering::Relaxed);
+                    return Ok(SecretBytes::new(plain));
+                }
+                Err(e)
+                    if matches!(
+                        rv(&e),
+                        Some(
+                            RvError::MechanismInvalid
+                                | RvError::MechanismParamInvalid
+                                | RvError::ArgumentsBad
+                        )
+                    ) =>
+                {
+                    self.oaep.store(OAEP_IN_SOFTWARE, Ordering::Relaxed);
+                }
+                Err(e) if is_recoverable(&e) => return Err(Fail::Token(e)),
+                Err(_) => return Err(HsmError::UnwrapFailed.into()),
+            }
+        }
+        let raw = match session.decrypt(&Mechanism::RsaX509, key.handle, ciphertext) {
+            Ok(raw) => Zeroizing::new(raw),
+            Err(e) if is_recoverable(&e) => return Err(Fail::Token(e)),
+            Err(_) => return Err(HsmError::UnwrapFailed.into()),
+        };
+        // Left-pad to the modulus length: some tokens drop leading zero bytes.
+        let mut em = Zeroizing::new(vec![0u8; key.modulus_len.saturating_sub(raw.len())]);
+        em.extend_from_slice(&raw);
+        oaep_sha256_decode(&em).map_err(|_| HsmError::UnwrapFailed.into())
+    }
+
+    fn public_key_of(&self, session: &Session, alias: &str) -> Result<Vec<u8>, Fail> {
+        let template =
+            [Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Label(alias.as_bytes().to_vec())];
+        let Some(&handle) = session.find_objects(&template)?.first() else {
+            // SunPKCS11 keystores keep only the private key and the certificate.
+            let cert =
+                certificate_of(session, alias)?.ok_or_else(|| HsmError::NoSuchAlias(alias.to_owned()))?;
+            return Ok(Certificate::from_der(&cert).map_err(HsmError::from)?.spki_der().to_vec());
+        };
+        let attrs = session.get_attributes(
+            handle,
+            &[
+                AttributeType::KeyType,
+                AttributeType::Modulus,
+                AttributeType::PublicExponent,
+                AttributeType::EcParams,
+                AttributeType::EcPoint,
+            ],
+        )?;
+        let (mut key_type, mut n, mut e, mut params, mut point) = (None, None, None, None, None);
+        for a in attrs {
+            match a {
+                Attribute::KeyType(t) => key_type = Some(t),
+                Attribute::Modulus(v) => n = Some(v),
+                Attribute::PublicExponent(v) => e = Some(v),
+                Attribute::EcParams(v) => params = Some(v),
+                Attribute::EcPoint(v) => point = Some(v),
+                _ => {}
+            }
+        }
+        match (key_type, n, e, params, point) {
+            (Some(KeyType::RSA), Some(n), Some(e), _, _) => Ok(rsa_spki(&n, &e)),
+            (Some(KeyType::EC), _, _, Some(params), Some(point)) => {
+                let kind = if params == P256_OID {
+                    AsymmetricKind::EcP256
+                } else if params == SECP256K1_OID {
+                    AsymmetricKind::EcSecp256k1
+                } else {
+                    return Err(HsmError::Pkcs11(format!("{alias}: unsupported curve")).into());
+                };
+                // CKA_EC_POINT is a DER OCTET STRING holding the point.
+                let raw = match point.as_slice() {
+                    [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
+                    other => other,
+                };
+                Ok(ec_spki(kind, raw).map_err(HsmError::from)?)
+            }
+            _ => {
+                Err(HsmError::WrongKeyKind { alias: alias.to_owned(), operation: "have a public key" }.into())
+            }
+        }
+    }
+}
+
+fn certificate_of(session: &Session, alias: &str) -> Result<Option<Vec<u8>>, Fail> {
+    let template = [Attribute::Class(ObjectClass::CERTIFICATE), Attribute::Label(alias.as_bytes().to_vec())];
+    let Some(&handle) = session.find_objects(&template)?.first() else { return Ok(None) };
+    for a in session.get_attributes(handle, &[AttributeType::Value])? {
+        if let Attribute::Value(v) = a {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+fn label_exists(session: &Session, alias: &str) -> Result<bool, Fail> {
+    Ok(!session.find_objects(&[Attribute::Label(alias.as_bytes().to_vec())])?.is_empty())
+}
+
+fn wrong_kind(alias: &str, operation: &'static str) -> Fail {
+    Fail::Keystore(HsmError::WrongKeyKind { alias: alias.to_owned(), operation })
+}
+
+impl Keystore for Pkcs11Keystore {
+    fn generate(&self, alias: &str, kind: KeyKind) -> Result<Option<Vec<u8>>, HsmError> {
+        let label = Attribute::Label(alias.as_bytes().to_vec());
+        let id = Attribute::Id(alias.as_bytes().to_vec());
+        let _writing = self.object_writes.lock().unwrap_or_else(PoisonError::into_inner);
+        self.call(|session| {
+            if label_exists(session, alias)? {
+                return Err(HsmError::AliasExists(alias.to_owned()).into());
+            }
+            let private_common = vec![
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                label.clone(),
+                id.clone(),
+            ];
+            match kind {
+                KeyKind::Aes256 => {
+                    let mut template = private_common;
+                    template.extend([
+                        Attribute::Class(ObjectClass::SECRET_KEY),
+                        Attribute::KeyType(KeyType::AES),
+                        Attribute::ValueLen(32.into()),
+                        Attribute::Encrypt(true),
+                        Attribute::Decrypt(true),
+                    ]);
+                    session.generate_key(&Mechanism::AesKeyGen, &template)?;
+                    Ok(None)
+                }
+                KeyKind::Asymmetric(AsymmetricKind::Rsa2048) => {
+                    let public = [
+                        Attribute::Token(true),
+                        Attribute::Private(false),
+                        Attribute::ModulusBits(2048.into()),
+                        Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+                        Attribute::Encrypt(true),
+                        Attribute::Verify(true),
+                        label.clone(),
+                        id.clone(),
+                    ];
+                    let mut private = private_common;
+                    private.extend([Attribute::Decrypt(true), Attribute::Sign(true)]);
+                    session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)?;
+                    self.public_key_of(session, alias).map(Some)
+                }
+                KeyKind::Asymmetric(curve) => {
+                    let params = if curve == AsymmetricKind::EcP256 { P256_OID } else { SECP256K1_OID };
+                    let public = [
+                        Attribute::Token(true),
+                        Attribute::Private(false),
+                        Attribute::EcParams(params.to_vec()),
+                        Attribute::Verify(true),
+                        label.clone(),
+                        id.clone(),
+                    ];
+                    let mut private = private_common;
+                    private.push(Attribute::Sign(true));
+                    session.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)?;
+                    self.public_key_of(session, alias).map(Some)
+                }
+            }
+        })
+    }
+
+    fn store_certificate(&self, alias: &str, cert_der: &[u8]) -> Result<(), HsmError> {
+        let cert = Certificate::from_der(cert_der)?;
+        let _writing = self.object_writes.lock().unwrap_or_else(PoisonError::into_inner);
+        self.call(|session| {
+            self.key(session, alias, ObjectClass::PRIVATE_KEY)?;
+            let template =
+                [Attribute::Class(ObjectClass::CERTIFICATE), Attribute::Label(alias.as_bytes().to_vec())];
+            let old = session.find_objects(&template)?;
+            session.create_object(&[
+                Attribute::Class(ObjectClass::CERTIFICATE),
+                Attribute::CertificateType(CertificateType::X_509),
+                Attribute::Token(true),
+                Attribute::Label(alias.as_bytes().to_vec()),
+                Attribute::Id(alias.as_bytes().to_vec()),
+                Attribute::Subject(cert.subject_der().to_vec()),
+                Attribute::Value(cert.der().to_vec()),
+            ])?;
+            for handle in old {
+                session.destroy_object(handle)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn certificate(&self, alias: &str) -> Result<Option<Vec<u8>>, HsmError> {
+        self.call(|session| {
+            let cert = certificate_of(session, alias)?;
+            if cert.is_none() && !label_exists(session, alias)? {
+                return Err(HsmError::NoSuchAlias(alias.to_owned()).into());
+            }
+            Ok(cert)
+        })
+    }
+
+    fn public_key(&self, alias: &str) -> Result<Vec<u8>, HsmError> {
+        self.call(|session| self.public_key_of(session, alias))
+    }
+
+    fn aliases(&self) -> Result<Vec<String>, HsmError> {
+        self.call(|session| {
+            let mut aliases = Vec::new();
+            for class in [ObjectClass::PRIVATE_KEY, ObjectClass::SECRET_KEY] {
+                for handle in session.find_objects(&[Attribute::Token(true), Attribute::Class(class)])? {
+                    for a in session.get_attributes(handle, &[AttributeType::Label])? {
+                        if let Attribute::Label(l) = a {
+                            aliases.push(String::from_utf8_lossy(&l).into_owned());
+                        }
+                    }
+                }
+            }
+            aliases.sort();
+            aliases.dedup();
+            Ok(aliases)
+        })
+    }
+
+    fn destroy(&self, alias: &str) -> Result<(), HsmError> {
+        let _writing = self.object_writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = self.call(|session| {
+            let objects = session.find_objects(&[Attribute::Label(alias.as_bytes().to_vec())])?;
+            if objects.is_empty() {
+                return Err(HsmError::NoSuchAlias(alias.to_owned()).into());
+            }
+            for handle in objects {
+                session.destroy_object(handle)?;
+            }
+            Ok(())
+        });
+        self.forget(alias);
+        result
+    }
+
+    fn rsa_oaep_unwrap(&self, alias: &str, ciphertext: &[u8]) -> Result<SecretBytes, HsmError> {
+        self.call(|session| {
+            let key = self.key(session, alias, ObjectClass::PRIVATE_KEY)?;
+            if key.key_type != KeyType::RSA {
+                return Err(wrong_kind(alias, "RSA-OAEP decrypt"));
+            }
+            if ciphertext.len() != key.modulus_len {
+                return Err(HsmError::UnwrapFailed.into());
+            }
+            self.unwrap_in_token(session, key, ciphertext)
+        })
+    }
+
+    fn sign(&self, alias: &str, algorithm: SignAlgorithm, message: &[u8]) -> Result<Vec<u8>, HsmError> {
+        self.call(|session| {
+            let key = self.key(session, alias, ObjectClass::PRIVATE_KEY)?;
+            let (mechanism, data, needs) = match algorithm {
+                SignAlgorithm::Rs256 => (Mechanism::Sha256RsaPkcs, message.to_vec(), KeyType::RSA),
+                SignAlgorithm::Ps256 => (
+                    Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                        hash_alg: MechanismType::SHA256,
+                        mgf: PkcsMgfType::MGF1_SHA256,
+                        s_len: 32.into(),
+                    }),
+                    message.to_vec(),
+                    KeyType::RSA,
+                ),
+                // CKM_ECDSA signs a digest and answers r || s.
+                SignAlgorithm::Es256 | SignAlgorithm::Es256K => {
+                    (Mechanism::Ecdsa, sha256(message).to_vec(), KeyType::EC)
+                }
+            };
+            if key.key_type != needs {
+                return Err(wrong_kind(alias, "sign with this algorithm"));
+            }
+            if needs == KeyType::EC {
+                let spki = self.public_key_of(session, alias)?;
+                let curve_ok = match algorithm {
+                    SignAlgorithm::Es256 => spki.windows(P256_OID.len()).any(|w| w == P256_OID),
+                    _ => spki.windows(SECP256K1_OID.len()).any(|w| w == SECP256K1_OID),
+                };
+                if !curve_ok {
+                    return Err(wrong_kind(alias, "sign with this algorithm"));
+                }
+            }
+            Ok(session.sign(&mechanism, key.handle, &data)?)
+        })
+    }
+
+    fn aes_ecb_encrypt(&self, alias: &str, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        check_blocks(data)?;
+        self.call(|session| {
+            let key = self.secret_key(session, alias)?;
+            Ok(session.encrypt(&Mechanism::AesEcb, key.handle, data)?)
+        })
+    }
+
+    fn aes_ecb_decrypt(&self, alias: &str, data: &[u8]) -> Result<SecretBytes, HsmError> {
+        check_blocks(data)?;
+        self.call(|session| {
+            let key = self.secret_key(session, alias)?;
+            Ok(SecretBytes::new(session.decrypt(&Mechanism::AesEcb, key.handle, data)?))
+        })
+    }
+
+    fn health_check(&self) -> Result<(), HsmError> {
+        self.call(|session| Ok(session.get_session_info().map(drop)?))
+    }
+}
+
+impl Pkcs11Keystore {
+    fn secret_key(&self, session: &Session, alias: &str) -> Result<KeyObject, Fail> {
+        match self.key(session, alias, ObjectClass::SECRET_KEY) {
+            Ok(k) if k.key_type == KeyType::AES => Ok(k),
+            Ok(_) => Err(wrong_kind(alias, "AES-encrypt")),
+            Err(Fail::Keystore(HsmError::NoSuchAlias(_))) if label_exists(session, alias)? => {
+                Err(wrong_kind(alias, "AES-encrypt"))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn check_blocks(data: &[u8]) -> Result<(), HsmError> {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
+        return Err(keymgr_crypto::CryptoError::BadLength {
+            what: "AES-ECB data",
+            expected: "a non-zero multiple of 16 bytes",
+            got: data.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
