@@ -1,0 +1,636 @@
+//! The repository: what the key hierarchy asks of the database, written once for both engines.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
+use time::PrimitiveDateTime;
+
+use crate::connection::{AnyConnection, ConnectionPool, open_pool};
+use crate::records::{AuditEntry, CertRecord, NewKey, PartnerCertRecord, StoredKey};
+use crate::schema::{
+    ca_cert_store, key_alias, key_policy_def, key_store, keymgr_audit_log, partner_cert_store,
+};
+use crate::{Backend, DbError};
+
+type AliasRow = (
+    String,
+    String,
+    Option<String>,
+    Option<PrimitiveDateTime>,
+    Option<PrimitiveDateTime>,
+    Option<String>,
+    Option<String>,
+);
+
+type PolicyRow = (String, Option<i16>, bool, Option<i16>, Option<String>);
+
+fn now() -> PrimitiveDateTime {
+    UtcTime::now().to_primitive()
+}
+
+fn decode_alias(row: AliasRow) -> Result<KeyAlias, DbError> {
+    let (id, app, reference, generated, expires, thumbprint, unique_ident) = row;
+    let bad = |reason: String| DbError::BadRow { table: "key_alias", id: id.clone(), reason };
+    let key_ref =
+        KeyRef::parse(&app, reference.as_deref().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
+    let generated_at = generated.ok_or_else(|| bad("key_gen_dtimes is null".into()))?;
+    let expires_at = expires.ok_or_else(|| bad("key_expire_dtimes is null".into()))?;
+    let thumbprint = thumbprint
+        .filter(|t| !t.is_empty())
+        .map(|t| Thumbprint::from_hex(&t))
+        .transpose()
+        .map_err(|_| bad("cert_thumbprint is not 64 hex digits".into()))?;
+    Ok(KeyAlias {
+        alias: id.clone(),
+        key_ref,
+        generated_at: UtcTime::from_primitive(generated_at),
+        expires_at: UtcTime::from_primitive(expires_at),
+        thumbprint,
+        unique_ident,
+    })
+}
+
+fn decode_policy(row: PolicyRow) -> Result<KeyPolicy, DbError> {
+    let (app, validity, active, pre_expire, access) = row;
+    let bad = |reason: String| DbError::BadRow { table: "key_policy_def", id: app.clone(), reason };
+    let app_id = AppId::new(app.clone()).map_err(|e| bad(e.to_string()))?;
+    let validity = validity.ok_or_else(|| bad("key_validity_duration is null".into()))?;
+    KeyPolicy::from_columns(app_id, validity, pre_expire.unwrap_or(0), active, access.as_deref())
+        .map_err(|e| bad(e.to_string()))
+}
+
+fn alias_columns() -> (
+    key_alias::id,
+    key_alias::app_id,
+    key_alias::ref_id,
+    key_alias::key_gen_dtimes,
+    key_alias::key_expire_dtimes,
+    key_alias::cert_thumbprint,
+    key_alias::uni_ident,
+) {
+    (
+        key_alias::id,
+        key_alias::app_id,
+        key_alias::ref_id,
+        key_alias::key_gen_dtimes,
+        key_alias::key_expire_dtimes,
+        key_alias::cert_thumbprint,
+        key_alias::uni_ident,
+    )
+}
+
+fn aliases_for(conn: &mut AnyConnection, key_ref: &KeyRef) -> Result<Vec<KeyAlias>, DbError> {
+    let query = key_alias::table
+        .filter(key_alias::app_id.eq(key_ref.app.as_str()))
+        .select(alias_columns())
+        .order((key_alias::key_gen_dtimes.asc(), key_alias::id.asc()));
+    let rows: Vec<AliasRow> = if key_ref.reference.is_master() {
+        // MOSIP writes "" for masters; rows from other tools may hold NULL.
+        query.filter(key_alias::ref_id.eq("").or(key_alias::ref_id.is_null())).load(conn)?
+    } else {
+        query.filter(key_alias::ref_id.eq(key_ref.reference.as_str())).load(conn)?
+    };
+    rows.into_iter().map(decode_alias).collect()
+}
+
+fn audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<(), DbError> {
+    diesel::insert_into(keymgr_audit_log::table)
+        .values((
+            keymgr_audit_log::event_time.eq(entry.time.to_primitive()),
+            keymgr_audit_log::actor.eq(&entry.actor),
+            keymgr_audit_log::action.eq(&entry.action),
+            keymgr_audit_log::app_id.eq(&entry.app_id),
+            keymgr_audit_log::ref_id.eq(&entry.ref_id),
+            keymgr_audit_log::key_alias.eq(&entry.key_alias),
+            keymgr_audit_log::detail.eq(&entry.detail),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn insert_key(conn: &mut AnyConnection, new: &NewKey<'_>) -> Result<(), DbError> {
+    let a = new.alias;
+    let created = now();
+    diesel::insert_into(key_alias::table)
+        .values((
+            key_alias::id.eq(&a.alias),
+            key_alias::app_id.eq(a.key_ref.app.as_str()),
+            key_alias::ref_id.eq(a.key_ref.reference.as_str()),
+            key_alias::key_gen_dtimes.eq(a.generated_at.to_primitive()),
+            key_alias::key_expire_dtimes.eq(a.expires_at.to_primitive()),
+            key_alias::cert_thumbprint.eq(a.thumbprint.map(|t| t.to_hex())),
+            key_alias::uni_ident.eq(&a.unique_ident),
+            key_alias::cr_by.eq(new.actor),
+            key_alias::cr_dtimes.eq(created),
+            key_alias::is_deleted.eq(false),
+        ))
+        .execute(conn)?;
+    if let Some(s) = new.stored {
+        if s.alias != a.alias {
+            return Err(DbError::Config("key_store row must carry the alias of its key_alias row".into()));
+        }
+        diesel::insert_into(key_store::table)
+            .values((
+                key_store::id.eq(&s.alias),
+                key_store::master_key.eq(&s.master_alias),
+                key_store::private_key.eq(&s.private_key),
+                key_store::certificate_data.eq(&s.certificate),
+                key_store::cr_by.eq(new.actor),
+                key_store::cr_dtimes.eq(created),
+                key_store::is_deleted.eq(false),
+            ))
+            .execute(conn)?;
+    }
+    audit(
+        conn,
+        &AuditEntry {
+            time: UtcTime::from_primitive(created),
+            actor: new.actor.to_owned(),
+            action: "key_created".into(),
+            app_id: Some(a.key_ref.app.to_string()),
+            ref_id: Some(a.key_ref.reference.to_string()),
+            key_alias: Some(a.alias.clone()),
+            detail: Some(format!("expires {}", a.expires_at)),
+        },
+    )
+}
+
+fn set_expiry(
+    conn: &mut AnyConnection,
+    alias: &str,
+    expires_at: UtcTime,
+    actor: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(key_alias::table.filter(key_alias::id.eq(alias)))
+        .set((
+            key_alias::key_expire_dtimes.eq(expires_at.to_primitive()),
+            key_alias::upd_by.eq(actor),
+            key_alias::upd_dtimes.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound { table: "key_alias", id: alias.to_owned() });
+    }
+    audit(
+        conn,
+        &AuditEntry {
+            time: UtcTime::now(),
+            actor: actor.to_owned(),
+            action: "expiry_changed".into(),
+            app_id: None,
+            ref_id: None,
+            key_alias: Some(alias.to_owned()),
+            detail: Some(format!("expires {expires_at}")),
+        },
+    )
+}
+
+fn stored_key(conn: &mut AnyConnection, alias: &str) -> Result<Option<StoredKey>, DbError> {
+    let row: Option<(String, String, String, String)> = key_store::table
+        .filter(key_store::id.eq(alias))
+        .select((key_store::id, key_store::master_key, key_store::private_key, key_store::certificate_data))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(alias, master_alias, private_key, certificate)| StoredKey {
+        alias,
+        master_alias,
+        private_key,
+        certificate,
+    }))
+}
+
+/// Takes the generation lock of `key_ref` inside the current transaction: an upsert of the
+/// pair's lock row, whose row lock (PostgreSQL) or write lock (SQLite) is held until commit.
+fn lock_pair(conn: &mut AnyConnection, key_ref: &KeyRef) -> Result<(), diesel::result::Error> {
+    const SQLITE: &str = "INSERT INTO keymgr_generation_lock (app_id, ref_id, locked_at) \
+        VALUES (?, ?, CURRENT_TIMESTAMP) ON CONFLICT (app_id, ref_id) DO UPDATE SET locked_at = excluded.locked_at";
+    const POSTGRES: &str = "INSERT INTO keymgr_generation_lock (app_id, ref_id, locked_at) \
+        VALUES ($1, $2, now() AT TIME ZONE 'UTC') ON CONFLICT (app_id, ref_id) DO UPDATE SET locked_at = excluded.locked_at";
+    let (app, reference) = (key_ref.app.as_str(), key_ref.reference.as_str());
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            diesel::sql_query(SQLITE).bind::<Text, _>(app).bind::<Text, _>(reference).execute(c)?
+        }
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query(POSTGRES).bind::<Text, _>(app).bind::<Text, _>(reference).execute(c)?
+        }
+    };
+    Ok(())
+}
+
+/// The database: a connection pool over SQLite or PostgreSQL and the repository operations.
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Database {
+    pool: ConnectionPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// The connection of a transaction that holds a pair's generation lock; see
+/// [`Database::with_generation_lock`].
+pub struct Locked<'a> {
+    conn: &'a mut AnyConnection,
+}
+
+impl Locked<'_> {
+    /// The pair's aliases in generation order, as committed by everyone before the lock.
+    pub fn aliases_for(&mut self, key_ref: &KeyRef) -> Result<Vec<KeyAlias>, DbError> {
+        aliases_for(self.conn, key_ref)
+    }
+
+    /// Records a new key (alias, `key_store` row, audit row) in the locked transaction.
+    pub fn insert_key(&mut self, new: &NewKey<'_>) -> Result<(), DbError> {
+        insert_key(self.conn, new)
+    }
+
+    /// Changes a key's expiry in the locked transaction.
+    pub fn set_expiry(&mut self, alias: &str, expires_at: UtcTime, actor: &str) -> Result<(), DbError> {
+        set_expiry(self.conn, alias, expires_at, actor)
+    }
+
+    /// The `key_store` row of `alias`.
+    pub fn stored_key(&mut self, alias: &str) -> Result<Option<StoredKey>, DbError> {
+        stored_key(self.conn, alias)
+    }
+}
+
+/// A failure inside a locked transaction: the database's or the caller's.
+enum TxError<E> {
+    Db(diesel::result::Error),
+    Caller(E),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl Database {
+    /// Connects to `url` (`postgres://...`, `sqlite://PATH` or a file path) with a pool of
+    /// `pool_size` connections and runs the embedded migrations.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        let (pool, backend) = open_pool(url, pool_size)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(
+        &self,
+    ) -> Result<diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<AnyConnection>>, DbError> {
+        self.pool.get().map_err(|e| DbError::Connect(e.to_string()))
+    }
+
+    /// Checks that a connection answers.
+    pub fn health_check(&self) -> Result<(), DbError> {
+        diesel::sql_query("SELECT 1").execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    /// The aliases of a pair in generation order (expired ones included).
+    pub fn aliases_for(&self, key_ref: &KeyRef) -> Result<Vec<KeyAlias>, DbError> {
+        aliases_for(&mut *self.conn()?, key_ref)
+    }
+
+    /// Every alias whose certificate has `thumbprint` (normally one).
+    pub fn aliases_by_thumbprint(&self, thumbprint: &Thumbprint) -> Result<Vec<KeyAlias>, DbError> {
+        let rows: Vec<AliasRow> = key_alias::table
+            .filter(key_alias::cert_thumbprint.eq(thumbprint.to_hex()))
+            .select(alias_columns())
+            .order((key_alias::key_gen_dtimes.asc(), key_alias::id.asc()))
+            .load(&mut *self.conn()?)?;
+        rows.into_iter().map(decode_alias).collect()
+    }
+
+    /// The alias row `alias`.
+    pub fn alias(&self, alias: &str) -> Result<Option<KeyAlias>, DbError> {
+        let row: Option<AliasRow> = key_alias::table
+            .filter(key_alias::id.eq(alias))
+            .select(alias_columns())
+            .first(&mut *self.conn()?)
+            .optional()?;
+        row.map(decode_alias).transpose()
+    }
+
+    /// Every alias, for reports (ordered by application, reference, generation).
+    pub fn all_aliases(&self) -> Result<Vec<KeyAlias>, DbError> {
+        let rows: Vec<AliasRow> = key_alias::table
+            .select(alias_columns())
+            .order((key_alias::app_id.asc(), key_alias::ref_id.asc(), key_alias::key_gen_dtimes.asc()))
+            .load(&mut *self.conn()?)?;
+        rows.into_iter().map(decode_alias).collect()
+    }
+
+    /// Records a new key: its alias row, its `key_store` row if any, and an audit row, in one
+    /// transaction.
+    pub fn insert_key(&self, new: &NewKey<'_>) -> Result<(), DbError> {
+        self.conn()?.transaction(|conn| insert_key(conn, new))
+    }
+
+    /// Changes a key's expiry (revocation, forced rotation), with an audit row.
+    pub fn set_expiry(&self, alias: &str, expires_at: UtcTime, actor: &str) -> Result<(), DbError> {
+        self.conn()?.transaction(|conn| set_expiry(conn, alias, expires_at, actor))
+    }
+
+    /// The `key_store` row of `alias`.
+    pub fn stored_key(&self, alias: &str) -> Result<Option<StoredKey>, DbError> {
+        stored_key(&mut *self.conn()?, alias)
+    }
+
+    /// The policy of `app`, if it has one.
+    pub fn policy(&self, app: &AppId) -> Result<Option<KeyPolicy>, DbError> {
+        let row: Option<PolicyRow> = key_policy_def::table
+            .filter(key_policy_def::app_id.eq(app.as_str()))
+            .select((
+                key_policy_def::app_id,
+                key_policy_def::key_validity_duration,
+                key_policy_def::is_active,
+                key_policy_def::pre_expire_days,
+                key_policy_def::access_allowed,
+            ))
+            .first(&mut *self.conn()?)
+            .optional()?;
+        row.map(decode_policy).transpose()
+    }
+
+    /// Every policy, ordered by application.
+    pub fn policies(&self) -> Result<Vec<KeyPolicy>, DbError> {
+        let rows: Vec<PolicyRow> = key_policy_def::table
+            .select((
+                key_policy_def::app_id,
+                key_policy_def::key_validity_duration,
+                key_policy_def::is_active,
+                key_policy_def::pre_expire_days,
+                key_policy_def::access_allowed,
+            ))
+            .order(key_policy_def::app_id.asc())
+            .load(&mut *self.conn()?)?;
+        rows.into_iter().map(decode_policy).collect()
+    }
+
+    /// Creates or replaces the policy of `policy.app_id`.
+    pub fn upsert_policy(&self, policy: &KeyPolicy, actor: &str) -> Result<(), DbError> {
+        let validity = i16::try_from(policy.validity_days)
+            .map_err(|_| DbError::Config("key_validity_duration over 32767 days".into()))?;
+        let pre_expire = i16::try_from(policy.pre_expire_days)
+            .map_err(|_| DbError::Config("pre_expire_days over 32767 days".into()))?;
+        let access = policy.access_allowed.to_column();
+        self.conn()?.transaction(|conn| {
+            let updated = diesel::update(
+                key_policy_def::table.filter(key_policy_def::app_id.eq(policy.app_id.as_str())),
+            )
+            .set((
+                key_policy_def::key_validity_duration.eq(validity),
+                key_policy_def::pre_expire_days.eq(pre_expire),
+                key_policy_def::is_active.eq(policy.is_active),
+                key_policy_def::access_allowed.eq(&access),
+                key_policy_def::upd_by.eq(actor),
+                key_policy_def::upd_dtimes.eq(now()),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(key_policy_def::table)
+                    .values((
+                        key_policy_def::app_id.eq(policy.app_id.as_str()),
+                        key_policy_def::key_validity_duration.eq(validity),
+                        key_policy_def::pre_expire_days.eq(pre_expire),
+                        key_policy_def::is_active.eq(policy.is_active),
+                        key_policy_def::access_allowed.eq(&access),
+                        key_policy_def::cr_by.eq(actor),
+                        key_policy_def::cr_dtimes.eq(now()),
+                        key_policy_def::is_deleted.eq(false),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in a transaction that holds the generation lock of `key_ref`: callers that
+    /// race to create the pair's current key, in any thread, process or replica, run one at a
+    /// time, and each sees the keys the earlier ones committed. The transaction commits if `f`
+    /// succeeds and rolls back if it fails.
+    pub fn with_generation_lock<T, E: From<DbError>>(
+        &self,
+        key_ref: &KeyRef,
+        f: impl FnOnce(&mut Locked<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn()?;
+        let result = conn.transaction::<T, TxError<E>, _>(|conn| {
+            lock_pair(conn, key_ref)?;
+            f(&mut Locked { conn }).map_err(TxError::Caller)
+        });
+        result.map_err(|e| match e {
+            TxError::Db(e) => E::from(DbError::from(e)),
+            TxError::Caller(e) => e,
+        })
+    }
+
+    /// Stores a CA certificate row.
+    pub fn insert_ca_cert(&self, cert: &CertRecord, actor: &str) -> Result<(), DbError> {
+        diesel::insert_into(ca_cert_store::table)
+            .values((
+                ca_cert_store::cert_id.eq(&cert.cert_id),
+                ca_cert_store::cert_subject.eq(&cert.subject),
+                ca_cert_store::cert_issuer.eq(&cert.issuer),
+                ca_cert_store::issuer_id.eq(&cert.issuer_id),
+                ca_cert_store::cert_not_before.eq(cert.not_before.map(|t| t.to_primitive())),
+                ca_cert_store::cert_not_after.eq(cert.not_after.map(|t| t.to_primitive())),
+                ca_cert_store::crl_uri.eq(&cert.crl_uri),
+                ca_cert_store::cert_data.eq(&cert.cert_data),
+                ca_cert_store::cert_thumbprint.eq(&cert.thumbprint),
+                ca_cert_store::cert_serial_no.eq(&cert.serial_no),
+                ca_cert_store::partner_domain.eq(&cert.partner_domain),
+                ca_cert_store::ca_cert_type.eq(&cert.ca_cert_type),
+                ca_cert_store::cr_by.eq(actor),
+                ca_cert_store::cr_dtimes.eq(now()),
+                ca_cert_store::is_deleted.eq(false),
+            ))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    /// The CA certificate rows of a partner domain, oldest first.
+    pub fn ca_certs(&self, partner_domain: &str) -> Result<Vec<CertRecord>, DbError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<PrimitiveDateTime>,
+            Option<PrimitiveDateTime>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = ca_cert_store::table
+            .filter(ca_cert_store::partner_domain.eq(partner_domain))
+            .select((
+                ca_cert_store::cert_id,
+                ca_cert_store::cert_subject,
+                ca_cert_store::cert_issuer,
+                ca_cert_store::issuer_id,
+                ca_cert_store::cert_not_before,
+                ca_cert_store::cert_not_after,
+                ca_cert_store::crl_uri,
+                ca_cert_store::cert_data,
+                ca_cert_store::cert_thumbprint,
+                ca_cert_store::cert_serial_no,
+                ca_cert_store::partner_domain,
+                ca_cert_store::ca_cert_type,
+            ))
+            .order((ca_cert_store::cr_dtimes.asc(), ca_cert_store::cert_id.asc()))
+            .load(&mut *self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CertRecord {
+                cert_id: r.0,
+                subject: r.1,
+                issuer: r.2,
+                issuer_id: r.3,
+                not_before: r.4.map(UtcTime::from_primitive),
+                not_after: r.5.map(UtcTime::from_primitive),
+                crl_uri: r.6,
+                cert_data: r.7,
+                thumbprint: r.8,
+                serial_no: r.9,
+                partner_domain: r.10,
+                ca_cert_type: r.11,
+            })
+            .collect())
+    }
+
+    /// Stores a partner certificate row.
+    pub fn insert_partner_cert(&self, cert: &PartnerCertRecord, actor: &str) -> Result<(), DbError> {
+        diesel::insert_into(partner_cert_store::table)
+            .values((
+                partner_cert_store::cert_id.eq(&cert.cert_id),
+                partner_cert_store::cert_subject.eq(&cert.subject),
+                partner_cert_store::cert_issuer.eq(&cert.issuer),
+                partner_cert_store::issuer_id.eq(&cert.issuer_id),
+                partner_cert_store::cert_not_before.eq(cert.not_before.map(|t| t.to_primitive())),
+                partner_cert_store::cert_not_after.eq(cert.not_after.map(|t| t.to_primitive())),
+                partner_cert_store::partner_domain.eq(&cert.partner_domain),
+                partner_cert_store::cert_data.eq(&cert.cert_data),
+                partner_cert_store::key_usage.eq(&cert.key_usage),
+                partner_cert_store::organization_name.eq(&cert.organization_name),
+                partner_cert_store::cert_thumbprint.eq(&cert.thumbprint),
+                partner_cert_store::cert_serial_no.eq(&cert.serial_no),
+                partner_cert_store::signed_cert_data.eq(&cert.signed_cert_data),
+                partner_cert_store::cr_by.eq(actor),
+                partner_cert_store::cr_dtimes.eq(now()),
+                partner_cert_store::is_deleted.eq(false),
+            ))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    /// The partner certificate row `cert_id`.
+    pub fn partner_cert(&self, cert_id: &str) -> Result<Option<PartnerCertRecord>, DbError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<PrimitiveDateTime>,
+            Option<PrimitiveDateTime>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = partner_cert_store::table
+            .filter(partner_cert_store::cert_id.eq(cert_id))
+            .select((
+                partner_cert_store::cert_id,
+                partner_cert_store::cert_subject,
+                partner_cert_store::cert_issuer,
+                partner_cert_store::issuer_id,
+                partner_cert_store::cert_not_before,
+                partner_cert_store::cert_not_after,
+                partner_cert_store::partner_domain,
+                partner_cert_store::cert_data,
+                partner_cert_store::key_usage,
+                partner_cert_store::organization_name,
+                partner_cert_store::cert_thumbprint,
+                partner_cert_store::cert_serial_no,
+                partner_cert_store::signed_cert_data,
+            ))
+            .first(&mut *self.conn()?)
+            .optional()?;
+        Ok(row.map(|r| PartnerCertRecord {
+            cert_id: r.0,
+            subject: r.1,
+            issuer: r.2,
+            issuer_id: r.3,
+            not_before: r.4.map(UtcTime::from_primitive),
+            not_after: r.5.map(UtcTime::from_primitive),
+            partner_domain: r.6,
+            cert_data: r.7,
+            key_usage: r.8,
+            organization_name: r.9,
+            thumbprint: r.10,
+            serial_no: r.11,
+            signed_cert_data: r.12,
+        }))
+    }
+
+    /// Appends an entry to the audit log.
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), DbError> {
+        audit(&mut *self.conn()?, entry)
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError> {
+        type Row = (
+            PrimitiveDateTime,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = keymgr_audit_log::table
+            .select((
+                keymgr_audit_log::event_time,
+                keymgr_audit_log::actor,
+                keymgr_audit_log::action,
+                keymgr_audit_log::app_id,
+                keymgr_audit_log::ref_id,
+                keymgr_audit_log::key_alias,
+                keymgr_audit_log::detail,
+            ))
+            .order(keymgr_audit_log::id.desc())
+            .limit(limit)
+            .load(&mut *self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                time: UtcTime::from_primitive(r.0),
+                actor: r.1,
+                action: r.2,
+                app_id: r.3,
+                ref_id: r.4,
+                key_alias: r.5,
+                detail: r.6,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,331 @@
+//! One repository suite, run against SQLite (always) and PostgreSQL (127.0.0.1:5432, a fresh
+//! database per run, dropped afterwards; `KEYMGR_TEST_PG_URL` overrides the server URL; skipped
+//! with a notice when no server answers, a failure with `KEYMGR_REQUIRE_PG=1`), plus the
+//! cross-process generation lock: 8 threads in each of 2 processes on one database.
+
+// A test fails by panicking; the panic-free rules are for library and binary code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use keymgr_db::{AuditEntry, CertRecord, Database, DbError, NewKey, PartnerCertRecord, StoredKey};
+use keymgr_model::{AccessAllowed, AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
+
+const CHILD: &str = "KEYMGR_TEST_DB_CHILD_URL";
+
+fn alias(key_ref: &KeyRef, generated_at: UtcTime, days: i64, thumb: u8) -> KeyAlias {
+    let id = uuid::Uuid::new_v4().to_string();
+    KeyAlias {
+        unique_ident: Some(format!("{}_{}", key_ref.app, &id[..8])),
+        alias: id,
+        key_ref: key_ref.clone(),
+        generated_at,
+        expires_at: generated_at.plus_days(days),
+        thumbprint: Some(Thumbprint::from_bytes([thumb; 32])),
+    }
+}
+
+/// The PostgreSQL server to test against, or `None` (after saying so) when none answers.
+fn postgres_server() -> Option<String> {
+    let base = std::env::var("KEYMGR_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    match PgConnection::establish(&format!("{base}/postgres")) {
+        Ok(_) => Some(base),
+        Err(e) => {
+            assert!(
+                std::env::var("KEYMGR_REQUIRE_PG").as_deref() != Ok("1"),
+                "KEYMGR_REQUIRE_PG=1 but PostgreSQL at {base} does not answer: {e}"
+            );
+            println!("SKIPPED: no PostgreSQL at {base} ({e}); set KEYMGR_TEST_PG_URL to test against one");
+            None
+        }
+    }
+}
+
+/// A database created for this test and dropped when the guard goes.
+struct PgTestDb {
+    server: String,
+    name: String,
+}
+
+impl PgTestDb {
+    fn create(server: &str, tag: &str) -> Self {
+        let name = format!("keymgr_test_{tag}_{}", std::process::id());
+        let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        Self { server: server.to_owned(), name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", self.server)) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// Runs raw SQL on the test database, outside the repository (to plant bad rows).
+fn raw_sql(url: &str, sql: &str) -> Result<(), String> {
+    if url.starts_with("postgres") {
+        let mut c = PgConnection::establish(url).map_err(|e| e.to_string())?;
+        c.batch_execute(&format!("SET search_path TO keymgr; {sql}")).map_err(|e| e.to_string())
+    } else {
+        let mut c = SqliteConnection::establish(url).map_err(|e| e.to_string())?;
+        c.batch_execute(sql).map_err(|e| e.to_string())
+    }
+}
+
+fn suite(url: &str) {
+    let db = Database::connect(url, 4).expect("connect and migrate");
+    db.health_check().unwrap();
+    // Connecting again finds the schema up to date.
+    drop(Database::connect(url, 1).expect("second connect"));
+
+    // MOSIP's seed policies.
+    let policy = |app: &str| db.policy(&AppId::new(app).unwrap()).unwrap();
+    let reg = policy("REGISTRATION").expect("seeded");
+    assert_eq!((reg.validity_days, reg.pre_expire_days, reg.is_active), (1095, 60, true));
+    assert_eq!(reg.access_allowed, AccessAllowed::Anyone);
+    assert_eq!(policy("ROOT").map(|p| (p.validity_days, p.pre_expire_days)), Some((2920, 1125)));
+    assert_eq!(policy("BASE").map(|p| (p.validity_days, p.pre_expire_days)), Some((730, 30)));
+    assert_eq!(policy("PMS").map(|p| (p.validity_days, p.pre_expire_days)), Some((1460, 395)));
+    assert_eq!(policy("IDA"), None);
+    assert_eq!(db.policies().unwrap().len(), 12);
+
+    // Policies are created and changed.
+    let mut ida =
+        KeyPolicy::from_columns(AppId::new("IDA").unwrap(), 365, 30, true, Some("ida_user")).unwrap();
+    db.upsert_policy(&ida, "test").unwrap();
+    ida.validity_days = 400;
+    db.upsert_policy(&ida, "test").unwrap();
+    assert_eq!(policy("IDA"), Some(ida));
+
+    // A master and two base keys; lookups by pair, by thumbprint, by id.
+    let t0 = UtcTime::from_unix_millis(1_750_000_000_000).unwrap();
+    let master_ref = KeyRef::parse("REGISTRATION", "").unwrap();
+    let base_ref = KeyRef::parse("REGISTRATION", "10001_110011").unwrap();
+    let master = alias(&master_ref, t0, 1095, 1);
+    db.insert_key(&NewKey { alias: &master, stored: None, actor: "SYSTEM" }).unwrap();
+    let old = alias(&base_ref, t0, 730, 2);
+    let new = alias(&base_ref, t0.plus_days(700), 730, 3);
+    for a in [&new, &old] {
+        let stored = StoredKey {
+            alias: a.alias.clone(),
+            master_alias: master.alias.clone(),
+            private_key: format!("wrapped-{}", a.alias),
+            certificate: "-----BEGIN CERTIFICATE-----".into(),
+        };
+        db.insert_key(&NewKey { alias: a, stored: Some(&stored), actor: "SYSTEM" }).unwrap();
+    }
+    assert_eq!(db.aliases_for(&base_ref).unwrap(), vec![old.clone(), new.clone()], "generation order");
+    assert_eq!(db.aliases_for(&master_ref).unwrap(), vec![master.clone()]);
+    assert_eq!(db.aliases_by_thumbprint(&Thumbprint::from_bytes([3; 32])).unwrap(), vec![new.clone()]);
+    assert!(db.aliases_by_thumbprint(&Thumbprint::from_bytes([9; 32])).unwrap().is_empty());
+    assert_eq!(db.alias(&old.alias).unwrap(), Some(old.clone()));
+    assert_eq!(db.alias("missing").unwrap(), None);
+    let stored = db.stored_key(&new.alias).unwrap().expect("key_store row");
+    assert_eq!(
+        (stored.master_alias.as_str(), stored.private_key),
+        (master.alias.as_str(), format!("wrapped-{}", new.alias))
+    );
+    assert_eq!(db.stored_key(&master.alias).unwrap(), None);
+    assert_eq!(db.all_aliases().unwrap().len(), 3);
+
+    // Expiry changes (revocation); unknown aliases are an error.
+    let revoked_at = t0.plus_days(800);
+    db.set_expiry(&new.alias, revoked_at, "admin").unwrap();
+    assert_eq!(db.alias(&new.alias).unwrap().unwrap().expires_at, revoked_at);
+    assert!(matches!(db.set_expiry("missing", revoked_at, "admin"), Err(DbError::NotFound { .. })));
+
+    // One transaction: a failing key_store insert leaves no alias row behind.
+    let orphan = alias(&base_ref, t0.plus_days(1), 730, 4);
+    let clash = StoredKey {
+        alias: old.alias.clone(),
+        master_alias: master.alias.clone(),
+        private_key: "x".into(),
+        certificate: "y".into(),
+    };
+    let broken = StoredKey { alias: orphan.alias.clone(), ..clash.clone() };
+    assert!(db.insert_key(&NewKey { alias: &orphan, stored: Some(&clash), actor: "SYSTEM" }).is_err());
+    assert_eq!(db.alias(&orphan.alias).unwrap(), None, "alias rolled back with the failed key_store row");
+    let mut dup = alias(&base_ref, t0.plus_days(2), 730, 5);
+    dup.unique_ident = old.unique_ident.clone();
+    assert!(matches!(
+        db.insert_key(&NewKey { alias: &dup, stored: None, actor: "SYSTEM" }),
+        Err(DbError::Duplicate(_))
+    ));
+    db.insert_key(&NewKey { alias: &orphan, stored: Some(&broken), actor: "SYSTEM" }).unwrap();
+
+    // CA and partner certificate rows.
+    let ca = CertRecord {
+        cert_id: uuid::Uuid::new_v4().to_string(),
+        subject: "CN=Root CA".into(),
+        issuer: "CN=Root CA".into(),
+        issuer_id: "self".into(),
+        not_before: Some(t0),
+        not_after: Some(t0.plus_days(3650)),
+        crl_uri: None,
+        cert_data: Some("PEM".into()),
+        thumbprint: Some("ab".repeat(20)),
+        serial_no: Some("1".into()),
+        partner_domain: Some("AUTH".into()),
+        ca_cert_type: Some("ROOT".into()),
+    };
+    db.insert_ca_cert(&ca, "admin").unwrap();
+    assert_eq!(db.ca_certs("AUTH").unwrap(), vec![ca.clone()]);
+    assert!(db.ca_certs("DEVICE").unwrap().is_empty());
+    assert!(matches!(
+        db.insert_ca_cert(&CertRecord { cert_id: "other".into(), ..ca.clone() }, "admin"),
+        Err(DbError::Duplicate(_))
+    ));
+    let partner = PartnerCertRecord {
+        cert_id: uuid::Uuid::new_v4().to_string(),
+        subject: "CN=Partner".into(),
+        issuer: "CN=Root CA".into(),
+        issuer_id: ca.cert_id.clone(),
+        not_before: Some(t0),
+        not_after: Some(t0.plus_days(365)),
+        partner_domain: Some("AUTH".into()),
+        cert_data: Some("PEM".into()),
+        key_usage: Some(String::new()),
+        organization_name: Some("Partner Org".into()),
+        thumbprint: Some("cd".repeat(20)),
+        serial_no: Some("42".into()),
+        signed_cert_data: Some("SIGNED".into()),
+    };
+    db.insert_partner_cert(&partner, "admin").unwrap();
+    assert_eq!(db.partner_cert(&partner.cert_id).unwrap(), Some(partner));
+
+    // The audit log has a row per write and refuses changes.
+    db.append_audit(&AuditEntry {
+        time: UtcTime::now(),
+        actor: "admin".into(),
+        action: "report".into(),
+        app_id: None,
+        ref_id: None,
+        key_alias: None,
+        detail: Some("manual entry".into()),
+    })
+    .unwrap();
+    let log = db.audit_log(100).unwrap();
+    assert_eq!(log[0].action, "report");
+    assert_eq!(log.iter().filter(|e| e.action == "key_created").count(), 4);
+    assert_eq!(log.iter().filter(|e| e.action == "expiry_changed").count(), 1);
+    assert!(
+        raw_sql(url, "UPDATE keymgr_audit_log SET actor = 'mallory'").unwrap_err().contains("append-only")
+    );
+    assert!(raw_sql(url, "DELETE FROM keymgr_audit_log").unwrap_err().contains("append-only"));
+
+    // Rows that do not decode are errors naming the row.
+    raw_sql(url, "INSERT INTO key_alias (id, app_id, ref_id, key_gen_dtimes, key_expire_dtimes, cert_thumbprint, cr_by, cr_dtimes, is_deleted) \
+                  VALUES ('bad-thumb', 'BADAPP', 'r', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'XYZ', 'x', CURRENT_TIMESTAMP, FALSE)")
+        .unwrap();
+    raw_sql(url, "INSERT INTO key_alias (id, app_id, ref_id, key_gen_dtimes, key_expire_dtimes, cr_by, cr_dtimes, is_deleted) \
+                  VALUES ('no-dates', 'BADAPP', 'n', NULL, NULL, 'x', CURRENT_TIMESTAMP, FALSE)")
+        .unwrap();
+    let bad = |r: &str| db.aliases_for(&KeyRef::parse("BADAPP", r).unwrap()).unwrap_err();
+    assert!(matches!(bad("r"), DbError::BadRow { table: "key_alias", ref id, .. } if id == "bad-thumb"));
+    assert!(
+        matches!(bad("n"), DbError::BadRow { table: "key_alias", ref id, ref reason } if id == "no-dates" && reason.contains("key_gen_dtimes"))
+    );
+    assert!(db.alias("bad-thumb").is_err());
+}
+
+#[test]
+fn repository_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(&dir.path().join("keymgr.db").to_string_lossy());
+}
+
+#[test]
+fn repository_on_postgres() {
+    let Some(server) = postgres_server() else { return };
+    let db = PgTestDb::create(&server, "repo");
+    suite(&db.url());
+}
+
+/// Races 8 threads to create the current key of `pair`, each inside the generation lock;
+/// returns how many created one.
+fn race(url: &str, pair: &KeyRef) -> usize {
+    let db = Arc::new(Database::connect(url, 8).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let db = Arc::clone(&db);
+            let pair = pair.clone();
+            std::thread::spawn(move || {
+                db.with_generation_lock(&pair, |tx| {
+                    let now = UtcTime::now();
+                    let current =
+                        tx.aliases_for(&pair)?.iter().any(|a| a.generated_at <= now && now < a.expires_at);
+                    if current {
+                        return Ok::<_, DbError>(false);
+                    }
+                    // Widen the window between the check and the insert.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    let new = alias(&pair, now, 730, 7);
+                    tx.insert_key(&NewKey { alias: &new, stored: None, actor: "race" })?;
+                    Ok(true)
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).filter(|&created| created).count()
+}
+
+fn two_processes(url: &str) {
+    // Migrate once up front; then both processes race on the same pairs.
+    drop(Database::connect(url, 1).unwrap());
+    for pair in ["RACE_A", "RACE_B"] {
+        let key_ref = KeyRef::parse("REGISTRATION", pair).unwrap();
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["generation_lock_child", "--exact", "--nocapture", "--include-ignored"])
+            .env(CHILD, url)
+            .env("KEYMGR_TEST_DB_CHILD_PAIR", pair)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let here = race(url, &key_ref);
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child failed: {text}");
+        let there: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CREATED "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("child reports its count");
+        assert_eq!(here + there, 1, "exactly one of 16 callers in 2 processes created the key of {pair}");
+        assert_eq!(Database::connect(url, 1).unwrap().aliases_for(&key_ref).unwrap().len(), 1, "{pair}");
+    }
+}
+
+/// The child half of the two-process race; does nothing unless started by it.
+#[test]
+fn generation_lock_child() {
+    let (Ok(url), Ok(pair)) = (std::env::var(CHILD), std::env::var("KEYMGR_TEST_DB_CHILD_PAIR")) else {
+        return;
+    };
+    let created = race(&url, &KeyRef::parse("REGISTRATION", &pair).unwrap());
+    println!("CREATED {created}");
+}
+
+#[test]
+fn generation_lock_across_processes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    two_processes(&dir.path().join("race.db").to_string_lossy());
+}
+
+#[test]
+fn generation_lock_across_processes_on_postgres() {
+    let Some(server) = postgres_server() else { return };
+    let db = PgTestDb::create(&server, "race");
+    two_processes(&db.url());
+}
