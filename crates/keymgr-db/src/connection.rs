@@ -87,6 +87,9 @@ pub fn open_pool(url: &str, size: u32) -> Result<(ConnectionPool, Backend), DbEr
         .max_size(size)
         .connection_customizer(Box::new(Setup))
         .connection_timeout(std::time::Duration::from_secs(30))
+        // No ping before every checkout (it doubles the round trips of a lookup); a connection
+        // that broke is noticed by the query that fails on it and is not returned to the pool.
+        .test_on_check_out(false)
         .build(manager)
         .map_err(|e| DbError::Connect(e.to_string()))?;
     let mut conn = pool.get().map_err(|e| DbError::Connect(e.to_string()))?;

@@ -8,30 +8,31 @@
 //! it, no white space, no final group of one symbol, unused low bits ignored.
 
 // Every index below is a `u8` into a 256-entry table, a value masked to 6 bits into the
-// 64-symbol alphabet, or a remainder into a table of that modulus: none can be out of range.
+// 64-symbol alphabet, a 12-bit half of a 24-bit group into the 4096-entry pair table, or a
+// remainder into a table of that modulus: none can be out of range.
 #![allow(clippy::indexing_slicing)]
 
 use crate::EnvelopeError;
 
-/// Marks a byte outside both alphabets in [`DECODE`].
-const INVALID: u16 = 0x100;
+/// Marks a byte outside both alphabets in [`DECODE`] (bit 24 of the table entries).
+const INVALID: u32 = 1 << 24;
 /// Marks `-` and `_`, only in the URL-safe alphabet.
-const URL_ONLY: u16 = 0x200;
+const URL_ONLY: u32 = 1 << 25;
 /// Marks `+` and `/`, only in the standard alphabet.
-const STD_ONLY: u16 = 0x400;
+const STD_ONLY: u32 = 1 << 26;
 
-/// Symbol value (low 6 bits) and class flags for every byte.
-static DECODE: [u16; 256] = {
+/// The 6-bit value of every byte (`INVALID` for none) and its alphabet class.
+const fn symbol_table() -> [u32; 256] {
     let mut table = [INVALID; 256];
     let mut i = 0;
     while i < 26 {
-        table[b'A' as usize + i] = i as u16;
-        table[b'a' as usize + i] = 26 + i as u16;
+        table[b'A' as usize + i] = i as u32;
+        table[b'a' as usize + i] = 26 + i as u32;
         i += 1;
     }
     let mut d = 0;
     while d < 10 {
-        table[b'0' as usize + d] = 52 + d as u16;
+        table[b'0' as usize + d] = 52 + d as u32;
         d += 1;
     }
     table[b'-' as usize] = 62 | URL_ONLY;
@@ -39,10 +40,40 @@ static DECODE: [u16; 256] = {
     table[b'+' as usize] = 62 | STD_ONLY;
     table[b'/' as usize] = 63 | STD_ONLY;
     table
-};
+}
+
+/// The symbol table with each value pre-shifted to its place in a 4-symbol group, so that a
+/// group decodes as four loads OR-ed together; the class bits (24 and up) are not shifted.
+const fn shifted(shift: u32) -> [u32; 256] {
+    let base = symbol_table();
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = ((base[i] & 63) << shift) | (base[i] & !63);
+        i += 1;
+    }
+    table
+}
+
+static DECODE: [u32; 256] = symbol_table();
+static DECODE_0: [u32; 256] = shifted(18);
+static DECODE_1: [u32; 256] = shifted(12);
+static DECODE_2: [u32; 256] = shifted(6);
+static DECODE_3: [u32; 256] = shifted(0);
 
 /// The URL-safe alphabet.
 static ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Two symbols for every 12-bit value: a 3-byte group encodes with two loads.
+static ENCODE_PAIRS: [[u8; 2]; 4096] = {
+    let mut table = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        table[i] = [ENCODE[i >> 6], ENCODE[i & 63]];
+        i += 1;
+    }
+    table
+};
 
 /// Length of the unpadded URL-safe text of `n` bytes.
 pub fn encoded_len(n: usize) -> usize {
@@ -58,33 +89,17 @@ pub fn decoded_len(text_len: usize) -> usize {
 /// The URL-safe, unpadded base64 of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut text = vec![0u8; encoded_len(bytes.len())];
-    let symbol = |n: u64, shift: u32| ENCODE[(n >> shift) as usize & 63];
-    // Six bytes make eight symbols: one 48-bit load and eight table reads per step.
-    let (wide, rest) = bytes.as_chunks::<6>();
-    let (out_wide, out_rest) = text.split_at_mut(wide.len() * 8);
-    for (src, dst) in wide.iter().zip(out_wide.as_chunks_mut::<8>().0) {
-        let [a, b, c, d, e, f] = *src;
-        let n = u64::from_be_bytes([a, b, c, d, e, f, 0, 0]);
-        *dst = [
-            symbol(n, 58),
-            symbol(n, 52),
-            symbol(n, 46),
-            symbol(n, 40),
-            symbol(n, 34),
-            symbol(n, 28),
-            symbol(n, 22),
-            symbol(n, 16),
-        ];
-    }
-    let (groups, tail) = rest.as_chunks::<3>();
-    let (out_groups, out_tail) = out_rest.as_chunks_mut::<4>();
+    let (groups, tail) = bytes.as_chunks::<3>();
+    let (out_groups, out_tail) = text.as_chunks_mut::<4>();
     for (&[a, b, c], dst) in groups.iter().zip(out_groups.iter_mut()) {
-        let n = u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c);
-        *dst = [symbol(n, 18), symbol(n, 12), symbol(n, 6), symbol(n, 0)];
+        let n = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        let [s0, s1] = ENCODE_PAIRS[n >> 12];
+        let [s2, s3] = ENCODE_PAIRS[n & 0xfff];
+        *dst = [s0, s1, s2, s3];
     }
-    let n = tail.iter().enumerate().fold(0u64, |n, (i, &b)| n | u64::from(b) << (16 - 8 * i));
+    let n = tail.iter().enumerate().fold(0usize, |n, (i, &b)| n | usize::from(b) << (16 - 8 * i));
     for (i, dst) in out_tail.iter_mut().enumerate() {
-        *dst = symbol(n, 18 - 6 * i as u32);
+        *dst = ENCODE[(n >> (18 - 6 * i)) & 63];
     }
     // Every byte written comes from the ASCII alphabet, so this never fails.
     String::from_utf8(text).unwrap_or_default()
@@ -102,31 +117,19 @@ pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, EnvelopeError> {
         return Err(EnvelopeError::TooLarge { len: out_len, max: max_len });
     }
     let mut out = vec![0u8; out_len];
-    let mut seen = 0u16;
-    // Eight symbols make six bytes: eight table reads, one 48-bit store per step.
-    let (wide, rest) = body.as_chunks::<8>();
-    let (out_wide, out_rest) = out.split_at_mut(wide.len() * 6);
-    for (src, dst) in wide.iter().zip(out_wide.as_chunks_mut::<6>().0) {
-        let v = src.map(|c| DECODE[c as usize]);
-        seen |= v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7];
-        let n = v.iter().fold(0u64, |n, &x| n << 6 | u64::from(x & 63));
-        let [_, _, a, b, c, d, e, f] = n.to_be_bytes();
-        *dst = [a, b, c, d, e, f];
-    }
-    let (groups, rest) = rest.as_chunks::<4>();
-    let (out_groups, out_rest) = out_rest.as_chunks_mut::<3>();
+    let mut seen = 0u32;
+    let (groups, rest) = body.as_chunks::<4>();
+    let (out_groups, out_rest) = out.as_chunks_mut::<3>();
     for (&[a, b, c, d], dst) in groups.iter().zip(out_groups.iter_mut()) {
-        let (a, b, c, d) = (DECODE[a as usize], DECODE[b as usize], DECODE[c as usize], DECODE[d as usize]);
-        seen |= a | b | c | d;
-        let n =
-            u32::from(a & 63) << 18 | u32::from(b & 63) << 12 | u32::from(c & 63) << 6 | u32::from(d & 63);
+        let n = DECODE_0[a as usize] | DECODE_1[b as usize] | DECODE_2[c as usize] | DECODE_3[d as usize];
+        seen |= n;
         *dst = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
     }
     let mut n = 0u32;
     for (i, &symbol) in rest.iter().enumerate() {
         let v = DECODE[symbol as usize];
         seen |= v;
-        n |= u32::from(v & 63) << (18 - 6 * i);
+        n |= (v & 63) << (18 - 6 * i);
     }
     for (i, dst) in out_rest.iter_mut().enumerate() {
         *dst = (n >> (16 - 8 * i)) as u8;
