@@ -17,6 +17,11 @@ pub struct StoredKey {
     pub certificate: String,
 }
 
+impl StoredKey {
+    /// The `private_key` of rows that hold only a certificate (other-domain keys).
+    pub const NO_PRIVATE_KEY: &'static str = "NA";
+}
+
 /// A new key to record: its alias row, its `key_store` row for base keys (none for HSM keys),
 /// and who made it, written in one transaction with an audit row.
 #[derive(Debug, Clone, Copy)]

@@ -191,12 +191,26 @@ fn stored_key(conn: &mut AnyConnection, alias: &str) -> Result<Option<StoredKey>
         .select((key_store::id, key_store::master_key, key_store::private_key, key_store::certificate_data))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(alias, master_alias, private_key, certificate)| StoredKey {
-        alias,
-        master_alias,
-        private_key,
-        certificate,
-    }))
+    let Some((alias, master_alias, private_key, certificate)) = row else { return Ok(None) };
+    let bad =
+        |reason: &str| DbError::BadRow { table: "key_store", id: alias.clone(), reason: reason.to_owned() };
+    if private_key != StoredKey::NO_PRIVATE_KEY && !is_base64_text(&private_key) {
+        return Err(bad("private_key is not base64"));
+    }
+    if !certificate.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("certificate_data holds no PEM certificate"));
+    }
+    Ok(Some(StoredKey { alias, master_alias, private_key, certificate }))
+}
+
+/// Whether `text` is base64 in one alphabet (URL-safe, or standard as in old MOSIP rows), with
+/// at most two `=` of padding at the end. The key hierarchy decodes it; this only refuses rows
+/// that cannot be a wrapped key, naming the row.
+fn is_base64_text(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    let url = body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    let standard = body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/');
+    !body.is_empty() && text.len() - body.len() <= 2 && (url || standard)
 }
 
 /// Takes the generation lock of `key_ref` inside the current transaction: an upsert of the

@@ -120,7 +120,7 @@ fn suite(url: &str) {
         let stored = StoredKey {
             alias: a.alias.clone(),
             master_alias: master.alias.clone(),
-            private_key: format!("wrapped-{}", a.alias),
+            private_key: format!("wrapped-{}", a.alias).replace('-', "_"),
             certificate: "-----BEGIN CERTIFICATE-----".into(),
         };
         db.insert_key(&NewKey { alias: a, stored: Some(&stored), actor: "SYSTEM" }).unwrap();
@@ -134,7 +134,7 @@ fn suite(url: &str) {
     let stored = db.stored_key(&new.alias).unwrap().expect("key_store row");
     assert_eq!(
         (stored.master_alias.as_str(), stored.private_key),
-        (master.alias.as_str(), format!("wrapped-{}", new.alias))
+        (master.alias.as_str(), format!("wrapped-{}", new.alias).replace('-', "_"))
     );
     assert_eq!(db.stored_key(&master.alias).unwrap(), None);
     assert_eq!(db.all_aliases().unwrap().len(), 3);
@@ -150,8 +150,8 @@ fn suite(url: &str) {
     let clash = StoredKey {
         alias: old.alias.clone(),
         master_alias: master.alias.clone(),
-        private_key: "x".into(),
-        certificate: "y".into(),
+        private_key: StoredKey::NO_PRIVATE_KEY.into(),
+        certificate: "-----BEGIN CERTIFICATE-----".into(),
     };
     let broken = StoredKey { alias: orphan.alias.clone(), ..clash.clone() };
     assert!(db.insert_key(&NewKey { alias: &orphan, stored: Some(&clash), actor: "SYSTEM" }).is_err());
@@ -237,6 +237,13 @@ fn suite(url: &str) {
         matches!(bad("n"), DbError::BadRow { table: "key_alias", ref id, ref reason } if id == "no-dates" && reason.contains("key_gen_dtimes"))
     );
     assert!(db.alias("bad-thumb").is_err());
+    raw_sql(url, "INSERT INTO key_store (id, master_key, private_key, certificate_data, cr_by, cr_dtimes, is_deleted) \
+                  VALUES ('bad-b64', 'm', 'not base64!', '-----BEGIN CERTIFICATE-----', 'x', CURRENT_TIMESTAMP, FALSE)")
+        .unwrap();
+    assert!(
+        matches!(db.stored_key("bad-b64"), Err(DbError::BadRow { table: "key_store", ref id, .. }) if id == "bad-b64")
+    );
+    assert_eq!(db.stored_key(&orphan.alias).unwrap().unwrap().private_key, "NA");
 }
 
 #[test]
