@@ -113,6 +113,27 @@ impl Certificate {
     }
 }
 
+impl Certificate {
+    /// Whether this certificate's signature (SHA256withRSA) verifies with `issuer`'s public
+    /// key and its issuer name is `issuer`'s subject.
+    pub fn is_signed_by(&self, issuer: &Certificate) -> bool {
+        let Ok((_, cert)) = X509Certificate::from_der(&self.der) else { return false };
+        self.issuer == issuer.subject
+            && crate::verify(
+                crate::SignAlgorithm::Rs256,
+                issuer.spki_der(),
+                cert.tbs_certificate.as_ref(),
+                &cert.signature_value.data,
+            )
+            .is_ok()
+    }
+
+    /// Whether the certificate is valid (within its dates) at `at`.
+    pub fn is_valid_at(&self, at: UtcTime) -> bool {
+        self.not_before <= at && at <= self.not_after
+    }
+}
+
 impl std::fmt::Debug for Certificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Certificate")

@@ -18,6 +18,7 @@ mod cert;
 mod digest;
 mod ecb;
 mod error;
+pub mod issue;
 mod oaep;
 pub mod pem;
 mod random;

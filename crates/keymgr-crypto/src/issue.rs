@@ -1,0 +1,308 @@
+//! Issuing X.509 certificates as MOSIP does (reference 3.4), signed through a callback so that
+//! an issuer's private key never leaves its HSM.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyIdMethod,
+    KeyUsagePurpose, PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
+};
+use x509_parser::prelude::FromDer;
+
+use crate::{Certificate, CryptoError, fill_random, sha256};
+
+/// The parts of a distinguished name MOSIP sets; empty parts are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DistinguishedNameSpec {
+    /// CN.
+    pub common_name: String,
+    /// OU.
+    pub organizational_unit: String,
+    /// O.
+    pub organization: String,
+    /// L.
+    pub locality: String,
+    /// ST.
+    pub state: String,
+    /// C (PrintableString).
+    pub country: String,
+}
+
+impl DistinguishedNameSpec {
+    /// The RDNs in MOSIP's encoding order C, ST, L, O, OU, CN; C as PrintableString, the
+    /// others UTF8String.
+    fn to_rcgen(&self) -> Result<DistinguishedName, CryptoError> {
+        let mut dn = DistinguishedName::new();
+        if !self.country.is_empty() {
+            let country = rcgen::string::PrintableString::try_from(self.country.as_str())
+                .map_err(|_| CryptoError::Certificate("country must be printable ASCII".into()))?;
+            dn.push(DnType::CountryName, DnValue::PrintableString(country));
+        }
+        for (ty, value) in [
+            (DnType::StateOrProvinceName, &self.state),
+            (DnType::LocalityName, &self.locality),
+            (DnType::OrganizationName, &self.organization),
+            (DnType::OrganizationalUnitName, &self.organizational_unit),
+            (DnType::CommonName, &self.common_name),
+        ] {
+            if !value.is_empty() {
+                dn.push(ty, DnValue::Utf8String(value.clone()));
+            }
+        }
+        Ok(dn)
+    }
+}
+
+/// What a certificate is for, which fixes its key usage and basic constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProfile {
+    /// ROOT: digitalSignature + keyCertSign (critical), CA with path length 2.
+    Root,
+    /// Module masters and signing keys: digitalSignature + keyCertSign, CA with path length 1.
+    Intermediate,
+    /// Base encryption keys: keyEncipherment, not a CA.
+    Encryption,
+}
+
+/// The validity, subject and profile of a certificate to issue.
+#[derive(Debug, Clone)]
+pub struct CertificateSpec {
+    /// The subject name.
+    pub subject: DistinguishedNameSpec,
+    /// Start of validity.
+    pub not_before: keymgr_model::UtcTime,
+    /// End of validity.
+    pub not_after: keymgr_model::UtcTime,
+    /// Usage profile.
+    pub profile: CertificateProfile,
+}
+
+/// Who signs a certificate: the issuer's certificate (`None` for self-signed) and a function
+/// that makes an RSA PKCS#1 v1.5 SHA-256 signature with the issuer's private key (in an HSM).
+pub struct CertificateIssuer<'a> {
+    /// The issuer's certificate; `None` when the certificate signs itself.
+    pub certificate: Option<&'a Certificate>,
+    /// The issuer's (or, self-signed, the subject's) DER `SubjectPublicKeyInfo`.
+    pub public_key_spki: &'a [u8],
+    /// Signs a message with SHA256withRSA using the issuer's private key.
+    pub sign: &'a dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError>,
+}
+
+/// A public key in the form rcgen writes into certificates.
+struct Spki {
+    alg: &'static SignatureAlgorithm,
+    key_bits: Vec<u8>,
+}
+
+impl Spki {
+    fn parse(spki_der: &[u8]) -> Result<Self, CryptoError> {
+        let (rest, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| CryptoError::Certificate(format!("public key: {e}")))?;
+        if !rest.is_empty() {
+            return Err(CryptoError::KeyRejected("trailing bytes after the public key"));
+        }
+        let oid = spki.algorithm.algorithm.to_id_string();
+        let alg = match oid.as_str() {
+            "1.2.840.113549.1.1.1" => &rcgen::PKCS_RSA_SHA256,
+            "1.2.840.10045.2.1" => {
+                let curve = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.as_oid().ok())
+                    .map(|o| o.to_id_string());
+                match curve.as_deref() {
+                    Some("1.2.840.10045.3.1.7") => &rcgen::PKCS_ECDSA_P256_SHA256,
+                    // rcgen cannot write secp256k1 keys into a certificate.
+                    _ => return Err(CryptoError::KeyRejected("only RSA and P-256 keys can be certified")),
+                }
+            }
+            _ => return Err(CryptoError::KeyRejected("unsupported public key algorithm")),
+        };
+        Ok(Self { alg, key_bits: spki.subject_public_key.data.to_vec() })
+    }
+
+    /// RFC 7093 method 1: the leftmost 160 bits of SHA-256 of the key bits.
+    fn key_identifier(&self) -> Vec<u8> {
+        sha256(&self.key_bits).get(..20).unwrap_or_default().to_vec()
+    }
+}
+
+impl PublicKeyData for Spki {
+    fn der_bytes(&self) -> &[u8] {
+        &self.key_bits
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
+}
+
+struct RemoteSigner<'a> {
+    spki: Spki,
+    sign: &'a dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError>,
+}
+
+impl PublicKeyData for RemoteSigner<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        &self.spki.key_bits
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        // Issuers are RSA: MOSIP signs every certificate SHA256withRSA.
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+impl SigningKey for RemoteSigner<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        (self.sign)(msg).map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
+/// A random positive serial number of 64 bits (MOSIP's can be negative, against RFC 5280).
+fn serial() -> Result<SerialNumber, CryptoError> {
+    let mut bytes = [0u8; 8];
+    fill_random(&mut bytes)?;
+    if let Some(first) = bytes.first_mut() {
+        *first = (*first & 0x7f) | 0x01;
+    }
+    Ok(SerialNumber::from_slice(&bytes))
+}
+
+/// Issues a certificate for the key `subject_spki` (DER) as `spec` says, signed by `issuer`.
+pub fn issue_certificate(
+    spec: &CertificateSpec,
+    subject_spki: &[u8],
+    issuer: &CertificateIssuer<'_>,
+) -> Result<Certificate, CryptoError> {
+    let subject_key = Spki::parse(subject_spki)?;
+    let mut params = CertificateParams::default();
+    params.not_before = spec.not_before.as_offset();
+    params.not_after = spec.not_after.as_offset();
+    params.serial_number = Some(serial()?);
+    params.distinguished_name = spec.subject.to_rcgen()?;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(subject_key.key_identifier());
+    let (is_ca, usages) = match spec.profile {
+        CertificateProfile::Root => (
+            IsCa::Ca(BasicConstraints::Constrained(2)),
+            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign],
+        ),
+        CertificateProfile::Intermediate => (
+            IsCa::Ca(BasicConstraints::Constrained(1)),
+            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign],
+        ),
+        CertificateProfile::Encryption => (IsCa::ExplicitNoCa, vec![KeyUsagePurpose::KeyEncipherment]),
+    };
+    params.is_ca = is_ca;
+    params.key_usages = usages;
+    params.use_authority_key_identifier_extension = issuer.certificate.is_some();
+
+    let signer = RemoteSigner { spki: Spki::parse(issuer.public_key_spki)?, sign: issuer.sign };
+    let failed = |e: rcgen::Error| CryptoError::Certificate(format!("cannot issue: {e}"));
+    let cert = match issuer.certificate {
+        None => params.self_signed(&signer).map_err(failed)?,
+        Some(issuer_cert) => {
+            let issuer =
+                Issuer::from_ca_cert_der(&issuer_cert.der().to_vec().into(), &signer).map_err(failed)?;
+            params.signed_by(&subject_key, &issuer).map_err(failed)?
+        }
+    };
+    Certificate::from_der(cert.der())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AsymmetricKind, SignAlgorithm, SigningKey as SoftKey};
+    use keymgr_model::UtcTime;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+
+    fn dn(cn: &str) -> DistinguishedNameSpec {
+        DistinguishedNameSpec {
+            common_name: cn.into(),
+            organizational_unit: "MOSIP-TECH-CENTER".into(),
+            organization: "IITB".into(),
+            locality: "BANGALORE".into(),
+            state: "KA".into(),
+            country: "IN".into(),
+        }
+    }
+
+    fn spec(cn: &str, profile: CertificateProfile) -> CertificateSpec {
+        let now = UtcTime::from_unix_millis(1_750_000_000_000).expect("time");
+        CertificateSpec { subject: dn(cn), not_before: now, not_after: now.plus_days(365), profile }
+    }
+
+    #[test]
+    fn root_master_base_chain() {
+        let root_key = SoftKey::generate(AsymmetricKind::Rsa2048).expect("root key");
+        let root_spki = root_key.public_key_spki().expect("spki");
+        let sign_root = |m: &[u8]| root_key.sign(SignAlgorithm::Rs256, m);
+        let root = issue_certificate(
+            &spec("www.mosip.io (ROOT)", CertificateProfile::Root),
+            &root_spki,
+            &CertificateIssuer { certificate: None, public_key_spki: &root_spki, sign: &sign_root },
+        )
+        .expect("root");
+        assert!(root.is_signed_by(&root));
+        assert_eq!(
+            root.subject(),
+            "C=IN, ST=KA, L=BANGALORE, O=IITB, OU=MOSIP-TECH-CENTER, CN=www.mosip.io (ROOT)"
+        );
+
+        let master_key = SoftKey::generate(AsymmetricKind::Rsa2048).expect("master key");
+        let master_spki = master_key.public_key_spki().expect("spki");
+        let master = issue_certificate(
+            &spec("www.mosip.io (REGISTRATION)", CertificateProfile::Intermediate),
+            &master_spki,
+            &CertificateIssuer { certificate: Some(&root), public_key_spki: &root_spki, sign: &sign_root },
+        )
+        .expect("master");
+        assert!(master.is_signed_by(&root));
+        assert_eq!(master.issuer(), root.subject());
+
+        let base_key = crate::RsaPrivateKey::generate_2048().expect("base key");
+        let base_spki = base_key.public_key().expect("pk").spki_der().to_vec();
+        let sign_master = |m: &[u8]| master_key.sign(SignAlgorithm::Rs256, m);
+        let base = issue_certificate(
+            &spec("REGISTRATION-10001_110011", CertificateProfile::Encryption),
+            &base_spki,
+            &CertificateIssuer {
+                certificate: Some(&master),
+                public_key_spki: &master_spki,
+                sign: &sign_master,
+            },
+        )
+        .expect("base");
+        assert!(base.is_signed_by(&master));
+        assert!(!base.is_signed_by(&root));
+        assert_eq!(base.spki_der(), &base_spki[..]);
+
+        for (cert, ca, path_len, cert_sign) in
+            [(&root, true, Some(2), true), (&master, true, Some(1), true), (&base, false, None, false)]
+        {
+            let (_, x) = X509Certificate::from_der(cert.der()).expect("parses");
+            let bc = x.basic_constraints().expect("ok").expect("present");
+            assert!(bc.critical);
+            assert_eq!(bc.value.ca, ca);
+            assert_eq!(bc.value.path_len_constraint, path_len);
+            let ku = x.key_usage().expect("ok").expect("present");
+            assert!(ku.critical);
+            assert_eq!(ku.value.key_cert_sign(), cert_sign);
+            assert_eq!(ku.value.key_encipherment(), !ca);
+            assert!(x.serial.bits() <= 63 && x.serial.bits() > 0, "positive 64-bit serial");
+        }
+    }
+
+    #[test]
+    fn secp256k1_subjects_are_refused_not_mangled() {
+        let k = SoftKey::generate(AsymmetricKind::EcSecp256k1).expect("key");
+        let spki = k.public_key_spki().expect("spki");
+        let sign = |_: &[u8]| Ok(Vec::new());
+        let err = issue_certificate(
+            &spec("x", CertificateProfile::Intermediate),
+            &spki,
+            &CertificateIssuer { certificate: None, public_key_spki: &spki, sign: &sign },
+        );
+        assert!(err.is_err());
+    }
+}
