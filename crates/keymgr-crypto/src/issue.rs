@@ -75,6 +75,9 @@ pub struct CertificateSpec {
     pub profile: CertificateProfile,
 }
 
+/// A function that signs a message with SHA256withRSA using an issuer's private key.
+pub type SignFn<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError> + 'a;
+
 /// Who signs a certificate: the issuer's certificate (`None` for self-signed) and a function
 /// that makes an RSA PKCS#1 v1.5 SHA-256 signature with the issuer's private key (in an HSM).
 pub struct CertificateIssuer<'a> {
@@ -83,7 +86,7 @@ pub struct CertificateIssuer<'a> {
     /// The issuer's (or, self-signed, the subject's) DER `SubjectPublicKeyInfo`.
     pub public_key_spki: &'a [u8],
     /// Signs a message with SHA256withRSA using the issuer's private key.
-    pub sign: &'a dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError>,
+    pub sign: &'a SignFn<'a>,
 }
 
 /// A public key in the form rcgen writes into certificates.
@@ -138,7 +141,7 @@ impl PublicKeyData for Spki {
 
 struct RemoteSigner<'a> {
     spki: Spki,
-    sign: &'a dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError>,
+    sign: &'a SignFn<'a>,
 }
 
 impl PublicKeyData for RemoteSigner<'_> {
