@@ -11,6 +11,16 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// Uppercase hex of SHA-1 of `data`: MOSIP's `uni_ident` form. SHA-1 serves only as a
+/// compatible identifier here, never for security.
+pub fn sha1_hex_upper(data: &[u8]) -> String {
+    digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
 /// The thumbprint of a certificate: SHA-256 of its DER encoding.
 pub fn thumbprint_of(cert_der: &[u8]) -> Thumbprint {
     Thumbprint::from_bytes(sha256(cert_der))

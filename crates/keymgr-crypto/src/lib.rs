@@ -28,7 +28,7 @@ mod sign;
 pub mod spki;
 
 pub use cert::Certificate;
-pub use digest::{sha256, thumbprint_of};
+pub use digest::{sha1_hex_upper, sha256, thumbprint_of};
 pub use ecb::{aes256_ecb_decrypt, aes256_ecb_encrypt};
 pub use error::CryptoError;
 pub use oaep::oaep_sha256_decode;

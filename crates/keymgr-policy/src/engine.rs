@@ -34,12 +34,15 @@ pub fn rotation_instant(key: &KeyAlias, pre_expire_days: u16) -> UtcTime {
     key.expires_at.plus(-Duration::days(i64::from(pre_expire_days)))
 }
 
-/// MOSIP's predicate, exactly: `key` is current at `at` iff `at == generated`, or
-/// `at == expires`, or `generated < at < expires - pre_expire_days`.
+/// MOSIP's predicate: `key` is current at `at` iff `at == generated`, or `at == expires`, or
+/// `generated < at < expires - pre_expire_days`; with one addition: a key whose expiry lies
+/// before its generation (revoked in the minute it was made) is never current, where MOSIP's
+/// `at == generated` clause would keep it current for that one millisecond.
 pub fn is_current(key: &KeyAlias, at: UtcTime, pre_expire_days: u16) -> bool {
-    at == key.generated_at
-        || at == key.expires_at
-        || (key.generated_at < at && at < rotation_instant(key, pre_expire_days))
+    key.generated_at <= key.expires_at
+        && (at == key.generated_at
+            || at == key.expires_at
+            || (key.generated_at < at && at < rotation_instant(key, pre_expire_days)))
 }
 
 /// What to do for a pair at an instant.
@@ -182,6 +185,8 @@ mod tests {
         assert!(is_current(&k, t(100), 10), "MOSIP's at == expiry clause");
         assert!(!is_current(&k, t(101), 10));
         assert!(!is_current(&k, t(-1), 10));
+        let revoked_at_birth = key(t(0), t(0).plus(-Duration::minutes(1)));
+        assert!(!is_current(&revoked_at_birth, t(0), 10));
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! The one error type of this crate, with MOSIP's error codes (reference section 13).
+
+use keymgr_db::DbError;
+use keymgr_envelope::EnvelopeError;
+use keymgr_hsm::HsmError;
+use keymgr_policy::PolicyError;
+
+/// A failed key operation. [`KeymgrError::code`] is the MOSIP error code the REST layer puts
+/// in its `errors` list; the message is for a person and carries no key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymgrError {
+    /// A request field is missing, blank or malformed (`KER-KMS-005`).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The application has no active key policy (`KER-KMS-002`).
+    #[error("application {0} not found in key policy")]
+    NoPolicy(String),
+    /// Zero or several current keys where one is needed (`KER-KMS-003`).
+    #[error("no unique alias found: {0}")]
+    NoUniqueAlias(String),
+    /// The reference id is not allowed for this application and operation (`KER-KMS-010`).
+    #[error("reference id {0:?} not supported for this application")]
+    RefIdNotSupported(String),
+    /// No current ROOT key to sign with (`KER-KMS-011`).
+    #[error("root key not available; run the key generator first")]
+    RootKeyNotAvailable,
+    /// A master key was never generated for the application (`KER-KMS-012`).
+    #[error("key generation process not completed for {0}")]
+    KeyGenerationNotCompleted(String),
+    /// Generating a key for this pair is not allowed (`KER-KMS-016`).
+    #[error("not allowed to generate key pair ({0})")]
+    GenerationNotAllowed(String),
+    /// Decryption with a key that holds no private key (`KER-KMS-018`).
+    #[error("decryption is not allowed with this key ({0})")]
+    DecryptNotAllowedWithKey(String),
+    /// The envelope could not be decrypted (`KER-KMS-019`). Deliberately one answer for a
+    /// failed key unwrap, a wrong key length and a failed tag.
+    #[error("data could not be decrypted")]
+    DecryptionFailed,
+    /// Revocation is not allowed for this pair (`KER-KMS-021`).
+    #[error("key revocation not allowed for {0}")]
+    RevocationNotAllowed(String),
+    /// Several keys share the envelope's thumbprint (`KER-KMS-023`).
+    #[error("more than one key found for the thumbprint")]
+    SeveralKeysForThumbprint,
+    /// The envelope's key belongs to another application or reference (`KER-KMS-024`).
+    #[error("application id and reference id do not match the key of the thumbprint")]
+    ThumbprintNotForPair,
+    /// No key has the envelope's thumbprint (`KER-KMS-025`).
+    #[error("no key found for the thumbprint")]
+    UnknownThumbprint,
+    /// Data is not base64, has no splitter, or is cut short (`KER-CRY-003`).
+    #[error("invalid data: {0}")]
+    InvalidData(String),
+    /// Data to encrypt is empty (`KER-CRY-004`).
+    #[error("data should not be null or empty")]
+    EmptyData,
+    /// Encryption with a master key or an unsuitable key (`KER-CRY-011`).
+    #[error("encryption not allowed: {0}")]
+    EncryptNotAllowed(String),
+    /// The caller may not decrypt with this application's keys (`KER-CRY-012`).
+    #[error("decryption not allowed for this user")]
+    DecryptNotAllowed,
+    /// The keystore failed (`KER-KMA-*`).
+    #[error("keystore: {0}")]
+    Keystore(HsmError),
+    /// The database failed (`KER-KMS-500`).
+    #[error("database: {0}")]
+    Database(DbError),
+    /// A stored key or certificate is damaged (`KER-KMS-007`).
+    #[error("crypto library error: {0}")]
+    Crypto(String),
+}
+
+impl KeymgrError {
+    /// The MOSIP error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "KER-KMS-005",
+            Self::NoPolicy(_) => "KER-KMS-002",
+            Self::NoUniqueAlias(_) => "KER-KMS-003",
+            Self::RefIdNotSupported(_) => "KER-KMS-010",
+            Self::RootKeyNotAvailable => "KER-KMS-011",
+            Self::KeyGenerationNotCompleted(_) => "KER-KMS-012",
+            Self::GenerationNotAllowed(_) => "KER-KMS-016",
+            Self::DecryptNotAllowedWithKey(_) => "KER-KMS-018",
+            Self::DecryptionFailed => "KER-KMS-019",
+            Self::RevocationNotAllowed(_) => "KER-KMS-021",
+            Self::SeveralKeysForThumbprint => "KER-KMS-023",
+            Self::ThumbprintNotForPair => "KER-KMS-024",
+            Self::UnknownThumbprint => "KER-KMS-025",
+            Self::InvalidData(_) => "KER-CRY-003",
+            Self::EmptyData => "KER-CRY-004",
+            Self::EncryptNotAllowed(_) => "KER-CRY-011",
+            Self::DecryptNotAllowed => "KER-CRY-012",
+            Self::Keystore(HsmError::NoSuchAlias(_)) => "KER-KMA-004",
+            Self::Keystore(HsmError::WrongPin) => "KER-KMA-007",
+            Self::Keystore(HsmError::Config(_)) => "KER-KMA-001",
+            Self::Keystore(_) => "KER-KMA-003",
+            Self::Database(_) => "KER-KMS-500",
+            Self::Crypto(_) => "KER-KMS-007",
+        }
+    }
+}
+
+impl From<HsmError> for KeymgrError {
+    fn from(e: HsmError) -> Self {
+        Self::Keystore(e)
+    }
+}
+
+impl From<DbError> for KeymgrError {
+    fn from(e: DbError) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl From<keymgr_crypto::CryptoError> for KeymgrError {
+    fn from(e: keymgr_crypto::CryptoError) -> Self {
+        Self::Crypto(e.to_string())
+    }
+}
+
+impl From<keymgr_model::ModelError> for KeymgrError {
+    fn from(e: keymgr_model::ModelError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}
+
+impl From<PolicyError> for KeymgrError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::NoPolicy(app) => Self::NoPolicy(app),
+            other => Self::NoUniqueAlias(other.to_string()),
+        }
+    }
+}
+
+impl From<EnvelopeError> for KeymgrError {
+    /// Structural faults are the caller's data; cryptographic ones are one answer.
+    fn from(e: EnvelopeError) -> Self {
+        match e {
+            EnvelopeError::EmptyInput => Self::EmptyData,
+            EnvelopeError::ThumbprintMismatch(_) => Self::UnknownThumbprint,
+            EnvelopeError::KeyUnwrapFailed
+            | EnvelopeError::BadDataKeyLength(_)
+            | EnvelopeError::AuthFailed => Self::DecryptionFailed,
+            EnvelopeError::Crypto(c) => Self::Crypto(c.to_string()),
+            other => Self::InvalidData(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The `KeyManager`: the key hierarchy and its lifecycle, composed from the crates below it
+//! (keystore, database, policy engine, crypto, envelope), with MOSIP's behaviour and error
+//! codes, as a library other Rust services link.
+//!
+//! What is here so far: master keys (ROOT self-signed, module masters and `KERNEL`/`SIGN`
+//! signed by ROOT, `force` semantics, lazy renewal), base keys made lazily under a
+//! cross-replica lock (RSA-2048 in software, wrapped for `key_store` in MOSIP's format,
+//! certified by the master in the HSM), `encrypt`/`decrypt` by (app, ref) with MOSIP's
+//! thumbprint lookup and access rule, revocation, the key generator job, and bounded caches
+//! (current certificate per pair, thumbprint to alias, unwrapped base keys). Time comes from an
+//! injected [`Clock`].
+
+#![forbid(unsafe_code)]
+
+mod cache;
+mod clock;
+mod error;
+mod manager;
+mod stored_key;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::KeymgrError;
+pub use manager::{CertificateInfo, KeyManager, KeyManagerConfig, KeygenReport};
+pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

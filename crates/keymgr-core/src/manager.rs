@@ -1,0 +1,695 @@
+//! The `KeyManager` and its operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keymgr_crypto::issue::{
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
+};
+use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SecretBytes, SignAlgorithm, sha1_hex_upper};
+use keymgr_db::{Database, Locked, NewKey, StoredKey};
+use keymgr_envelope::{Codec, EnvelopeError, KeyUnwrapper, OpenParams, Plaintext, Recipient, SealMode};
+use keymgr_hsm::{KeyKind, Keystore};
+use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, KeyTier, RefId, Thumbprint, UtcTime, WellKnown};
+use keymgr_policy::{Decision, decide, is_current, new_key_expiry, pre_expire_days, rotation_instant};
+
+use crate::cache::BoundedCache;
+use crate::stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};
+use crate::{Clock, KeymgrError};
+
+/// How far back a revoked or force-replaced key's expiry is set, as MOSIP does.
+const EXPIRE_NOW: time::Duration = time::Duration::minutes(1);
+
+/// Settings of a [`KeyManager`].
+#[derive(Debug, Clone)]
+pub struct KeyManagerConfig {
+    /// Default subject parts (`mosip.kernel.keymanager.certificate.default.*`); the common
+    /// name becomes `"<cn> (<APP>)"` for masters.
+    pub default_subject: DistinguishedNameSpec,
+    /// Most unwrapped base private keys kept in memory; 0 turns the cache off (MOSIP keeps
+    /// none and pays an HSM unwrap on every decrypt).
+    pub base_key_cache_size: usize,
+    /// Longest an unwrapped base key stays in memory.
+    pub base_key_cache_ttl: Duration,
+    /// Longest a current certificate is cached; bounds how late a replica sees another's
+    /// revocation.
+    pub certificate_cache_ttl: Duration,
+    /// The envelope codec (splitter, size limit).
+    pub codec: Codec,
+    /// Written as `cr_by` / `upd_by` (MOSIP writes `SYSTEM`).
+    pub actor: String,
+}
+
+impl Default for KeyManagerConfig {
+    fn default() -> Self {
+        Self {
+            default_subject: DistinguishedNameSpec {
+                common_name: "www.mosip.io".into(),
+                organizational_unit: "MOSIP-TECH-CENTER".into(),
+                organization: "IITB".into(),
+                locality: "BANGALORE".into(),
+                state: "KA".into(),
+                country: "IN".into(),
+            },
+            base_key_cache_size: 1024,
+            base_key_cache_ttl: Duration::from_secs(600),
+            certificate_cache_ttl: Duration::from_secs(60),
+            codec: Codec::default(),
+            actor: "SYSTEM".into(),
+        }
+    }
+}
+
+/// A key's certificate and validity, as `getCertificate` answers.
+#[derive(Debug, Clone)]
+pub struct CertificateInfo {
+    /// The key's alias.
+    pub alias: String,
+    /// The certificate.
+    pub certificate: Certificate,
+    /// When the key was made (`key_gen_dtimes`).
+    pub issued_at: UtcTime,
+    /// When it expires (`key_expire_dtimes`).
+    pub expires_at: UtcTime,
+}
+
+/// What the key generator job found and made.
+#[derive(Debug, Clone, Default)]
+pub struct KeygenReport {
+    /// Keys that already had a current key.
+    pub existing: Vec<(KeyRef, String)>,
+    /// Keys made by this run.
+    pub created: Vec<(KeyRef, String)>,
+}
+
+/// The current key of a pair, as cached.
+struct Current {
+    alias: KeyAlias,
+    certificate: Certificate,
+    recipient: Option<Recipient>,
+    /// The cache entry is good until the key's rotation instant.
+    valid_until: UtcTime,
+}
+
+/// The key manager (see the crate docs). Share it between threads; several instances (in one
+/// process or on several replicas) may share one database and one keystore.
+pub struct KeyManager {
+    db: Database,
+    keystore: Arc<dyn Keystore>,
+    clock: Arc<dyn Clock>,
+    config: KeyManagerConfig,
+    current: BoundedCache<KeyRef, Arc<Current>>,
+    by_thumbprint: BoundedCache<Thumbprint, Vec<KeyAlias>>,
+    base_keys: BoundedCache<String, RsaPrivateKey>,
+}
+
+/// An already-unwrapped data key, handed to the codec after the key manager unwrapped it with
+/// its own error handling.
+struct Unwrapped(SecretBytes);
+
+impl KeyUnwrapper for Unwrapped {
+    fn unwrap_data_key(&self, _: &Thumbprint, _: &[u8]) -> Result<SecretBytes, EnvelopeError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn subject(config: &KeyManagerConfig, common_name: String) -> DistinguishedNameSpec {
+    DistinguishedNameSpec { common_name, ..config.default_subject.clone() }
+}
+
+/// MOSIP's `uni_ident` is the uppercase SHA-1 hex of `APP_REF_MM-dd-yyyy`, which collides when a
+/// pair gets two keys on one day (reference section 14). The alias is added to the source
+/// string, so it is unique and keeps MOSIP's form.
+fn unique_ident(key_ref: &KeyRef, at: UtcTime, alias: &str) -> String {
+    let date = at.as_offset();
+    sha1_hex_upper(
+        format!(
+            "{}_{}_{:02}-{:02}-{:04}_{alias}",
+            key_ref.app,
+            key_ref.reference,
+            u8::from(date.month()),
+            date.day(),
+            date.year()
+        )
+        .as_bytes(),
+    )
+}
+
+impl KeyManager {
+    /// A key manager over `db` and `keystore`, reading time from `clock`.
+    pub fn new(
+        db: Database,
+        keystore: Arc<dyn Keystore>,
+        clock: Arc<dyn Clock>,
+        config: KeyManagerConfig,
+    ) -> Self {
+        let cert_ttl = config.certificate_cache_ttl;
+        Self {
+            current: BoundedCache::new(4096, cert_ttl),
+            by_thumbprint: BoundedCache::new(4096, Duration::from_secs(3600)),
+            base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
+            db,
+            keystore,
+            clock,
+            config,
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn active_policy(&self, app: &AppId) -> Result<KeyPolicy, KeymgrError> {
+        match self.db.policy(app)? {
+            Some(p) if p.is_active => Ok(p),
+            _ => Err(KeymgrError::NoPolicy(app.to_string())),
+        }
+    }
+
+    fn pre_expire(&self, key_ref: &KeyRef) -> Result<u16, KeymgrError> {
+        let app = self.db.policy(&key_ref.app)?;
+        let base = self.db.policy(&AppId::new(WellKnown::BASE_POLICY_APP)?)?;
+        Ok(pre_expire_days(key_ref, app.as_ref(), base.as_ref()))
+    }
+
+    fn hsm_certificate(&self, alias: &str) -> Result<Certificate, KeymgrError> {
+        let der = self
+            .keystore
+            .certificate(alias)?
+            .ok_or_else(|| KeymgrError::Crypto(format!("no certificate in the keystore for {alias}")))?;
+        Ok(Certificate::from_der(&der)?)
+    }
+
+    fn certificate_of(&self, alias: &KeyAlias) -> Result<Certificate, KeymgrError> {
+        if alias.key_ref.tier().in_hsm() {
+            return self.hsm_certificate(&alias.alias);
+        }
+        let row = self
+            .db
+            .stored_key(&alias.alias)?
+            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", alias.alias)))?;
+        Ok(Certificate::from_pem(row.certificate.as_bytes())?)
+    }
+
+    fn forget_pair(&self, key_ref: &KeyRef) {
+        self.current.remove(key_ref);
+        self.by_thumbprint.retain(|_, aliases| aliases.iter().all(|a| &a.key_ref != key_ref));
+    }
+
+    /// Caches and returns the current key of `key_ref`, which `alias` is.
+    fn remember(
+        &self,
+        key_ref: &KeyRef,
+        alias: KeyAlias,
+        certificate: Certificate,
+        pre: u16,
+    ) -> Arc<Current> {
+        let recipient = Recipient::from_certificate(&certificate).ok();
+        let valid_until = rotation_instant(&alias, pre).min(alias.expires_at);
+        let current = Arc::new(Current { alias, certificate, recipient, valid_until });
+        self.current.insert(key_ref.clone(), Arc::clone(&current));
+        current
+    }
+
+    fn info(current: &Current) -> CertificateInfo {
+        CertificateInfo {
+            alias: current.alias.alias.clone(),
+            certificate: current.certificate.clone(),
+            issued_at: current.alias.generated_at,
+            expires_at: current.alias.expires_at,
+        }
+    }
+
+    /// The current ROOT key and certificate (`KER-KMS-011` if there is none).
+    fn current_root(&self) -> Result<Arc<Current>, KeymgrError> {
+        let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP)?);
+        self.current_hsm_key(&root, false)
+    }
+
+    /// Generates (or, unless `force`, returns the current) HSM key of a master pair:
+    /// ROOT, a module master or `KERNEL`/`SIGN`. MOSIP's `generateMasterKey`.
+    pub fn generate_master_key(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        force: bool,
+    ) -> Result<CertificateInfo, KeymgrError> {
+        let kernel_sign =
+            app.eq_ignore_case(WellKnown::KERNEL_APP) && reference.as_str() == WellKnown::SIGN_REF;
+        if !reference.is_master() && !kernel_sign {
+            return Err(KeymgrError::RefIdNotSupported(reference.to_string()));
+        }
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        self.ensure_hsm_key(&key_ref, force, true).map(|c| Self::info(&c))
+    }
+
+    /// The current key of an HSM pair, from the cache or by [`Self::ensure_hsm_key`].
+    fn current_hsm_key(&self, key_ref: &KeyRef, allow_first: bool) -> Result<Arc<Current>, KeymgrError> {
+        let now = self.clock.now();
+        if let Some(c) = self.current.get(key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+        {
+            return Ok(c);
+        }
+        if key_ref.app.eq_ignore_case(WellKnown::ROOT_APP) && !allow_first {
+            // ROOT is renewed lazily like any master, but a missing ROOT is KER-KMS-011.
+            return match self.ensure_hsm_key(key_ref, false, false) {
+                Err(KeymgrError::KeyGenerationNotCompleted(_)) => Err(KeymgrError::RootKeyNotAvailable),
+                other => other,
+            };
+        }
+        self.ensure_hsm_key(key_ref, false, allow_first)
+    }
+
+    fn ensure_hsm_key(
+        &self,
+        key_ref: &KeyRef,
+        force: bool,
+        allow_first: bool,
+    ) -> Result<Arc<Current>, KeymgrError> {
+        let policy = self.active_policy(&key_ref.app)?;
+        let pre = self.pre_expire(key_ref)?;
+        if !allow_first && self.db.aliases_for(key_ref)?.is_empty() {
+            // Masters are first made by generateMasterKey or the key generator, never lazily.
+            return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+        }
+        let is_root = key_ref.tier() == KeyTier::Root;
+        // The signer is resolved before the pair's lock is taken (never two locks at once).
+        let root = if is_root { None } else { Some(self.current_root()?) };
+        let result = self.db.with_generation_lock(key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(key_ref)?;
+            if force {
+                for a in aliases.iter().filter(|a| is_current(a, now, pre)) {
+                    tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
+                }
+            } else {
+                match decide(&aliases, now, pre) {
+                    Decision::Use(a) => {
+                        let cert = self.hsm_certificate(&a.alias)?;
+                        return Ok((a, cert));
+                    }
+                    Decision::Ambiguous(v) => {
+                        return Err(KeymgrError::NoUniqueAlias(format!(
+                            "{} current keys for {key_ref}",
+                            v.len()
+                        )));
+                    }
+                    Decision::Generate if aliases.is_empty() && !allow_first => {
+                        return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+                    }
+                    Decision::Generate => {}
+                }
+            }
+            self.make_hsm_key(tx, key_ref, &policy, pre, root.as_deref(), now)
+        });
+        self.forget_pair(key_ref);
+        let (alias, cert) = result?;
+        Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    fn make_hsm_key(
+        &self,
+        tx: &mut Locked<'_>,
+        key_ref: &KeyRef,
+        policy: &KeyPolicy,
+        pre: u16,
+        root: Option<&Current>,
+        now: UtcTime,
+    ) -> Result<(KeyAlias, Certificate), KeymgrError> {
+        let expiry = new_key_expiry(now, policy, pre, root.map(|r| r.alias.expires_at))?;
+        let alias = uuid::Uuid::new_v4().to_string();
+        let spki = self
+            .keystore
+            .generate(&alias, KeyKind::Asymmetric(AsymmetricKind::Rsa2048))?
+            .ok_or_else(|| KeymgrError::Crypto("the keystore returned no public key".into()))?;
+        let made = (|| {
+            let common_name = match (key_ref.tier(), root) {
+                (KeyTier::Root, _) => format!("{} (ROOT)", self.config.default_subject.common_name),
+                _ if key_ref.reference.is_master() => {
+                    format!("{} ({})", self.config.default_subject.common_name, key_ref.app)
+                }
+                _ => format!(
+                    "{} ({}-{})",
+                    self.config.default_subject.common_name,
+                    key_ref.app,
+                    key_ref.reference.as_str().to_uppercase()
+                ),
+            };
+            let spec = CertificateSpec {
+                subject: subject(&self.config, common_name),
+                not_before: now,
+                not_after: expiry.expires_at,
+                profile: if root.is_none() {
+                    CertificateProfile::Root
+                } else {
+                    CertificateProfile::Intermediate
+                },
+            };
+            let (signer_alias, signer_cert, signer_spki) = match root {
+                Some(r) => (r.alias.alias.as_str(), Some(&r.certificate), r.certificate.spki_der().to_vec()),
+                None => (alias.as_str(), None, spki.clone()),
+            };
+            let sign = |m: &[u8]| {
+                self.keystore
+                    .sign(signer_alias, SignAlgorithm::Rs256, m)
+                    .map_err(|_| keymgr_crypto::CryptoError::SignFailed)
+            };
+            let cert = issue_certificate(
+                &spec,
+                &spki,
+                &CertificateIssuer { certificate: signer_cert, public_key_spki: &signer_spki, sign: &sign },
+            )?;
+            self.keystore.store_certificate(&alias, cert.der())?;
+            let record = KeyAlias {
+                alias: alias.clone(),
+                key_ref: key_ref.clone(),
+                generated_at: now,
+                expires_at: expiry.expires_at,
+                thumbprint: Some(cert.thumbprint()),
+                unique_ident: Some(unique_ident(key_ref, now, &alias)),
+            };
+            tx.insert_key(&NewKey { alias: &record, stored: None, actor: &self.config.actor })?;
+            Ok((record, cert))
+        })();
+        if made.is_err() {
+            // Leave no orphan key in the HSM; the transaction rolls the rows back.
+            let _ = self.keystore.destroy(&alias);
+        }
+        made
+    }
+
+    /// The current certificate of (app, ref): the master in the HSM for an empty ref (and the
+    /// signing refs), else the base key, made on first use. MOSIP's `getCertificate`.
+    pub fn get_certificate(&self, app: &AppId, reference: &RefId) -> Result<CertificateInfo, KeymgrError> {
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        self.current_key(&key_ref).map(|c| Self::info(&c))
+    }
+
+    fn current_key(&self, key_ref: &KeyRef) -> Result<Arc<Current>, KeymgrError> {
+        if key_ref.tier().in_hsm() {
+            self.current_hsm_key(key_ref, false)
+        } else {
+            self.current_base_key(key_ref)
+        }
+    }
+
+    fn current_base_key(&self, key_ref: &KeyRef) -> Result<Arc<Current>, KeymgrError> {
+        let now = self.clock.now();
+        if let Some(c) = self.current.get(key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+        {
+            return Ok(c);
+        }
+        let app = &key_ref.app;
+        for refused in [WellKnown::ROOT_APP, WellKnown::KERNEL_APP, WellKnown::PARTNER_APP] {
+            if app.eq_ignore_case(refused) {
+                return Err(KeymgrError::GenerationNotAllowed(format!("base keys of {app}")));
+            }
+        }
+        let policy = self.active_policy(app)?;
+        let pre = self.pre_expire(key_ref)?;
+        // Read without the lock first: the common case is a key that exists.
+        if let Decision::Use(a) = decide(&self.db.aliases_for(key_ref)?, now, pre) {
+            let cert = self.certificate_of(&a)?;
+            return Ok(self.remember(key_ref, a, cert, pre));
+        }
+        let master = self.current_hsm_key(&KeyRef::master(app.clone()), false)?;
+        let result = self.db.with_generation_lock(key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(key_ref)?;
+            match decide(&aliases, now, pre) {
+                Decision::Use(a) => {
+                    // Through the locked connection: a second pooled connection here could
+                    // wait on the pool while holding the lock.
+                    let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
+                        KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
+                    })?;
+                    let cert = Certificate::from_pem(row.certificate.as_bytes())?;
+                    return Ok((a, cert));
+                }
+                Decision::Ambiguous(v) => {
+                    return Err(KeymgrError::NoUniqueAlias(format!(
+                        "{} current keys for {key_ref}",
+                        v.len()
+                    )));
+                }
+                Decision::Generate => {}
+            }
+            for a in &aliases {
+                if tx.stored_key(&a.alias)?.is_some_and(|s| s.private_key == StoredKey::NO_PRIVATE_KEY) {
+                    return Err(KeymgrError::GenerationNotAllowed(format!(
+                        "{key_ref} holds another domain's certificate"
+                    )));
+                }
+            }
+            self.make_base_key(tx, key_ref, &policy, pre, &master, now)
+        });
+        self.forget_pair(key_ref);
+        let (alias, cert) = result?;
+        Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    fn make_base_key(
+        &self,
+        tx: &mut Locked<'_>,
+        key_ref: &KeyRef,
+        policy: &KeyPolicy,
+        pre: u16,
+        master: &Current,
+        now: UtcTime,
+    ) -> Result<(KeyAlias, Certificate), KeymgrError> {
+        let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
+        let key = RsaPrivateKey::generate_2048()?;
+        let public = key.public_key()?;
+        let master_public = master.certificate.rsa_public_key()?;
+        let wrapped = wrap_private_key_for_store(&key.to_pkcs8_der()?, &master_public)?;
+        let spec = CertificateSpec {
+            subject: subject(&self.config, format!("{}-{}", key_ref.app, key_ref.reference)),
+            not_before: now,
+            not_after: expiry.expires_at,
+            profile: CertificateProfile::Encryption,
+        };
+        let sign = |m: &[u8]| {
+            self.keystore
+                .sign(&master.alias.alias, SignAlgorithm::Rs256, m)
+                .map_err(|_| keymgr_crypto::CryptoError::SignFailed)
+        };
+        let cert = issue_certificate(
+            &spec,
+            public.spki_der(),
+            &CertificateIssuer {
+                certificate: Some(&master.certificate),
+                public_key_spki: master.certificate.spki_der(),
+                sign: &sign,
+            },
+        )?;
+        let alias = uuid::Uuid::new_v4().to_string();
+        let record = KeyAlias {
+            alias: alias.clone(),
+            key_ref: key_ref.clone(),
+            generated_at: now,
+            expires_at: expiry.expires_at,
+            thumbprint: Some(cert.thumbprint()),
+            unique_ident: Some(unique_ident(key_ref, now, &alias)),
+        };
+        let stored = StoredKey {
+            alias: alias.clone(),
+            master_alias: master.alias.alias.clone(),
+            private_key: wrapped,
+            certificate: cert.to_pem(),
+        };
+        tx.insert_key(&NewKey { alias: &record, stored: Some(&stored), actor: &self.config.actor })?;
+        self.base_keys.insert(alias, key);
+        Ok((record, cert))
+    }
+
+    /// Expires the current key of a base pair now, so the next request makes a new one.
+    /// Masters and `KERNEL`/`SIGN` cannot be revoked. MOSIP's `revokeKey`.
+    pub fn revoke_key(&self, app: &AppId, reference: &RefId) -> Result<(), KeymgrError> {
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        if key_ref.tier().in_hsm() {
+            return Err(KeymgrError::RevocationNotAllowed(key_ref.to_string()));
+        }
+        let pre = self.pre_expire(&key_ref)?;
+        let result = self.db.with_generation_lock(&key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(&key_ref)?;
+            let current: Vec<&KeyAlias> = aliases.iter().filter(|a| is_current(a, now, pre)).collect();
+            match current.as_slice() {
+                [one] => {
+                    tx.set_expiry(&one.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
+                    Ok(one.alias.clone())
+                }
+                other => {
+                    Err(KeymgrError::NoUniqueAlias(format!("{} current keys for {key_ref}", other.len())))
+                }
+            }
+        });
+        self.forget_pair(&key_ref);
+        let revoked = result?;
+        self.base_keys.remove(&revoked);
+        Ok(())
+    }
+
+    /// Seals `data` for the current key of (app, ref). Modes as MOSIP: a salt selects the
+    /// caller-salt mode, else an aad the legacy mode, else VER_R2. MOSIP's `/encrypt`.
+    pub fn encrypt(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        data: &[u8],
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+    ) -> Result<String, KeymgrError> {
+        if reference.is_master() {
+            return Err(KeymgrError::InvalidRequest("referenceId must not be blank".into()));
+        }
+        if app.eq_ignore_case(WellKnown::KERNEL_APP)
+            && (reference.as_str() == WellKnown::SIGN_REF
+                || reference.as_str() == WellKnown::IDENTITY_CACHE_REF)
+        {
+            return Err(KeymgrError::EncryptNotAllowed(format!(
+                "{app}/{reference} is not an encryption key"
+            )));
+        }
+        if data.is_empty() {
+            return Err(KeymgrError::EmptyData);
+        }
+        let current = self.current_key(&KeyRef::new(app.clone(), reference.clone()))?;
+        let recipient = current.recipient.as_ref().ok_or_else(|| {
+            KeymgrError::EncryptNotAllowed("the current certificate is not an RSA-2048 key".into())
+        })?;
+        let mode = match (salt.filter(|s| !s.is_empty()), aad.filter(|a| !a.is_empty())) {
+            (Some(salt), aad) => SealMode::CallerSalt { salt, aad: aad.unwrap_or_default() },
+            (None, Some(aad)) => SealMode::Legacy { aad },
+            (None, None) => SealMode::VerR2,
+        };
+        Ok(self.config.codec.seal_text(data, recipient, mode)?)
+    }
+
+    /// Opens an envelope sealed for a key of (app, ref), MOSIP's `/decrypt`: the caller
+    /// (`user`, the token's preferred user name) must be allowed by the application's
+    /// `access_allowed`; the thumbprint selects the key, which must belong to the pair or be a
+    /// key of the same application.
+    pub fn decrypt(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        text: &[u8],
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+        user: &str,
+    ) -> Result<Plaintext, KeymgrError> {
+        match self.db.policy(app)? {
+            Some(p) if p.access_allowed.allows(user) => {}
+            _ => return Err(KeymgrError::DecryptNotAllowed),
+        }
+        let codec = &self.config.codec;
+        let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
+        let salt = salt.filter(|s| !s.is_empty());
+        let layout = codec.parse(&bytes, salt.is_some())?;
+        let key_alias =
+            self.key_for_thumbprint(&layout.thumbprint, &KeyRef::new(app.clone(), reference.clone()))?;
+        let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
+        let data_key = self.unwrap_data_key(&key_alias, wrapped)?;
+        let params = OpenParams { salt, aad: aad.unwrap_or_default() };
+        Ok(codec.open(bytes, &Unwrapped(data_key), params)?)
+    }
+
+    /// MOSIP's thumbprint lookup: the key with that thumbprint, narrowed to the pair when
+    /// several share it, which must be the pair's or a key of the same application.
+    fn key_for_thumbprint(&self, thumbprint: &Thumbprint, key_ref: &KeyRef) -> Result<KeyAlias, KeymgrError> {
+        let aliases = match self.by_thumbprint.get(thumbprint) {
+            Some(a) => a,
+            None => {
+                let found = self.db.aliases_by_thumbprint(thumbprint)?;
+                if !found.is_empty() {
+                    self.by_thumbprint.insert(*thumbprint, found.clone());
+                }
+                found
+            }
+        };
+        let chosen = match aliases.as_slice() {
+            [] => return Err(KeymgrError::UnknownThumbprint),
+            [one] => one.clone(),
+            several => {
+                let mine: Vec<&KeyAlias> = several.iter().filter(|a| &a.key_ref == key_ref).collect();
+                match mine.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => return Err(KeymgrError::SeveralKeysForThumbprint),
+                }
+            }
+        };
+        if &chosen.key_ref != key_ref && chosen.key_ref.app != key_ref.app {
+            return Err(KeymgrError::ThumbprintNotForPair);
+        }
+        Ok(chosen)
+    }
+
+    /// RSA-OAEP-unwraps an envelope's data key with `key`: a base key (from the cache, or from
+    /// `key_store` unwrapped by its master in the HSM) or a key in the HSM.
+    fn unwrap_data_key(&self, key: &KeyAlias, wrapped: &[u8]) -> Result<SecretBytes, KeymgrError> {
+        if let Some(private) = self.base_keys.get(&key.alias) {
+            return private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed);
+        }
+        let Some(row) = self.db.stored_key(&key.alias)? else {
+            // A key in the HSM (a master).
+            return self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
+                keymgr_hsm::HsmError::UnwrapFailed => KeymgrError::DecryptionFailed,
+                other => KeymgrError::Keystore(other),
+            });
+        };
+        if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
+            return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
+        }
+        let master_cert = self.hsm_certificate(&row.master_alias)?;
+        let modulus_len = master_cert.rsa_public_key()?.modulus_len();
+        let pkcs8 = unwrap_stored_private_key(&row.private_key, modulus_len, |w| {
+            self.keystore.rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore)
+        })?;
+        let private = RsaPrivateKey::from_pkcs8_der(pkcs8.expose())?;
+        let data_key = private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed);
+        self.base_keys.insert(key.alias.clone(), private);
+        data_key
+    }
+
+    /// The key generator job: ROOT, then the master of every application in `apps` (every
+    /// application with an active policy but `ROOT` and `BASE` when empty), then
+    /// `KERNEL`/`SIGN`. Idempotent: a second run makes nothing.
+    pub fn run_keygen(&self, apps: &[AppId]) -> Result<KeygenReport, KeymgrError> {
+        let mut targets = vec![KeyRef::master(AppId::new(WellKnown::ROOT_APP)?)];
+        let apps: Vec<AppId> = if apps.is_empty() {
+            self.db.policies()?.into_iter().filter(|p| p.is_active).map(|p| p.app_id).collect()
+        } else {
+            apps.to_vec()
+        };
+        for app in apps {
+            if !app.eq_ignore_case(WellKnown::ROOT_APP) && !app.eq_ignore_case(WellKnown::BASE_POLICY_APP) {
+                targets.push(KeyRef::master(app));
+            }
+        }
+        targets.push(KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?));
+        let mut report = KeygenReport::default();
+        for key_ref in targets {
+            let now = self.clock.now();
+            let pre = self.pre_expire(&key_ref)?;
+            let existed = matches!(decide(&self.db.aliases_for(&key_ref)?, now, pre), Decision::Use(_));
+            let info = self.generate_master_key(&key_ref.app, &key_ref.reference, false)?;
+            if existed {
+                report.existing.push((key_ref, info.alias));
+            } else {
+                report.created.push((key_ref, info.alias));
+            }
+        }
+        Ok(report)
+    }
+
+    /// How many unwrapped base keys are cached (for metrics and tests).
+    pub fn cached_base_keys(&self) -> usize {
+        self.base_keys.len()
+    }
+}

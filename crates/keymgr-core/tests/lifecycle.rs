@@ -1,0 +1,339 @@
+//! The key manager end to end on the embedded backends (SQLite + file keystore), with a manual
+//! clock: the key generator, the certificate chain, the registration-client flow, years of
+//! rotation, revocation, the caches, MOSIP's error codes, and racing replicas.
+
+// A test fails by panicking; the panic-free rules are for library and binary code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use keymgr_core::{KeyManager, KeyManagerConfig, KeymgrError, ManualClock};
+use keymgr_crypto::Certificate;
+use keymgr_db::Database;
+use keymgr_envelope::{Recipient, seal_text};
+use keymgr_hsm::{FileKeystore, KdfParams};
+use keymgr_model::{AccessAllowed, AppId, KeyRef, RefId, UtcTime};
+use time::Duration;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    keystore: Arc<FileKeystore>,
+    url: String,
+}
+
+fn t0() -> UtcTime {
+    UtcTime::parse_lenient("2026-01-01T00:00:00Z").unwrap()
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = Arc::new(
+        FileKeystore::open_or_create(dir.path().join("keys.kmks"), b"pin", KdfParams::insecure_for_tests())
+            .unwrap(),
+    );
+    let url = dir.path().join("keymgr.db").to_string_lossy().into_owned();
+    Setup { _dir: dir, clock: Arc::new(ManualClock::new(t0())), keystore, url }
+}
+
+fn manager(s: &Setup, config: KeyManagerConfig) -> KeyManager {
+    KeyManager::new(Database::connect(&s.url, 4).unwrap(), s.keystore.clone(), s.clock.clone(), config)
+}
+
+fn app(a: &str) -> AppId {
+    AppId::new(a).unwrap()
+}
+
+fn reference(r: &str) -> RefId {
+    RefId::new(r).unwrap()
+}
+
+fn code(e: KeymgrError) -> &'static str {
+    e.code()
+}
+
+#[test]
+fn keygen_chain_and_the_registration_client_flow() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+
+    // A master before the key generator ran is KER-KMS-012, a base key's signer KER-KMS-011/012.
+    assert_eq!(
+        km.get_certificate(&app("REGISTRATION"), &reference("")).map(drop).map_err(code),
+        Err("KER-KMS-012")
+    );
+
+    let report = km.run_keygen(&[]).unwrap();
+    let made: Vec<String> = report.created.iter().map(|(k, _)| k.to_string()).collect();
+    assert!(made.contains(&"(ROOT, \"\")".to_owned()));
+    assert!(made.contains(&"(REGISTRATION, \"\")".to_owned()));
+    assert!(made.contains(&"(KERNEL, \"SIGN\")".to_owned()));
+    assert!(!made.iter().any(|m| m.contains("BASE")));
+    assert!(report.existing.is_empty());
+    let again = km.run_keygen(&[]).unwrap();
+    assert!(again.created.is_empty(), "idempotent: {:?}", again.created);
+    assert_eq!(again.existing.len(), report.created.len());
+
+    // The chain base -> master -> ROOT.
+    let root = km.get_certificate(&app("ROOT"), &reference("")).unwrap().certificate;
+    let master = km.get_certificate(&app("REGISTRATION"), &reference("")).unwrap().certificate;
+    let base = km.get_certificate(&app("REGISTRATION"), &reference("10001_110011")).unwrap();
+    assert!(root.is_signed_by(&root));
+    assert!(master.is_signed_by(&root));
+    assert!(base.certificate.is_signed_by(&master));
+    assert!(root.subject().ends_with("CN=www.mosip.io (ROOT)"), "{}", root.subject());
+    assert!(master.subject().ends_with("CN=www.mosip.io (REGISTRATION)"));
+    assert!(base.certificate.subject().ends_with("CN=REGISTRATION-10001_110011"));
+    let sign = km.get_certificate(&app("KERNEL"), &reference("SIGN")).unwrap().certificate;
+    assert!(sign.subject().ends_with("CN=www.mosip.io (KERNEL-SIGN)") && sign.is_signed_by(&root));
+    assert!(base.expires_at <= km.get_certificate(&app("REGISTRATION"), &reference("")).unwrap().expires_at);
+
+    // The registration client seals with keymgr-envelope alone; the service opens it.
+    let packet = b"registration packet #KEY_SPLITTER# with biometrics".repeat(100);
+    let client_cert = Certificate::from_pem(base.certificate.to_pem().as_bytes()).unwrap();
+    let envelope = seal_text(&packet, &Recipient::from_certificate(&client_cert).unwrap()).unwrap();
+    let opened = km
+        .decrypt(&app("REGISTRATION"), &reference("10001_110011"), envelope.as_bytes(), None, None, "u")
+        .unwrap();
+    assert_eq!(&*opened, &packet[..]);
+
+    // The service's own encrypt, in each of MOSIP's modes.
+    for (salt, aad) in [(None, None), (None, Some(&b"aad"[..])), (Some(&[7u8; 12][..]), Some(&b"aad"[..]))] {
+        let text = km.encrypt(&app("REGISTRATION"), &reference("10001_110011"), b"hello", salt, aad).unwrap();
+        let plain = km
+            .decrypt(&app("REGISTRATION"), &reference("10001_110011"), text.as_bytes(), salt, aad, "u")
+            .unwrap();
+        assert_eq!(&*plain, b"hello");
+    }
+    // A second manager on the same database and keystore (another replica) opens it too,
+    // unwrapping the base key through the master in the keystore.
+    let other = manager(&s, KeyManagerConfig::default());
+    assert_eq!(
+        &*other
+            .decrypt(&app("REGISTRATION"), &reference("10001_110011"), envelope.as_bytes(), None, None, "u")
+            .unwrap(),
+        &packet[..]
+    );
+    assert_eq!(other.cached_base_keys(), 1);
+}
+
+#[test]
+fn years_of_rotation_and_revocation() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("REGISTRATION")]).unwrap();
+    let (reg, pair) = (app("REGISTRATION"), reference("10001_110011"));
+
+    let first = km.get_certificate(&reg, &pair).unwrap();
+    let old_packet = km.encrypt(&reg, &pair, b"sealed in year one", None, None).unwrap();
+    let master1 = km.get_certificate(&reg, &reference("")).unwrap();
+
+    // Day 1036: the master (pre-expiry 60 of 1095 days) has rotated; the base key (BASE
+    // pre-expiry 30) is still current.
+    s.clock.advance(Duration::days(1036));
+    let master2 = km.get_certificate(&reg, &reference("")).unwrap();
+    assert_ne!(master2.alias, master1.alias, "master rotated 60 days before expiry");
+    assert_eq!(km.get_certificate(&reg, &pair).unwrap().alias, first.alias);
+
+    // Day 1066: the base key is within 30 days of expiry; the next request makes a new one,
+    // signed by the new master and clamped to its expiry.
+    s.clock.advance(Duration::days(30));
+    let second = km.get_certificate(&reg, &pair).unwrap();
+    assert_ne!(second.alias, first.alias);
+    assert!(second.certificate.is_signed_by(&master2.certificate));
+    assert!(second.expires_at <= master2.expires_at, "never outlives its master");
+    assert!(second.issued_at == s.clock_now());
+
+    // Old packets still open; new seals use the new key.
+    assert_eq!(
+        &*km.decrypt(&reg, &pair, old_packet.as_bytes(), None, None, "u").unwrap(),
+        b"sealed in year one"
+    );
+    let new_packet = km.encrypt(&reg, &pair, b"sealed in year three", None, None).unwrap();
+    let tp =
+        |text: &str| keymgr_envelope::base64::decode(text.as_bytes(), usize::MAX).unwrap()[6..38].to_vec();
+    assert_eq!(tp(&new_packet), second.certificate.thumbprint().as_bytes().to_vec());
+    assert_eq!(tp(&old_packet), first.certificate.thumbprint().as_bytes().to_vec());
+
+    // Revocation: the next call rotates; packets to the revoked key still open.
+    km.revoke_key(&reg, &pair).unwrap();
+    let third = km.get_certificate(&reg, &pair).unwrap();
+    assert_ne!(third.alias, second.alias);
+    assert_eq!(
+        &*km.decrypt(&reg, &pair, new_packet.as_bytes(), None, None, "u").unwrap(),
+        b"sealed in year three"
+    );
+    // A second revocation the same day also works (MOSIP's uni_ident collides here).
+    km.revoke_key(&reg, &pair).unwrap();
+    assert_ne!(km.get_certificate(&reg, &pair).unwrap().alias, third.alias);
+
+    // Masters and KERNEL/SIGN are not revocable.
+    assert_eq!(km.revoke_key(&reg, &reference("")).map_err(code), Err("KER-KMS-021"));
+    assert_eq!(km.revoke_key(&app("KERNEL"), &reference("SIGN")).map_err(code), Err("KER-KMS-021"));
+    // force on a master replaces it at once.
+    let forced = km.generate_master_key(&reg, &reference(""), true).unwrap();
+    assert_ne!(forced.alias, master2.alias);
+    assert_eq!(km.get_certificate(&reg, &reference("")).unwrap().alias, forced.alias);
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> UtcTime;
+}
+
+impl ClockNow for Setup {
+    fn clock_now(&self) -> UtcTime {
+        keymgr_core::Clock::now(&*self.clock)
+    }
+}
+
+#[test]
+fn caches_and_their_invalidation() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("RESIDENT")]).unwrap();
+    let (res, pair) = (app("RESIDENT"), reference("r1"));
+    let a = km.get_certificate(&res, &pair).unwrap();
+    assert_eq!(km.get_certificate(&res, &pair).unwrap().alias, a.alias, "cached");
+    assert_eq!(km.cached_base_keys(), 1, "a new base key is cached unwrapped");
+    km.revoke_key(&res, &pair).unwrap();
+    assert_ne!(
+        km.get_certificate(&res, &pair).unwrap().alias,
+        a.alias,
+        "revocation drops the cached certificate"
+    );
+
+    // Cache size 0: nothing is kept, decryption still works (through the keystore each time).
+    let cold = manager(&s, KeyManagerConfig { base_key_cache_size: 0, ..KeyManagerConfig::default() });
+    let text = cold.encrypt(&res, &pair, b"no cache", None, None).unwrap();
+    for _ in 0..3 {
+        assert_eq!(&*cold.decrypt(&res, &pair, text.as_bytes(), None, None, "u").unwrap(), b"no cache");
+    }
+    assert_eq!(cold.cached_base_keys(), 0);
+
+    // Rotation by time alone (no write in this process) is seen at the rotation instant.
+    let current = cold.get_certificate(&res, &pair).unwrap();
+    s.clock.set(current.expires_at.plus(-Duration::days(30)));
+    assert_ne!(cold.get_certificate(&res, &pair).unwrap().alias, current.alias);
+}
+
+#[test]
+fn mosip_error_codes() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("REGISTRATION"), app("RESIDENT")]).unwrap();
+    let text = km.encrypt(&app("REGISTRATION"), &reference("p1"), b"x", None, None).unwrap();
+    let dec = |a: &str, r: &str, t: &[u8], user: &str| {
+        km.decrypt(&app(a), &reference(r), t, None, None, user).map(drop).map_err(code)
+    };
+    assert_eq!(dec("RESIDENT", "p1", text.as_bytes(), "u"), Err("KER-KMS-024"), "another application's key");
+    assert_eq!(
+        dec("REGISTRATION", "other", text.as_bytes(), "u"),
+        Ok(()),
+        "same application, other ref: allowed as MOSIP"
+    );
+    let mut damaged = text.clone().into_bytes();
+    let last = damaged.len() - 1;
+    damaged[last] = if damaged[last] == b'A' { b'B' } else { b'A' };
+    assert_eq!(dec("REGISTRATION", "p1", &damaged, "u"), Err("KER-KMS-019"));
+    let foreign = seal_text(
+        b"x",
+        &Recipient::from_certificate(
+            &Certificate::from_pem(include_bytes!("../../../testdata/fixture-cert.pem")).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dec("REGISTRATION", "p1", foreign.as_bytes(), "u"), Err("KER-KMS-025"));
+    assert_eq!(dec("REGISTRATION", "p1", b"!!", "u"), Err("KER-CRY-003"));
+    assert_eq!(dec("IDA", "p1", text.as_bytes(), "u"), Err("KER-CRY-012"), "no policy: nobody may decrypt");
+
+    // access_allowed names users.
+    let mut policy = km.database().policy(&app("REGISTRATION")).unwrap().unwrap();
+    policy.access_allowed = AccessAllowed::Users(vec!["regproc".into()]);
+    km.database().upsert_policy(&policy, "admin").unwrap();
+    assert_eq!(dec("REGISTRATION", "p1", text.as_bytes(), "mallory"), Err("KER-CRY-012"));
+    assert_eq!(dec("REGISTRATION", "p1", text.as_bytes(), "RegProc"), Ok(()));
+
+    let enc = |a: &str, r: &str, d: &[u8]| {
+        km.encrypt(&app(a), &reference(r), d, None, None).map(drop).map_err(code)
+    };
+    assert_eq!(enc("KERNEL", "SIGN", b"x"), Err("KER-CRY-011"));
+    assert_eq!(enc("REGISTRATION", "", b"x"), Err("KER-KMS-005"));
+    assert_eq!(enc("REGISTRATION", "p1", b""), Err("KER-CRY-004"));
+    assert_eq!(enc("IDA", "p1", b"x"), Err("KER-KMS-002"));
+    assert_eq!(km.get_certificate(&app("ROOT"), &reference("x")).map(drop).map_err(code), Err("KER-KMS-016"));
+    assert_eq!(
+        km.get_certificate(&app("ADMIN_SERVICES"), &reference("")).map(drop).map_err(code),
+        Err("KER-KMS-012")
+    );
+    assert_eq!(
+        km.generate_master_key(&app("REGISTRATION"), &reference("x"), false).map(drop).map_err(code),
+        Err("KER-KMS-010")
+    );
+}
+
+/// 16 threads over two managers (two replicas) sharing one database and one keystore ask for
+/// fresh pairs at once: each pair ends with exactly one key.
+fn race(url: &str, s: &Setup) {
+    let one = Arc::new(KeyManager::new(
+        Database::connect(url, 8).unwrap(),
+        s.keystore.clone(),
+        s.clock.clone(),
+        KeyManagerConfig::default(),
+    ));
+    one.run_keygen(&[app("REGISTRATION")]).unwrap();
+    let two = Arc::new(KeyManager::new(
+        Database::connect(url, 8).unwrap(),
+        s.keystore.clone(),
+        s.clock.clone(),
+        KeyManagerConfig::default(),
+    ));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let km = if t % 2 == 0 { Arc::clone(&one) } else { Arc::clone(&two) };
+            std::thread::spawn(move || {
+                for p in 0..4 {
+                    km.get_certificate(&app("REGISTRATION"), &reference(&format!("pair-{p}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for p in 0..4 {
+        let aliases = one
+            .database()
+            .aliases_for(&KeyRef::parse("REGISTRATION", &format!("pair-{p}")).unwrap())
+            .unwrap();
+        assert_eq!(aliases.len(), 1, "pair-{p}");
+    }
+}
+
+#[test]
+fn racing_replicas_make_one_key_per_pair_on_sqlite() {
+    let s = setup();
+    race(&s.url.clone(), &s);
+}
+
+#[test]
+fn racing_replicas_make_one_key_per_pair_on_postgres() {
+    let server = std::env::var("KEYMGR_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) else {
+        assert!(
+            std::env::var("KEYMGR_REQUIRE_PG").as_deref() != Ok("1"),
+            "KEYMGR_REQUIRE_PG=1 but no PostgreSQL at {server}"
+        );
+        println!("SKIPPED: no PostgreSQL at {server}");
+        return;
+    };
+    let name = format!("keymgr_core_race_{}", std::process::id());
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let s = setup();
+    race(&format!("{server}/{name}"), &s);
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+}
