@@ -101,6 +101,7 @@ pub struct KeyManager {
     current: BoundedCache<KeyRef, Arc<Current>>,
     by_thumbprint: BoundedCache<Thumbprint, Vec<KeyAlias>>,
     base_keys: BoundedCache<String, RsaPrivateKey>,
+    policies: BoundedCache<AppId, Option<KeyPolicy>>,
 }
 
 /// An already-unwrapped data key, handed to the codec after the key manager unwrapped it with
@@ -148,6 +149,7 @@ impl KeyManager {
             current: BoundedCache::new(4096, cert_ttl),
             by_thumbprint: BoundedCache::new(4096, Duration::from_secs(3600)),
             base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
+            policies: BoundedCache::new(1024, cert_ttl),
             db,
             keystore,
             clock,
@@ -160,16 +162,33 @@ impl KeyManager {
         &self.db
     }
 
+    /// The policy of `app`, cached for `certificate_cache_ttl` (MOSIP caches policies for good).
+    fn policy(&self, app: &AppId) -> Result<Option<KeyPolicy>, KeymgrError> {
+        if let Some(p) = self.policies.get(app) {
+            return Ok(p);
+        }
+        let p = self.db.policy(app)?;
+        self.policies.insert(app.clone(), p.clone());
+        Ok(p)
+    }
+
+    /// Creates or replaces an application's policy and drops the cached copy.
+    pub fn set_policy(&self, policy: &KeyPolicy) -> Result<(), KeymgrError> {
+        self.db.upsert_policy(policy, &self.config.actor)?;
+        self.policies.remove(&policy.app_id);
+        Ok(())
+    }
+
     fn active_policy(&self, app: &AppId) -> Result<KeyPolicy, KeymgrError> {
-        match self.db.policy(app)? {
+        match self.policy(app)? {
             Some(p) if p.is_active => Ok(p),
             _ => Err(KeymgrError::NoPolicy(app.to_string())),
         }
     }
 
     fn pre_expire(&self, key_ref: &KeyRef) -> Result<u16, KeymgrError> {
-        let app = self.db.policy(&key_ref.app)?;
-        let base = self.db.policy(&AppId::new(WellKnown::BASE_POLICY_APP)?)?;
+        let app = self.policy(&key_ref.app)?;
+        let base = self.policy(&AppId::new(WellKnown::BASE_POLICY_APP)?)?;
         Ok(pre_expire_days(key_ref, app.as_ref(), base.as_ref()))
     }
 
@@ -584,7 +603,7 @@ impl KeyManager {
         aad: Option<&[u8]>,
         user: &str,
     ) -> Result<Plaintext, KeymgrError> {
-        match self.db.policy(app)? {
+        match self.policy(app)? {
             Some(p) if p.access_allowed.allows(user) => {}
             _ => return Err(KeymgrError::DecryptNotAllowed),
         }

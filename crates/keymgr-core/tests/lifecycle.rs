@@ -252,7 +252,7 @@ fn mosip_error_codes() {
     // access_allowed names users.
     let mut policy = km.database().policy(&app("REGISTRATION")).unwrap().unwrap();
     policy.access_allowed = AccessAllowed::Users(vec!["regproc".into()]);
-    km.database().upsert_policy(&policy, "admin").unwrap();
+    km.set_policy(&policy).unwrap();
     assert_eq!(dec("REGISTRATION", "p1", text.as_bytes(), "mallory"), Err("KER-CRY-012"));
     assert_eq!(dec("REGISTRATION", "p1", text.as_bytes(), "RegProc"), Ok(()));
 
