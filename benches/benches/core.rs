@@ -16,7 +16,6 @@ use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AppId, RefId};
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "keymgr-core-bench";
 
 fn paths(c: &mut Criterion, name: &str, keystore: Arc<dyn Keystore>, dir: &Path) {
@@ -71,7 +70,7 @@ fn softhsm(c: &mut Criterion) {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = Pkcs11Config {
-        module: SOFTHSM.into(),
+        module: keymgr_benches::SOFTHSM.into(),
         token_label: TOKEN.into(),
         pin: zeroize::Zeroizing::new("1234".into()),
         pool_size: 4,
@@ -82,30 +81,7 @@ fn softhsm(c: &mut Criterion) {
 criterion_group!(benches, file_keystore, softhsm);
 
 fn main() {
-    if std::env::var_os("SOFTHSM2_CONF").is_none() && Path::new(SOFTHSM).exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir_all(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\n", tokens.display()),
-        )
-        .unwrap();
-        let init = std::process::Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", TOKEN, "--pin", "1234", "--so-pin", "5678"])
-            .env("SOFTHSM2_CONF", &conf)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(init.success());
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(std::env::args_os().skip(1))
-            .env("SOFTHSM2_CONF", &conf)
-            .status()
-            .unwrap();
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    keymgr_benches::rerun_with_softhsm_token(TOKEN);
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

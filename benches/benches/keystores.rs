@@ -7,8 +7,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-
 use criterion::{Criterion, criterion_group};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
@@ -17,7 +15,6 @@ use keymgr_db::{Database, NewKey};
 use keymgr_hsm::{FileKeystore, KdfParams, KeyKind, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{KeyAlias, KeyRef, Thumbprint, UtcTime};
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "keymgr-bench";
 
 fn keystore_ops(c: &mut Criterion, name: &str, ks: &dyn Keystore) {
@@ -54,7 +51,7 @@ fn softhsm(c: &mut Criterion) {
         return;
     }
     let config = Pkcs11Config {
-        module: SOFTHSM.into(),
+        module: keymgr_benches::SOFTHSM.into(),
         token_label: TOKEN.into(),
         pin: zeroize::Zeroizing::new("1234".into()),
         pool_size: 2,
@@ -118,31 +115,7 @@ fn postgres(c: &mut Criterion) {
 criterion_group!(benches, file_keystore, softhsm, sqlite, postgres);
 
 fn main() {
-    // Make a SoftHSM token and re-run with SOFTHSM2_CONF set, if SoftHSM is here.
-    if std::env::var_os("SOFTHSM2_CONF").is_none() && Path::new(SOFTHSM).exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir_all(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\n", tokens.display()),
-        )
-        .unwrap();
-        let init = std::process::Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", TOKEN, "--pin", "1234", "--so-pin", "5678"])
-            .env("SOFTHSM2_CONF", &conf)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(init.success());
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(std::env::args_os().skip(1))
-            .env("SOFTHSM2_CONF", &conf)
-            .status()
-            .unwrap();
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    keymgr_benches::rerun_with_softhsm_token(TOKEN);
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
