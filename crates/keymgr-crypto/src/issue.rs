@@ -139,8 +139,11 @@ impl PublicKeyData for Spki {
     }
 }
 
+/// A key whose private half is elsewhere (an HSM), reached through a signing function.
 struct RemoteSigner<'a> {
     spki: Spki,
+    /// The signature algorithm the function produces.
+    alg: &'static SignatureAlgorithm,
     sign: &'a SignFn<'a>,
 }
 
@@ -150,15 +153,39 @@ impl PublicKeyData for RemoteSigner<'_> {
     }
 
     fn algorithm(&self) -> &'static SignatureAlgorithm {
-        // Issuers are RSA: MOSIP signs every certificate SHA256withRSA.
-        &rcgen::PKCS_RSA_SHA256
+        self.alg
     }
 }
 
 impl SigningKey for RemoteSigner<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        (self.sign)(msg).map_err(|_| rcgen::Error::RemoteKeyError)
+        let signature = (self.sign)(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
+        if std::ptr::eq(self.alg, &rcgen::PKCS_ECDSA_P256_SHA256) && signature.len() == 64 {
+            // Keystores sign ECDSA in the JWS form r || s; X.509 wants ECDSA-Sig-Value.
+            let (r, s) = signature.split_at(32);
+            return Ok(ecdsa_der(r, s));
+        }
+        Ok(signature)
     }
+}
+
+/// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from fixed-width `r` and `s`.
+fn ecdsa_der(r: &[u8], s: &[u8]) -> Vec<u8> {
+    fn integer(v: &[u8]) -> Vec<u8> {
+        let v = match v.iter().position(|b| *b != 0) {
+            Some(i) => v.get(i..).unwrap_or_default(),
+            None => &[0][..],
+        };
+        let pad = v.first().is_some_and(|b| b & 0x80 != 0);
+        let mut out = vec![0x02, (v.len() + usize::from(pad)) as u8];
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(v);
+        out
+    }
+    let body = [integer(r), integer(s)].concat();
+    [vec![0x30, body.len() as u8], body].concat()
 }
 
 /// A random positive serial number of 64 bits (MOSIP's can be negative, against RFC 5280).
@@ -199,7 +226,12 @@ pub fn issue_certificate(
     params.key_usages = usages;
     params.use_authority_key_identifier_extension = issuer.certificate.is_some();
 
-    let signer = RemoteSigner { spki: Spki::parse(issuer.public_key_spki)?, sign: issuer.sign };
+    // Issuers are RSA: MOSIP signs every certificate SHA256withRSA.
+    let signer = RemoteSigner {
+        spki: Spki::parse(issuer.public_key_spki)?,
+        alg: &rcgen::PKCS_RSA_SHA256,
+        sign: issuer.sign,
+    };
     let failed = |e: rcgen::Error| CryptoError::Certificate(format!("cannot issue: {e}"));
     let cert = match issuer.certificate {
         None => params.self_signed(&signer).map_err(failed)?,
@@ -210,6 +242,25 @@ pub fn issue_certificate(
         }
     };
     Certificate::from_der(cert.der())
+}
+
+/// A PKCS#10 certificate signing request (PEM) for the key `subject_spki`, signed by that
+/// key through `sign` (SHA256withRSA for RSA keys, SHA256withECDSA for P-256), as MOSIP's
+/// `generateCSR` makes for an existing key.
+pub fn certificate_request(
+    subject: &DistinguishedNameSpec,
+    subject_spki: &[u8],
+    sign: &SignFn<'_>,
+) -> Result<String, CryptoError> {
+    let spki = Spki::parse(subject_spki)?;
+    let alg = spki.alg;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.to_rcgen()?;
+    let signer = RemoteSigner { spki, alg, sign };
+    let csr = params
+        .serialize_request(&signer)
+        .map_err(|e| CryptoError::Certificate(format!("cannot make the CSR: {e}")))?;
+    csr.pem().map_err(|e| CryptoError::Certificate(format!("cannot encode the CSR: {e}")))
 }
 
 #[cfg(test)]
@@ -293,6 +344,27 @@ mod tests {
             assert_eq!(ku.value.key_cert_sign(), cert_sign);
             assert_eq!(ku.value.key_encipherment(), !ca);
             assert!(x.serial.bits() <= 63 && x.serial.bits() > 0, "positive 64-bit serial");
+        }
+    }
+
+    #[test]
+    fn csr_is_signed_by_the_subject_key() {
+        use x509_parser::certification_request::X509CertificationRequest;
+        for (kind, alg) in
+            [(AsymmetricKind::Rsa2048, SignAlgorithm::Rs256), (AsymmetricKind::EcP256, SignAlgorithm::Es256)]
+        {
+            let key = SoftKey::generate(kind).expect("key");
+            let spki = key.public_key_spki().expect("spki");
+            let sign = |m: &[u8]| key.sign(alg, m);
+            let pem = certificate_request(&dn("www.mosip.io"), &spki, &sign).expect("csr");
+            let der = crate::pem::decode_first(pem.as_bytes(), &["CERTIFICATE REQUEST"]).expect("pem");
+            let (_, csr) = X509CertificationRequest::from_der(&der).expect("parses");
+            csr.verify_signature().expect("self-signature verifies");
+            assert_eq!(csr.certification_request_info.subject_pki.raw, &spki[..]);
+            assert_eq!(
+                csr.certification_request_info.subject.to_string(),
+                "C=IN, ST=KA, L=BANGALORE, O=IITB, OU=MOSIP-TECH-CENTER, CN=www.mosip.io"
+            );
         }
     }
 

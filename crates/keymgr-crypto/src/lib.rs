@@ -7,7 +7,10 @@
 //! * Signing in software: RS256, PS256, ES256, ES256K (all through `aws-lc-rs`); AES-256-ECB
 //!   for MOSIP's zero-knowledge key wrap; constant-time OAEP decoding for HSMs that only do
 //!   raw RSA.
-//! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing.
+//! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing,
+//!   certificate issuance and CSRs signed through a callback ([`issue`]), certs-only PKCS#7
+//!   chains ([`pkcs7`]).
+//! * MOSIP's PIN encryption (PBKDF2-HMAC-SHA512 + AES-GCM) and Argon2id hash ([`password`]).
 //! * Zeroizing holders for secret bytes ([`DataKey`], [`SecretBytes`]) whose `Debug` prints
 //!   no secret.
 
@@ -20,7 +23,9 @@ mod ecb;
 mod error;
 pub mod issue;
 mod oaep;
+pub mod password;
 pub mod pem;
+pub mod pkcs7;
 mod random;
 mod rsa;
 mod secret;

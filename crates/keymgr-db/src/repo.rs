@@ -185,6 +185,54 @@ fn set_expiry(
     )
 }
 
+/// Installs a new certificate for an existing key (MOSIP's `uploadCertificate`): the alias row
+/// takes the certificate's dates, thumbprint and a new `uni_ident`; a base key's `key_store`
+/// row takes the PEM (`certificate_pem`), in the caller's transaction.
+fn replace_certificate(
+    conn: &mut AnyConnection,
+    updated: &KeyAlias,
+    certificate_pem: Option<&str>,
+    actor: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(key_alias::table.filter(key_alias::id.eq(&updated.alias)))
+        .set((
+            key_alias::key_gen_dtimes.eq(updated.generated_at.to_primitive()),
+            key_alias::key_expire_dtimes.eq(updated.expires_at.to_primitive()),
+            key_alias::cert_thumbprint.eq(updated.thumbprint.map(|t| t.to_hex())),
+            key_alias::uni_ident.eq(&updated.unique_ident),
+            key_alias::upd_by.eq(actor),
+            key_alias::upd_dtimes.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound { table: "key_alias", id: updated.alias.clone() });
+    }
+    if let Some(pem) = certificate_pem {
+        let changed = diesel::update(key_store::table.filter(key_store::id.eq(&updated.alias)))
+            .set((
+                key_store::certificate_data.eq(pem),
+                key_store::upd_by.eq(actor),
+                key_store::upd_dtimes.eq(now()),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(DbError::NotFound { table: "key_store", id: updated.alias.clone() });
+        }
+    }
+    audit(
+        conn,
+        &AuditEntry {
+            time: UtcTime::now(),
+            actor: actor.to_owned(),
+            action: "certificate_replaced".into(),
+            app_id: Some(updated.key_ref.app.to_string()),
+            ref_id: Some(updated.key_ref.reference.to_string()),
+            key_alias: Some(updated.alias.clone()),
+            detail: updated.thumbprint.map(|t| format!("thumbprint {}", t.to_hex())),
+        },
+    )
+}
+
 fn stored_key(conn: &mut AnyConnection, alias: &str) -> Result<Option<StoredKey>, DbError> {
     let row: Option<(String, String, String, String)> = key_store::table
         .filter(key_store::id.eq(alias))
@@ -271,6 +319,18 @@ impl Locked<'_> {
     /// The `key_store` row of `alias`.
     pub fn stored_key(&mut self, alias: &str) -> Result<Option<StoredKey>, DbError> {
         stored_key(self.conn, alias)
+    }
+
+    /// Installs a new certificate for an existing key in the locked transaction: the alias
+    /// row's dates, thumbprint and `uni_ident` from `updated`, and, for a base key, the
+    /// `key_store` row's PEM.
+    pub fn replace_certificate(
+        &mut self,
+        updated: &KeyAlias,
+        certificate_pem: Option<&str>,
+        actor: &str,
+    ) -> Result<(), DbError> {
+        replace_certificate(self.conn, updated, certificate_pem, actor)
     }
 }
 
