@@ -37,6 +37,38 @@ pub enum KeymgrError {
     /// failed key unwrap, a wrong key length and a failed tag.
     #[error("data could not be decrypted")]
     DecryptionFailed,
+    /// A certificate could not be read (`KER-KMS-013`).
+    #[error("certificate parsing error: {0}")]
+    CertificateParse(String),
+    /// An uploaded certificate is not for the key it should certify (`KER-KMS-014`).
+    #[error("certificate key is not matching the stored key")]
+    CertificateKeyMismatch,
+    /// A CSR is not allowed for this pair (`KER-KMS-022`).
+    #[error("CSR generation not allowed for {0}")]
+    CsrNotAllowed(String),
+    /// The reference id names a signing key this operation does not take (`KER-KMS-030`).
+    #[error("reference id {0:?} not supported for this operation")]
+    SigningRefNotSupported(String),
+    /// `KERNEL`/`SIGN` takes no uploaded certificate of another domain (`KER-KMS-031`).
+    #[error("uploading a certificate for KERNEL/SIGN is not allowed")]
+    KernelSignUploadNotAllowed,
+    /// The pair has a key of this service, so no other domain's certificate can take its place
+    /// (`KER-KMS-032`).
+    #[error("a key of this key manager exists for {0}")]
+    OwnKeyExists(String),
+    /// The pair's current key has no `key_store` row (`KER-KMS-033`).
+    #[error("the other-domain key of {0} is missing")]
+    OtherDomainKeyMissing(String),
+    /// The pair's current key holds a private key, not another domain's certificate
+    /// (`KER-KMS-034`).
+    #[error("the current key of {0} holds a private key")]
+    PrivateKeyPresent(String),
+    /// The same certificate is already the pair's current one (`KER-KMS-035`).
+    #[error("the same certificate is already current")]
+    SameCertificateExists,
+    /// PIN-encrypted data failed authentication: a wrong PIN or damaged data (`KER-FSE-004`).
+    #[error("data could not be decrypted with this PIN")]
+    PinDecryptionFailed,
     /// Revocation is not allowed for this pair (`KER-KMS-021`).
     #[error("key revocation not allowed for {0}")]
     RevocationNotAllowed(String),
@@ -85,6 +117,16 @@ impl KeymgrError {
             Self::GenerationNotAllowed(_) => "KER-KMS-016",
             Self::DecryptNotAllowedWithKey(_) => "KER-KMS-018",
             Self::DecryptionFailed => "KER-KMS-019",
+            Self::CertificateParse(_) => "KER-KMS-013",
+            Self::CertificateKeyMismatch => "KER-KMS-014",
+            Self::CsrNotAllowed(_) => "KER-KMS-022",
+            Self::SigningRefNotSupported(_) => "KER-KMS-030",
+            Self::KernelSignUploadNotAllowed => "KER-KMS-031",
+            Self::OwnKeyExists(_) => "KER-KMS-032",
+            Self::OtherDomainKeyMissing(_) => "KER-KMS-033",
+            Self::PrivateKeyPresent(_) => "KER-KMS-034",
+            Self::SameCertificateExists => "KER-KMS-035",
+            Self::PinDecryptionFailed => "KER-FSE-004",
             Self::RevocationNotAllowed(_) => "KER-KMS-021",
             Self::SeveralKeysForThumbprint => "KER-KMS-023",
             Self::ThumbprintNotForPair => "KER-KMS-024",

@@ -7,8 +7,9 @@
 //! cross-replica lock (RSA-2048 in software, wrapped for `key_store` in MOSIP's format,
 //! certified by the master in the HSM), `encrypt`/`decrypt` by (app, ref) with MOSIP's
 //! thumbprint lookup and access rule, revocation, the key generator job, and bounded caches
-//! (current certificate per pair, thumbprint to alias, unwrapped base keys). Time comes from an
-//! injected [`Clock`].
+//! (current certificate per pair, thumbprint to alias, unwrapped base keys); CSRs, CA-signed
+//! certificate upload, other domains' certificates, certificate lists and PKCS#7 chains; HSM
+//! symmetric keys, PIN encryption and the Argon2 hash. Time comes from an injected [`Clock`].
 
 #![forbid(unsafe_code)]
 
@@ -20,5 +21,8 @@ mod stored_key;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KeymgrError;
-pub use manager::{CertificateInfo, KeyManager, KeyManagerConfig, KeygenReport};
+pub use manager::{
+    Argon2Hash, CertificateInfo, CertificateRecord, CsrInfo, KeyManager, KeyManagerConfig, KeygenReport,
+    SymmetricKeyStatus,
+};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -17,6 +17,12 @@ use crate::cache::BoundedCache;
 use crate::stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};
 use crate::{Clock, KeymgrError};
 
+mod certificates;
+mod secrets;
+
+pub use certificates::{CertificateRecord, CsrInfo};
+pub use secrets::{Argon2Hash, SymmetricKeyStatus};
+
 /// How far back a revoked or force-replaced key's expiry is set, as MOSIP does.
 const EXPIRE_NOW: time::Duration = time::Duration::minutes(1);
 
@@ -38,6 +44,10 @@ pub struct KeyManagerConfig {
     pub codec: Codec,
     /// Written as `cr_by` / `upd_by` (MOSIP writes `SYSTEM`).
     pub actor: String,
+    /// PBKDF2 iterations of PIN encryption (MOSIP: 100000; both sides must agree).
+    pub pin_kdf_iterations: u32,
+    /// Argon2id parameters of `argon2_hash` (MOSIP: t=10, m=64 MiB, p=2).
+    pub argon2: keymgr_crypto::password::Argon2Params,
 }
 
 impl Default for KeyManagerConfig {
@@ -56,6 +66,8 @@ impl Default for KeyManagerConfig {
             certificate_cache_ttl: Duration::from_secs(60),
             codec: Codec::default(),
             actor: "SYSTEM".into(),
+            pin_kdf_iterations: keymgr_crypto::password::PIN_KDF_ITERATIONS,
+            argon2: keymgr_crypto::password::Argon2Params::MOSIP,
         }
     }
 }
@@ -424,18 +436,19 @@ impl KeyManager {
             return Ok(c);
         }
         let app = &key_ref.app;
+        let pre = self.pre_expire(key_ref)?;
+        // Read without the lock first: the common case is a key that exists. Other domains'
+        // certificates (PARTNER, IDA) are read here too; their applications need no policy.
+        if let Decision::Use(a) = decide(&self.db.aliases_for(key_ref)?, now, pre) {
+            let cert = self.certificate_of(&a)?;
+            return Ok(self.remember(key_ref, a, cert, pre));
+        }
         for refused in [WellKnown::ROOT_APP, WellKnown::KERNEL_APP, WellKnown::PARTNER_APP] {
             if app.eq_ignore_case(refused) {
                 return Err(KeymgrError::GenerationNotAllowed(format!("base keys of {app}")));
             }
         }
         let policy = self.active_policy(app)?;
-        let pre = self.pre_expire(key_ref)?;
-        // Read without the lock first: the common case is a key that exists.
-        if let Decision::Use(a) = decide(&self.db.aliases_for(key_ref)?, now, pre) {
-            let cert = self.certificate_of(&a)?;
-            return Ok(self.remember(key_ref, a, cert, pre));
-        }
         let master = self.current_hsm_key(&KeyRef::master(app.clone()), false)?;
         let result = self.db.with_generation_lock(key_ref, |tx| {
             let now = self.clock.now();
@@ -652,16 +665,23 @@ impl KeyManager {
     /// RSA-OAEP-unwraps an envelope's data key with `key`: a base key (from the cache, or from
     /// `key_store` unwrapped by its master in the HSM) or a key in the HSM.
     fn unwrap_data_key(&self, key: &KeyAlias, wrapped: &[u8]) -> Result<SecretBytes, KeymgrError> {
-        if let Some(private) = self.base_keys.get(&key.alias) {
-            return private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed);
-        }
-        let Some(row) = self.db.stored_key(&key.alias)? else {
+        match self.base_private_key(key)? {
+            Some(private) => private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed),
             // A key in the HSM (a master).
-            return self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
+            None => self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
                 keymgr_hsm::HsmError::UnwrapFailed => KeymgrError::DecryptionFailed,
                 other => KeymgrError::Keystore(other),
-            });
-        };
+            }),
+        }
+    }
+
+    /// The private key of a base key, from the cache or unwrapped from its `key_store` row by
+    /// its master in the HSM (then cached); `None` for a key that lives in the HSM.
+    fn base_private_key(&self, key: &KeyAlias) -> Result<Option<RsaPrivateKey>, KeymgrError> {
+        if let Some(private) = self.base_keys.get(&key.alias) {
+            return Ok(Some(private));
+        }
+        let Some(row) = self.db.stored_key(&key.alias)? else { return Ok(None) };
         if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
         }
@@ -671,9 +691,8 @@ impl KeyManager {
             self.keystore.rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore)
         })?;
         let private = RsaPrivateKey::from_pkcs8_der(pkcs8.expose())?;
-        let data_key = private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed);
-        self.base_keys.insert(key.alias.clone(), private);
-        data_key
+        self.base_keys.insert(key.alias.clone(), private.clone());
+        Ok(Some(private))
     }
 
     /// The key generator job: ROOT, then the master of every application in `apps` (every
