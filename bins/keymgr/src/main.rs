@@ -1,13 +1,16 @@
-//! `keymgr`: the key manager's command-line front.
+//! `keymgr`: the key manager's binary: the REST service, the key generator, the operator's
+//! report, migrations, and the envelope tools.
 //!
 //! A thin layer over the library crates: argument parsing, files, exit codes. Exit codes:
-//! 0 success, 1 an I/O failure, 2 a usage or key-file error, 3 a rejected envelope.
+//! 0 success, 1 an I/O or service failure, 2 a usage, configuration or key-file error, 3 a
+//! rejected envelope.
 
 #![forbid(unsafe_code)]
 
 mod envelope_cmd;
 mod error;
 mod files;
+mod service_cmd;
 mod speed;
 
 use std::process::ExitCode;
@@ -26,6 +29,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the MOSIP-compatible REST API (embedded defaults: SQLite and the file keystore in
+    /// ./keymgr-data, initialised on first start).
+    Serve(service_cmd::ServeArgs),
+    /// Run the key generator: ROOT, every application's master, KERNEL/SIGN (idempotent).
+    Keygen(service_cmd::KeygenArgs),
+    /// Print the keys that rotate or expire soon and the findings of the policy lint.
+    Report(service_cmd::ReportArgs),
+    /// Apply the database migrations.
+    Migrate(service_cmd::MigrateArgs),
     /// Seal and open MOSIP packet envelopes with key and certificate files.
     #[command(subcommand)]
     Envelope(envelope_cmd::EnvelopeCommand),
@@ -36,6 +48,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => service_cmd::serve(&args),
+        Command::Keygen(args) => service_cmd::keygen(&args),
+        Command::Report(args) => service_cmd::report(&args),
+        Command::Migrate(args) => service_cmd::migrate(&args),
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Speed(args) => speed::run(&args),
     };

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,12 +25,20 @@ pub struct BoundedCache<K, V> {
     inner: Mutex<Inner<K, V>>,
     capacity: usize,
     ttl: Duration,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> BoundedCache<K, V> {
     /// An empty cache.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Self { inner: Mutex::new(Inner { map: HashMap::new(), tick: 0 }), capacity, ttl }
+        Self {
+            inner: Mutex::new(Inner { map: HashMap::new(), tick: 0 }),
+            capacity,
+            ttl,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
@@ -38,6 +47,18 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedCache<K, V> {
 
     /// The value for `key`, unless absent or older than the time to live.
     pub fn get(&self, key: &K) -> Option<V> {
+        let found = self.lookup(key);
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups that found a value and lookups that did not, since the cache was made.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    }
+
+    fn lookup(&self, key: &K) -> Option<V> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;

@@ -37,6 +37,9 @@ pub enum KeymgrError {
     /// failed key unwrap, a wrong key length and a failed tag.
     #[error("data could not be decrypted")]
     DecryptionFailed,
+    /// `objectType` is neither `CERTIFICATE` nor `CSR` (`KER-KMS-009`).
+    #[error("invalid response object type {0:?}: use CERTIFICATE or CSR")]
+    InvalidObjectType(String),
     /// A certificate could not be read (`KER-KMS-013`).
     #[error("certificate parsing error: {0}")]
     CertificateParse(String),
@@ -117,6 +120,7 @@ impl KeymgrError {
             Self::GenerationNotAllowed(_) => "KER-KMS-016",
             Self::DecryptNotAllowedWithKey(_) => "KER-KMS-018",
             Self::DecryptionFailed => "KER-KMS-019",
+            Self::InvalidObjectType(_) => "KER-KMS-009",
             Self::CertificateParse(_) => "KER-KMS-013",
             Self::CertificateKeyMismatch => "KER-KMS-014",
             Self::CsrNotAllowed(_) => "KER-KMS-022",

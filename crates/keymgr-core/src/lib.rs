@@ -22,7 +22,7 @@ mod stored_key;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KeymgrError;
 pub use manager::{
-    Argon2Hash, CertificateInfo, CertificateRecord, CsrInfo, KeyManager, KeyManagerConfig, KeygenReport,
-    SymmetricKeyStatus,
+    Argon2Hash, CacheStats, CertificateInfo, CertificateRecord, CsrInfo, Health, KeyManager,
+    KeyManagerConfig, KeygenReport, SymmetricKeyStatus,
 };
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -55,8 +55,10 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Setup {
         let sql = match conn {
             AnyConnection::Postgresql(_) => "SET search_path TO keymgr; SET TIME ZONE 'UTC';",
             // WAL lets readers run beside the one writer; writers wait up to 30 s for the lock.
+            // The busy timeout comes first: the pool opens its connections in parallel, and
+            // switching to WAL takes the lock that the others must wait for.
             AnyConnection::Sqlite(_) => {
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;"
+                "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
             }
         };
         conn.batch_execute(sql).map_err(diesel::r2d2::Error::QueryError)

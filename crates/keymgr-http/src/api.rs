@@ -1,0 +1,412 @@
+//! The endpoints of MOSIP's reference sections 5.1 (keys) and 5.2 (crypto), each a function
+//! from a typed request to a typed response, run off the async workers by the router.
+
+use keymgr_core::{KeyManager, KeymgrError};
+use keymgr_crypto::issue::DistinguishedNameSpec;
+use keymgr_model::{AppId, RefId, UtcTime, WellKnown};
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+use crate::auth::Principal;
+
+/// Largest `data` accepted by `/encrypt` after decoding; envelopes are bounded by the codec.
+fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    keymgr_envelope::base64::decode(text.as_bytes(), max).map_err(|e| match e {
+        keymgr_envelope::EnvelopeError::TooLarge { .. } => {
+            ApiError::InvalidRequest(format!("{field} is larger than {max} bytes"))
+        }
+        _ => ApiError::Keymgr(KeymgrError::InvalidData(format!("{field} is not base64 encoded"))),
+    })
+}
+
+fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ApiError::blank(field)),
+    }
+}
+
+/// An optional field that, when present, must not be blank (MOSIP's `.+\S.*` pattern).
+fn optional_not_blank<'a>(value: &'a Option<String>, field: &str) -> Result<Option<&'a str>, ApiError> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Err(ApiError::InvalidRequest(format!("{field} must not be blank"))),
+        Some(v) => Ok(Some(v)),
+    }
+}
+
+fn app_id(value: &Option<String>) -> Result<AppId, ApiError> {
+    AppId::new(required(value, "applicationId")?)
+        .map_err(|e| ApiError::InvalidRequest(format!("applicationId: {e}")))
+}
+
+fn ref_id(value: &Option<String>) -> Result<RefId, ApiError> {
+    RefId::new(value.as_deref().map(str::trim).unwrap_or_default())
+        .map_err(|e| ApiError::InvalidRequest(format!("referenceId: {e}")))
+}
+
+fn timestamp(value: &Option<String>, field: &str) -> Result<UtcTime, ApiError> {
+    let text = required(value, field)?;
+    UtcTime::parse_lenient(text).map_err(|_| ApiError::InvalidTimestamp(format!("{field} {text:?}")))
+}
+
+/// `request` of `generateMasterKey`, `generateECSignKey` and `generateCSR`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPairGenerateRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    #[serde(default)]
+    force: bool,
+    common_name: Option<String>,
+    organization_unit: Option<String>,
+    organization: Option<String>,
+    location: Option<String>,
+    state: Option<String>,
+    country: Option<String>,
+}
+
+impl KeyPairGenerateRequest {
+    fn subject(&self) -> DistinguishedNameSpec {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        DistinguishedNameSpec {
+            common_name: s(&self.common_name),
+            organizational_unit: s(&self.organization_unit),
+            organization: s(&self.organization),
+            locality: s(&self.location),
+            state: s(&self.state),
+            country: s(&self.country),
+        }
+    }
+}
+
+/// `response` of the key-pair endpoints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPairGenerateResponse {
+    certificate: Option<String>,
+    cert_sign_request: Option<String>,
+    issued_at: String,
+    expiry_at: String,
+    timestamp: String,
+}
+
+/// `POST /generateMasterKey/{objectType}`.
+pub fn generate_master_key(
+    km: &KeyManager,
+    object_type: &str,
+    req: KeyPairGenerateRequest,
+) -> Result<KeyPairGenerateResponse, ApiError> {
+    let app = app_id(&req.application_id)?;
+    let reference = ref_id(&req.reference_id)?;
+    // Checked before anything is generated (MOSIP generates first, reference section 14).
+    let want_csr = match object_type.trim() {
+        "" => {
+            return Err(ApiError::Keymgr(KeymgrError::InvalidRequest(
+                "objectType should not be empty".into(),
+            )));
+        }
+        "CERTIFICATE" => false,
+        "CSR" => true,
+        other => return Err(ApiError::Keymgr(KeymgrError::InvalidObjectType(other.to_owned()))),
+    };
+    let info = km.generate_master_key(&app, &reference, req.force)?;
+    let now = km.now().to_mosip_string();
+    if want_csr {
+        let csr = km.generate_csr(&app, &reference, &req.subject())?;
+        return Ok(KeyPairGenerateResponse {
+            certificate: None,
+            cert_sign_request: Some(csr.csr_pem),
+            issued_at: info.issued_at.to_mosip_string(),
+            expiry_at: info.expires_at.to_mosip_string(),
+            timestamp: now,
+        });
+    }
+    Ok(KeyPairGenerateResponse {
+        certificate: Some(info.certificate.to_pem()),
+        cert_sign_request: None,
+        issued_at: info.certificate.not_before().to_mosip_string(),
+        expiry_at: info.certificate.not_after().to_mosip_string(),
+        timestamp: now,
+    })
+}
+
+/// `POST /generateECSignKey/{objectType}`: EC and Ed25519 signing keys are not made by this
+/// version; the refusal says so with MOSIP's code for an unsupported signing reference.
+pub fn generate_ec_sign_key(req: KeyPairGenerateRequest) -> Result<KeyPairGenerateResponse, ApiError> {
+    let reference = ref_id(&req.reference_id)?;
+    Err(ApiError::Keymgr(KeymgrError::SigningRefNotSupported(format!(
+        "{reference}: EC and Ed25519 signing keys are not available in this version"
+    ))))
+}
+
+/// Query of `getCertificate`, `getAllCertificates`, `getCertificateChain`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyQuery {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+}
+
+/// `GET /getCertificate`.
+pub fn get_certificate(km: &KeyManager, q: KeyQuery) -> Result<KeyPairGenerateResponse, ApiError> {
+    let info = km.get_certificate(&app_id(&q.application_id)?, &ref_id(&q.reference_id)?)?;
+    Ok(KeyPairGenerateResponse {
+        certificate: Some(info.certificate.to_pem()),
+        cert_sign_request: None,
+        issued_at: info.certificate.not_before().to_mosip_string(),
+        expiry_at: info.certificate.not_after().to_mosip_string(),
+        timestamp: km.now().to_mosip_string(),
+    })
+}
+
+/// `POST /generateCSR`.
+pub fn generate_csr(
+    km: &KeyManager,
+    req: KeyPairGenerateRequest,
+) -> Result<KeyPairGenerateResponse, ApiError> {
+    let csr = km.generate_csr(&app_id(&req.application_id)?, &ref_id(&req.reference_id)?, &req.subject())?;
+    Ok(KeyPairGenerateResponse {
+        certificate: None,
+        cert_sign_request: Some(csr.csr_pem),
+        issued_at: csr.issued_at.to_mosip_string(),
+        expiry_at: csr.expires_at.to_mosip_string(),
+        timestamp: km.now().to_mosip_string(),
+    })
+}
+
+/// `request` of the two upload endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadCertificateRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    certificate_data: Option<String>,
+}
+
+/// `response` of endpoints that answer with a status text.
+#[derive(Debug, Serialize)]
+pub struct StatusResponse {
+    status: String,
+    timestamp: String,
+}
+
+fn status(km: &KeyManager, text: &str) -> StatusResponse {
+    StatusResponse { status: text.to_owned(), timestamp: km.now().to_mosip_string() }
+}
+
+/// `POST /uploadCertificate`.
+pub fn upload_certificate(
+    km: &KeyManager,
+    req: UploadCertificateRequest,
+) -> Result<StatusResponse, ApiError> {
+    let pem = required(&req.certificate_data, "certificateData")?;
+    km.upload_certificate(&app_id(&req.application_id)?, &ref_id(&req.reference_id)?, pem)?;
+    Ok(status(km, "Upload Success"))
+}
+
+/// `POST /uploadOtherDomainCertificate`.
+pub fn upload_other_domain_certificate(
+    km: &KeyManager,
+    req: UploadCertificateRequest,
+) -> Result<StatusResponse, ApiError> {
+    let pem = required(&req.certificate_data, "certificateData")?;
+    let app = app_id(&req.application_id)?;
+    required(&req.reference_id, "referenceId")?;
+    km.upload_other_domain_certificate(&app, &ref_id(&req.reference_id)?, pem)?;
+    Ok(status(km, "Upload Success"))
+}
+
+/// `request` of `generateSymmetricKey`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymmetricKeyRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    force: Option<bool>,
+}
+
+/// `POST /generateSymmetricKey`.
+pub fn generate_symmetric_key(km: &KeyManager, req: SymmetricKeyRequest) -> Result<StatusResponse, ApiError> {
+    let app = app_id(&req.application_id)?;
+    required(&req.reference_id, "referenceId")?;
+    // MOSIP crashes on a missing `force` (reference section 14); here it is a clear error.
+    let force = req.force.ok_or_else(|| ApiError::blank("force"))?;
+    let done = km.generate_symmetric_key(&app, &ref_id(&req.reference_id)?, force)?;
+    Ok(status(km, done.mosip_status()))
+}
+
+/// `request` of `revokeKey`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeKeyRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    // `disableAutoGen` is accepted and ignored, as in MOSIP (unknown fields are ignored).
+}
+
+/// `PUT /revokeKey`.
+pub fn revoke_key(km: &KeyManager, req: RevokeKeyRequest) -> Result<StatusResponse, ApiError> {
+    let app = app_id(&req.application_id)?;
+    let reference = ref_id(&req.reference_id)?;
+    if app.eq_ignore_case(WellKnown::KERNEL_APP) && reference.as_str() == WellKnown::SIGN_REF {
+        return Err(ApiError::Keymgr(KeymgrError::RevocationNotAllowed(format!("{app}/{reference}"))));
+    }
+    km.revoke_key(&app, &reference)?;
+    Ok(status(km, "Key Revoked"))
+}
+
+/// One entry of `getAllCertificates`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateEntry {
+    certificate_data: String,
+    issued_at: String,
+    expiry_at: String,
+    key_id: Option<String>,
+}
+
+/// `response` of `getAllCertificates`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllCertificatesResponse {
+    all_certificates: Vec<CertificateEntry>,
+}
+
+/// `GET /getAllCertificates`.
+pub fn get_all_certificates(km: &KeyManager, q: KeyQuery) -> Result<AllCertificatesResponse, ApiError> {
+    let all = km.get_all_certificates(&app_id(&q.application_id)?, &ref_id(&q.reference_id)?)?;
+    Ok(AllCertificatesResponse {
+        all_certificates: all
+            .into_iter()
+            .map(|c| CertificateEntry {
+                certificate_data: c.certificate.to_pem(),
+                issued_at: c.issued_at.to_mosip_string(),
+                expiry_at: c.expires_at.to_mosip_string(),
+                key_id: c.key_id,
+            })
+            .collect(),
+    })
+}
+
+/// `response` of `getCertificateChain`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateChainResponse {
+    certificates_trust_path: String,
+    timestamp: String,
+}
+
+/// `GET /getCertificateChain`.
+pub fn get_certificate_chain(km: &KeyManager, q: KeyQuery) -> Result<CertificateChainResponse, ApiError> {
+    let pem = km.certificate_chain_pem(&app_id(&q.application_id)?, &ref_id(&q.reference_id)?)?;
+    Ok(CertificateChainResponse { certificates_trust_path: pem, timestamp: km.now().to_mosip_string() })
+}
+
+/// `request` of `/encrypt` and `/decrypt`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CryptoRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    time_stamp: Option<String>,
+    data: Option<String>,
+    salt: Option<String>,
+    aad: Option<String>,
+    // `prependThumbprint` is accepted and ignored: the thumbprint is always written, as in MOSIP.
+}
+
+/// `response` of the crypto endpoints.
+#[derive(Debug, Serialize)]
+pub struct DataResponse {
+    data: String,
+}
+
+struct CryptoArgs {
+    app: AppId,
+    reference: RefId,
+    data: String,
+    salt: Option<Vec<u8>>,
+    aad: Option<Vec<u8>>,
+}
+
+fn crypto_args(req: CryptoRequest, max: usize) -> Result<CryptoArgs, ApiError> {
+    let app = app_id(&req.application_id)?;
+    let reference = ref_id(&req.reference_id)?;
+    timestamp(&req.time_stamp, "timeStamp")?;
+    let data = required(&req.data, "data")?.to_owned();
+    let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
+    let aad = optional_not_blank(&req.aad, "aad")?.map(|a| decode_b64("aad", a, max)).transpose()?;
+    Ok(CryptoArgs { app, reference, data, salt, aad })
+}
+
+/// `POST /encrypt`.
+pub fn encrypt(km: &KeyManager, req: CryptoRequest, max: usize) -> Result<DataResponse, ApiError> {
+    let a = crypto_args(req, max)?;
+    let plain = decode_b64("data", &a.data, max)?;
+    let data = km.encrypt(&a.app, &a.reference, &plain, a.salt.as_deref(), a.aad.as_deref())?;
+    Ok(DataResponse { data })
+}
+
+/// `POST /decrypt`.
+pub fn decrypt(
+    km: &KeyManager,
+    who: &Principal,
+    req: CryptoRequest,
+    max: usize,
+) -> Result<DataResponse, ApiError> {
+    let a = crypto_args(req, max)?;
+    let plain =
+        km.decrypt(&a.app, &a.reference, a.data.as_bytes(), a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
+    Ok(DataResponse { data: keymgr_envelope::base64::encode(&plain) })
+}
+
+/// `request` of `/encryptWithPin` and `/decryptWithPin`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinRequest {
+    data: Option<String>,
+    user_pin: Option<String>,
+}
+
+/// `POST /encryptWithPin`.
+pub fn encrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse, ApiError> {
+    let data = required(&req.data, "data")?;
+    let pin = required(&req.user_pin, "userPin")?;
+    Ok(DataResponse { data: km.encrypt_with_pin(data, pin)? })
+}
+
+/// `POST /decryptWithPin`.
+pub fn decrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse, ApiError> {
+    let data = required(&req.data, "data")?;
+    let pin = required(&req.user_pin, "userPin")?;
+    let text = km.decrypt_with_pin(data, pin)?;
+    Ok(DataResponse { data: text.as_str().to_owned() })
+}
+
+/// `request` of `/generateArgon2Hash`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Argon2Request {
+    input_data: Option<String>,
+    salt: Option<String>,
+}
+
+/// `response` of `/generateArgon2Hash`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Argon2Response {
+    hash_value: String,
+    salt: String,
+}
+
+/// `POST /generateArgon2Hash`.
+pub fn generate_argon2_hash(km: &KeyManager, req: Argon2Request) -> Result<Argon2Response, ApiError> {
+    let input = required(&req.input_data, "inputData")?;
+    let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
+    let h = km.argon2_hash(input, salt.as_deref())?;
+    Ok(Argon2Response {
+        hash_value: keymgr_envelope::base64::encode(&h.hash),
+        salt: keymgr_envelope::base64::encode(&h.salt),
+    })
+}

@@ -1,0 +1,180 @@
+//! Bearer tokens mapped to users and roles, and the role set of each endpoint.
+//!
+//! Tokens are configured as SHA-256 hashes (hex), never in clear; a request's token is hashed
+//! and looked up. Roles follow MOSIP's per-endpoint role properties
+//! (`mosip.role.keymanager.<name>`); the names are MOSIP's (`postencrypt`, `getgetcertificate`,
+//! ...), see `docs/API.md` for the table.
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use keymgr_crypto::sha256;
+use serde::Deserialize;
+
+use crate::ApiError;
+
+/// The role every administrative endpoint accepts by default.
+pub const ROLE_KEY_ADMIN: &str = "KEY_ADMIN";
+/// The role of services that encrypt, decrypt and read certificates.
+pub const ROLE_CRYPTO_USER: &str = "CRYPTO_USER";
+
+/// One configured bearer token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenConfig {
+    /// SHA-256 of the token, hex (upper or lower case).
+    pub sha256: String,
+    /// The user the token stands for: the name matched against `access_allowed`.
+    pub user: String,
+    /// The roles it carries.
+    pub roles: Vec<String>,
+}
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User name (compared with a policy's `access_allowed`).
+    pub user: String,
+    /// Roles.
+    pub roles: Vec<String>,
+}
+
+/// The token table and the roles each endpoint needs.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    tokens: HashMap<[u8; 32], Principal>,
+    endpoint_roles: HashMap<String, Vec<String>>,
+    development_without_auth: bool,
+}
+
+/// MOSIP's role property names of the endpoints served, with the default roles.
+pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
+    let admin = [ROLE_KEY_ADMIN];
+    let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
+    let table: [(&str, &[&str]); 14] = [
+        ("postgeneratemasterkeyobjecttype", &admin),
+        ("postgeneratecsr", &admin),
+        ("postuploadcertificate", &admin),
+        ("postuploadotherdomaincertificate", &admin),
+        ("postgeneratesymmetrickey", &admin),
+        ("putrevokekey", &admin),
+        ("getgetcertificate", &user),
+        ("getcertificatechain", &user),
+        ("postencrypt", &user),
+        ("postdecrypt", &user),
+        ("postencryptwithpin", &user),
+        ("postdecryptwithpin", &user),
+        ("postgenerateargon2hash", &user),
+        ("getreport", &admin),
+    ];
+    table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
+}
+
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Authenticator {
+    /// An authenticator over `tokens`, with `endpoint_roles` overriding the defaults.
+    pub fn new(
+        tokens: &[TokenConfig],
+        endpoint_roles: &HashMap<String, Vec<String>>,
+    ) -> Result<Self, String> {
+        let mut table = HashMap::new();
+        for t in tokens {
+            let hash = parse_hex32(&t.sha256)
+                .ok_or_else(|| format!("token of user {:?}: sha256 must be 64 hex digits", t.user))?;
+            table.insert(hash, Principal { user: t.user.clone(), roles: t.roles.clone() });
+        }
+        let mut roles = default_endpoint_roles();
+        for (name, r) in endpoint_roles {
+            if !roles.contains_key(name) {
+                return Err(format!("unknown endpoint role name {name:?}"));
+            }
+            roles.insert(name.clone(), r.clone());
+        }
+        Ok(Self { tokens: table, endpoint_roles: roles, development_without_auth: false })
+    }
+
+    /// Accept every request as a user with every role. For development only; the server logs
+    /// a warning at every start when this is on.
+    pub fn development_without_auth(mut self) -> Self {
+        self.development_without_auth = true;
+        self
+    }
+
+    /// Whether authentication is off.
+    pub fn is_development_without_auth(&self) -> bool {
+        self.development_without_auth
+    }
+
+    /// Adds a token given in clear (the generated admin token), stored as its hash.
+    pub fn add_token(&mut self, token: &str, principal: Principal) {
+        self.tokens.insert(sha256(token.as_bytes()), principal);
+    }
+
+    /// Who sent `headers`, if they may call the endpoint with role name `endpoint`.
+    pub fn authorize(&self, headers: &HeaderMap, endpoint: &str) -> Result<Principal, ApiError> {
+        let needed = self.endpoint_roles.get(endpoint).map(Vec::as_slice).unwrap_or_default();
+        if self.development_without_auth {
+            return Ok(Principal { user: "development".into(), roles: needed.to_vec() });
+        }
+        let token = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthenticated)?;
+        let principal = self.tokens.get(&sha256(token.as_bytes())).ok_or(ApiError::Unauthenticated)?;
+        if principal.roles.iter().any(|r| needed.contains(r)) {
+            Ok(principal.clone())
+        } else {
+            Err(ApiError::Forbidden(needed.join(",")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn headers(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        h
+    }
+
+    #[test]
+    fn tokens_roles_and_failures() {
+        let tokens = [TokenConfig {
+            sha256: hex(&sha256(b"reader-token")).to_uppercase(),
+            user: "regproc".into(),
+            roles: vec![ROLE_CRYPTO_USER.into()],
+        }];
+        let auth = Authenticator::new(&tokens, &HashMap::new()).unwrap();
+        assert_eq!(auth.authorize(&headers("reader-token"), "postdecrypt").unwrap().user, "regproc");
+        assert!(matches!(
+            auth.authorize(&headers("reader-token"), "putrevokekey"),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(auth.authorize(&headers("other"), "postdecrypt"), Err(ApiError::Unauthenticated)));
+        assert!(matches!(auth.authorize(&HeaderMap::new(), "postdecrypt"), Err(ApiError::Unauthenticated)));
+        let bad = [TokenConfig { sha256: "xyz".into(), user: "u".into(), roles: vec![] }];
+        assert!(Authenticator::new(&bad, &HashMap::new()).is_err());
+        let unknown = HashMap::from([("postnothing".to_owned(), vec![])]);
+        assert!(Authenticator::new(&[], &unknown).is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! The one error type of this crate: every way a request can fail, with its MOSIP error code
+//! and HTTP status.
+
+use axum::http::StatusCode;
+use keymgr_core::KeymgrError;
+
+/// A failed request. MOSIP answers handled errors with HTTP 200 and an `errors` list; this
+/// keeps that habit for key-manager errors and uses real statuses where a client or proxy
+/// must see one (401, 403, 413, 500).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token, or one that is not configured (HTTP 401).
+    #[error("authentication failed: a valid bearer token is required")]
+    Unauthenticated,
+    /// The caller's roles do not include one the endpoint needs (HTTP 403).
+    #[error("forbidden: the caller has none of the roles {0}")]
+    Forbidden(String),
+    /// The body is not JSON, or a field is missing, blank or malformed (`KER-KMS-005`).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A date field is not in MOSIP's ISO 8601 form (`KER-KMS-006`).
+    #[error("timestamp should be in ISO 8601 format: {0}")]
+    InvalidTimestamp(String),
+    /// A body larger than the configured limit (HTTP 413, `KER-KMS-005`).
+    #[error("request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The key manager refused or failed.
+    #[error(transparent)]
+    Keymgr(#[from] KeymgrError),
+    /// The service cannot start: a bad configuration file, keystore or database (not a
+    /// request error; `KER-KMA-001` if it ever reaches a response).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Something failed that is not the caller's doing (HTTP 500, `KER-KMS-500`).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The MOSIP error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "KER-ATH-401",
+            Self::Forbidden(_) => "KER-ATH-403",
+            Self::InvalidRequest(_) | Self::BodyTooLarge { .. } => "KER-KMS-005",
+            Self::InvalidTimestamp(_) => "KER-KMS-006",
+            Self::Keymgr(e) => e.code(),
+            Self::Config(_) => "KER-KMA-001",
+            Self::Internal(_) => "KER-KMS-500",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Keymgr(KeymgrError::Database(_)) | Self::Config(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::OK,
+        }
+    }
+
+    /// A blank or missing required field.
+    pub fn blank(field: &str) -> Self {
+        Self::InvalidRequest(format!("{field} should not be null or empty"))
+    }
+}

@@ -1,0 +1,328 @@
+//! The key manager's MOSIP-compatible REST API (reference sections 0, 5.1, 5.2, 13): the
+//! router, MOSIP's request and response wrappers, bearer-token auth with per-endpoint roles,
+//! health, Prometheus metrics and the OpenAPI document; and the service configuration and
+//! first-start initialisation the `keymgr serve` binary uses.
+//!
+//! Every key-manager call runs on Tokio's blocking pool, never on an async worker: RSA,
+//! Argon2 and database calls block. Handled errors are answered as MOSIP does (HTTP 200 with
+//! an `errors` list); authentication (401), roles (403), body size (413) and server faults
+//! (500) get real statuses, in the same wrapper.
+
+#![forbid(unsafe_code)]
+
+mod api;
+pub mod auth;
+pub mod config;
+mod error;
+pub mod metrics;
+mod wrapper;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use keymgr_core::KeyManager;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use auth::{Authenticator, Principal};
+pub use error::ApiError;
+
+use crate::metrics::Metrics;
+use crate::wrapper::{Echo, parse_request, respond};
+
+/// The URL prefix of every endpoint, as in MOSIP.
+pub const PREFIX: &str = "/v1/keymanager";
+
+/// The OpenAPI document of the API, served at `/v1/keymanager/api-docs`.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/api/openapi.json");
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body; MOSIP packets run to tens of MB.
+    pub max_body_bytes: usize,
+    /// Longest a request may take before the client gets 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 64 * 1024 * 1024, request_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// What the handlers share.
+pub struct AppState {
+    km: Arc<KeyManager>,
+    auth: Authenticator,
+    metrics: Metrics,
+    limits: Limits,
+}
+
+impl AppState {
+    /// The state of a router over `km`.
+    pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits) -> Self {
+        Self { km, auth, metrics: Metrics::default(), limits }
+    }
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::Internal(format!("worker failed: {e}"))))
+}
+
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })
+}
+
+fn finish<T: Serialize>(
+    state: &AppState,
+    endpoint: &'static str,
+    started: Instant,
+    echo: &Echo,
+    result: Result<T, ApiError>,
+) -> Response {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    state.metrics.record(endpoint, outcome, started.elapsed());
+    respond(echo, state.km.now(), result)
+}
+
+/// A wrapped POST/PUT endpoint: auth, body, parse, then `f` on the blocking pool.
+async fn wrapped<Req, Resp, F>(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    role: &'static str,
+    f: F,
+) -> Response
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(&AppState, &Principal, Req) -> Result<Resp, ApiError> + Send + 'static,
+{
+    let started = Instant::now();
+    let who = match state.auth.authorize(&headers, role) {
+        Ok(p) => p,
+        Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
+    };
+    let bytes = match read_body(&state, body).await {
+        Ok(b) => b,
+        Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
+    };
+    let (echo, request) = parse_request::<Req>(&bytes);
+    let st = Arc::clone(&state);
+    let result = match request {
+        Ok(req) => blocking(move || f(&st, &who, req)).await,
+        Err(e) => Err(e),
+    };
+    finish(&state, role, started, &echo, result)
+}
+
+/// A GET endpoint with query parameters.
+async fn queried<Resp, F>(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<api::KeyQuery>, axum::extract::rejection::QueryRejection>,
+    role: &'static str,
+    f: F,
+) -> Response
+where
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(&KeyManager, api::KeyQuery) -> Result<Resp, ApiError> + Send + 'static,
+{
+    let started = Instant::now();
+    let result = match (state.auth.authorize(&headers, role), query) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(ApiError::InvalidRequest(format!("query: {}", e.body_text()))),
+        (Ok(_), Ok(Query(q))) => {
+            let km = Arc::clone(&state.km);
+            blocking(move || f(&km, q)).await
+        }
+    };
+    finish(&state, role, started, &Echo::default(), result)
+}
+
+type KeyQueryResult = Result<Query<api::KeyQuery>, axum::extract::rejection::QueryRejection>;
+
+async fn generate_master_key(
+    State(s): Shared,
+    Path(object_type): Path<String>,
+    h: HeaderMap,
+    req: Request,
+) -> Response {
+    wrapped(s, h, req.into_body(), "postgeneratemasterkeyobjecttype", move |st, _, r| {
+        api::generate_master_key(&st.km, &object_type, r)
+    })
+    .await
+}
+
+async fn generate_ec_sign_key(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    // MOSIP checks generateECSignKey against the getCertificate role (reference section 0).
+    wrapped(s, h, req.into_body(), "getgetcertificate", |_, _, r| api::generate_ec_sign_key(r)).await
+}
+
+async fn get_certificate(State(s): Shared, h: HeaderMap, q: KeyQueryResult) -> Response {
+    queried(s, h, q, "getgetcertificate", api::get_certificate).await
+}
+
+async fn get_all_certificates(State(s): Shared, h: HeaderMap, q: KeyQueryResult) -> Response {
+    queried(s, h, q, "getgetcertificate", api::get_all_certificates).await
+}
+
+async fn get_certificate_chain(State(s): Shared, h: HeaderMap, q: KeyQueryResult) -> Response {
+    queried(s, h, q, "getcertificatechain", api::get_certificate_chain).await
+}
+
+async fn generate_csr(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postgeneratecsr", |st, _, r| api::generate_csr(&st.km, r)).await
+}
+
+async fn upload_certificate(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postuploadcertificate", |st, _, r| api::upload_certificate(&st.km, r))
+        .await
+}
+
+async fn upload_other_domain_certificate(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postuploadotherdomaincertificate", |st, _, r| {
+        api::upload_other_domain_certificate(&st.km, r)
+    })
+    .await
+}
+
+async fn generate_symmetric_key(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postgeneratesymmetrickey", |st, _, r| {
+        api::generate_symmetric_key(&st.km, r)
+    })
+    .await
+}
+
+async fn revoke_key(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "putrevokekey", |st, _, r| api::revoke_key(&st.km, r)).await
+}
+
+async fn encrypt(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postencrypt", |st, _, r| {
+        api::encrypt(&st.km, r, st.limits.max_body_bytes)
+    })
+    .await
+}
+
+async fn decrypt(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postdecrypt", |st, who, r| {
+        api::decrypt(&st.km, who, r, st.limits.max_body_bytes)
+    })
+    .await
+}
+
+async fn encrypt_with_pin(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postencryptwithpin", |st, _, r| api::encrypt_with_pin(&st.km, r)).await
+}
+
+async fn decrypt_with_pin(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postdecryptwithpin", |st, _, r| api::decrypt_with_pin(&st.km, r)).await
+}
+
+async fn generate_argon2_hash(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postgenerateargon2hash", |st, _, r| api::generate_argon2_hash(&st.km, r))
+        .await
+}
+
+#[derive(Serialize)]
+struct ComponentHealth {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HealthBody {
+    status: &'static str,
+    components: std::collections::BTreeMap<&'static str, ComponentHealth>,
+}
+
+/// `GET /actuator/health`: the database and the keystore, as MOSIP's health check (HTTP 503
+/// when a part is down, as Spring's actuator).
+async fn health(State(s): Shared) -> Response {
+    let km = Arc::clone(&s.km);
+    let Ok(h) = tokio::task::spawn_blocking(move || km.health()).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let part = |r: &Result<(), String>| match r {
+        Ok(()) => ComponentHealth { status: "UP", error: None },
+        Err(e) => ComponentHealth { status: "DOWN", error: Some(e.clone()) },
+    };
+    let up = h.is_up();
+    let body = HealthBody {
+        status: if up { "UP" } else { "DOWN" },
+        components: [("db", part(&h.database)), ("hsm", part(&h.keystore))].into_iter().collect(),
+    };
+    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics` (also `/v1/keymanager/actuator/prometheus`).
+async fn metrics(State(s): Shared) -> Response {
+    let st = Arc::clone(&s);
+    match tokio::task::spawn_blocking(move || st.metrics.render(&st.km)).await {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn not_found(req: Request) -> Response {
+    let e = ApiError::InvalidRequest(format!("no endpoint {} {}", req.method(), req.uri().path()));
+    let mut r = respond::<()>(&Echo::default(), keymgr_model::UtcTime::now(), Err(e));
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+/// The router of the whole API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = state.limits.request_timeout;
+    let api = Router::new()
+        .route("/generateMasterKey/{object_type}", post(generate_master_key))
+        .route("/generateECSignKey/{object_type}", post(generate_ec_sign_key))
+        .route("/getCertificate", get(get_certificate))
+        .route("/getAllCertificates", get(get_all_certificates))
+        .route("/getCertificateChain", get(get_certificate_chain))
+        .route("/generateCSR", post(generate_csr))
+        .route("/uploadCertificate", post(upload_certificate))
+        .route("/uploadOtherDomainCertificate", post(upload_other_domain_certificate))
+        .route("/generateSymmetricKey", post(generate_symmetric_key))
+        .route("/revokeKey", put(revoke_key))
+        .route("/encrypt", post(encrypt))
+        .route("/decrypt", post(decrypt))
+        .route("/encryptWithPin", post(encrypt_with_pin))
+        .route("/decryptWithPin", post(decrypt_with_pin))
+        .route("/generateArgon2Hash", post(generate_argon2_hash))
+        .route("/actuator/health", get(health))
+        .route("/actuator/prometheus", get(metrics))
+        .route("/api-docs", get(openapi));
+    Router::new()
+        .nest(PREFIX, api)
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .with_state(state)
+}

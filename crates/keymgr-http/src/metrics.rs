@@ -1,0 +1,115 @@
+//! Prometheus metrics in the text exposition format: requests and latency per endpoint,
+//! cache counters, and keys expiring within 30 days.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use keymgr_core::KeyManager;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (endpoint, MOSIP error code or "ok") -> requests.
+    requests: BTreeMap<(&'static str, &'static str), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
+/// Request counters and latency histograms.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    /// Records one request of `endpoint` with `outcome` ("ok" or an error code).
+    pub fn record(&self, endpoint: &'static str, outcome: &'static str, took: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        *inner.requests.entry((endpoint, outcome)).or_default() += 1;
+        let h = inner.latency.entry(endpoint).or_default();
+        let secs = took.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(h.counts.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// The exposition text, with the key manager's cache counters and expiring keys.
+    pub fn render(&self, km: &KeyManager) -> String {
+        let mut out = String::new();
+        {
+            let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            out.push_str("# HELP keymgr_http_requests_total Requests by endpoint and outcome (ok or MOSIP error code).\n");
+            out.push_str("# TYPE keymgr_http_requests_total counter\n");
+            for ((endpoint, outcome), n) in &inner.requests {
+                let _ = writeln!(
+                    out,
+                    "keymgr_http_requests_total{{endpoint=\"{endpoint}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+            out.push_str("# HELP keymgr_http_request_duration_seconds Request latency by endpoint.\n");
+            out.push_str("# TYPE keymgr_http_request_duration_seconds histogram\n");
+            for (endpoint, h) in &inner.latency {
+                for (bound, count) in BUCKETS.iter().zip(h.counts.iter()) {
+                    let _ = writeln!(
+                        out,
+                        "keymgr_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {count}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "keymgr_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "keymgr_http_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "keymgr_http_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        out.push_str("# HELP keymgr_cache_hits_total Cache lookups answered from memory.\n# TYPE keymgr_cache_hits_total counter\n");
+        let stats = km.cache_stats();
+        for s in &stats {
+            let _ = writeln!(out, "keymgr_cache_hits_total{{cache=\"{}\"}} {}", s.name, s.hits);
+        }
+        out.push_str("# HELP keymgr_cache_misses_total Cache lookups that went to the database or keystore.\n# TYPE keymgr_cache_misses_total counter\n");
+        for s in &stats {
+            let _ = writeln!(out, "keymgr_cache_misses_total{{cache=\"{}\"}} {}", s.name, s.misses);
+        }
+        out.push_str(
+            "# HELP keymgr_cache_entries Entries held by each cache.\n# TYPE keymgr_cache_entries gauge\n",
+        );
+        for s in &stats {
+            let _ = writeln!(out, "keymgr_cache_entries{{cache=\"{}\"}} {}", s.name, s.entries);
+        }
+        out.push_str("# HELP keymgr_keys_expiring_30d Keys whose expiry falls within the next 30 days.\n# TYPE keymgr_keys_expiring_30d gauge\n");
+        match km.keys_expiring_within(30) {
+            Ok(keys) => {
+                let _ = writeln!(out, "keymgr_keys_expiring_30d {}", keys.len());
+            }
+            Err(e) => {
+                tracing::warn!("metrics: cannot count expiring keys: {e}");
+            }
+        }
+        out
+    }
+}

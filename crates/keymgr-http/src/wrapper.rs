@@ -1,0 +1,102 @@
+//! MOSIP's request and response wrappers (reference section 0):
+//! `{id, version, requesttime, metadata, request}` in, and
+//! `{id, version, responsetime, metadata, response, errors}` out.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keymgr_model::UtcTime;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::ApiError;
+
+/// The `id` and `version` of a request, echoed in its response.
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    id: Value,
+    version: Value,
+}
+
+/// Reads a wrapped request: the echo fields, and `request` as `T`. Only `request` is
+/// validated, as in MOSIP; `requesttime` is read leniently if present.
+pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiError>) {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                Echo::default(),
+                Err(ApiError::InvalidRequest(format!("request body is not valid JSON: {e}"))),
+            );
+        }
+    };
+    let Value::Object(mut map) = value else {
+        return (Echo::default(), Err(ApiError::InvalidRequest("request body must be a JSON object".into())));
+    };
+    let echo = Echo {
+        id: map.remove("id").unwrap_or(Value::Null),
+        version: map.remove("version").unwrap_or(Value::Null),
+    };
+    if let Some(Value::String(t)) = map.get("requesttime")
+        && UtcTime::parse_lenient(t).is_err()
+    {
+        return (echo, Err(ApiError::InvalidTimestamp(format!("requesttime {t:?}"))));
+    }
+    let request = match map.remove("request") {
+        None | Some(Value::Null) => Err(ApiError::InvalidRequest("request should not be null".into())),
+        Some(r) => serde_json::from_value(r).map_err(|e| ApiError::InvalidRequest(format!("request: {e}"))),
+    };
+    (echo, request)
+}
+
+#[derive(Serialize)]
+struct ServiceError<'a> {
+    #[serde(rename = "errorCode")]
+    error_code: &'a str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Wrapper<'a, T> {
+    id: &'a Value,
+    version: &'a Value,
+    responsetime: String,
+    metadata: Option<Value>,
+    response: Option<T>,
+    errors: Option<Vec<ServiceError<'a>>>,
+}
+
+/// The wrapped answer: `response` on success, `errors` (and MOSIP's status habits) on failure.
+pub fn respond<T: Serialize>(echo: &Echo, now: UtcTime, result: Result<T, ApiError>) -> Response {
+    let responsetime = now.to_mosip_string();
+    match result {
+        Ok(response) => (
+            StatusCode::OK,
+            Json(Wrapper {
+                id: &echo.id,
+                version: &echo.version,
+                responsetime,
+                metadata: None,
+                response: Some(response),
+                errors: None,
+            }),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                tracing::error!(code = e.code(), "request failed: {e}");
+            }
+            let body: Wrapper<'_, ()> = Wrapper {
+                id: &echo.id,
+                version: &echo.version,
+                responsetime,
+                metadata: None,
+                response: None,
+                errors: Some(vec![ServiceError { error_code: e.code(), message: e.to_string() }]),
+            };
+            (status, Json(body)).into_response()
+        }
+    }
+}
