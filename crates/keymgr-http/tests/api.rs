@@ -1,0 +1,566 @@
+//! Every endpoint over HTTP (in process, through the router): the happy path, MOSIP's wrapper
+//! and error codes for each kind of bad input, auth (401/403), per-application decrypt access,
+//! the body limit, health, metrics and the OpenAPI document.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use keymgr_core::{KeyManager, KeyManagerConfig, SystemClock};
+use keymgr_crypto::issue::{
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
+};
+use keymgr_crypto::password::Argon2Params;
+use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, sha256};
+use keymgr_db::Database;
+use keymgr_hsm::{FileKeystore, KdfParams};
+use keymgr_http::auth::TokenConfig;
+use keymgr_http::{AppState, Authenticator, Limits, router};
+use keymgr_model::{AppId, KeyPolicy, UtcTime};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token";
+const READER: &str = "reader-token";
+const OUTSIDER: &str = "outsider-token";
+const BODY_LIMIT: usize = 64 * 1024;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    router: Router,
+    km: Arc<KeyManager>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn token(t: &str, user: &str, roles: &[&str]) -> TokenConfig {
+    TokenConfig {
+        sha256: hex(&sha256(t.as_bytes())),
+        user: user.into(),
+        roles: roles.iter().map(|r| (*r).into()).collect(),
+    }
+}
+
+fn api_with(dev: bool) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = Arc::new(
+        FileKeystore::open_or_create(dir.path().join("k.kmks"), b"pin", KdfParams::insecure_for_tests())
+            .unwrap(),
+    );
+    let db = Database::connect(&dir.path().join("k.db").to_string_lossy(), 4).unwrap();
+    let clock = Arc::new(SystemClock);
+    let config = KeyManagerConfig {
+        argon2: Argon2Params { iterations: 2, memory_kib: 64, parallelism: 1 },
+        pin_kdf_iterations: 1000,
+        ..KeyManagerConfig::default()
+    };
+    let km = Arc::new(KeyManager::new(db, keystore, clock, config));
+    km.run_keygen(&[]).unwrap();
+    // RESIDENT may only be decrypted by "resident-service".
+    km.set_policy(
+        &KeyPolicy::from_columns(AppId::new("RESIDENT").unwrap(), 1095, 60, true, Some("resident-service"))
+            .unwrap(),
+    )
+    .unwrap();
+    let tokens = [
+        token(ADMIN, "admin", &["KEY_ADMIN", "CRYPTO_USER"]),
+        token(READER, "regproc", &["CRYPTO_USER"]),
+        token(OUTSIDER, "nobody", &["SOMETHING_ELSE"]),
+    ];
+    let mut auth = Authenticator::new(&tokens, &Default::default()).unwrap();
+    if dev {
+        auth = auth.development_without_auth();
+    }
+    let limits = Limits { max_body_bytes: BODY_LIMIT, ..Limits::default() };
+    let router = router(Arc::new(AppState::new(Arc::clone(&km), auth, limits)));
+    Api { _dir: dir, router, km }
+}
+
+fn api() -> Api {
+    api_with(false)
+}
+
+impl Api {
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (status, bytes.to_vec())
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+        let (status, out) = self.raw(method, &format!("/v1/keymanager{path}"), token, bytes).await;
+        (status, serde_json::from_slice(&out).unwrap_or(Value::Null))
+    }
+
+    /// POST/PUT `request` wrapped as MOSIP clients send it; the `response` or panics.
+    async fn ok(&self, method: &str, path: &str, request: Value) -> Value {
+        let (status, body) = self.call(method, path, Some(ADMIN), Some(wrap(request))).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["errors"], Value::Null, "{path}: {body}");
+        assert_eq!(body["id"], "mosip.keymanager", "id is echoed");
+        body["response"].clone()
+    }
+
+    async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["errors"], Value::Null, "{path}: {body}");
+        body["response"].clone()
+    }
+
+    /// The single error code of a failed call, with the HTTP status.
+    async fn error(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String) {
+        let (status, body) = self.call(method, path, token, body).await;
+        assert_eq!(body["response"], Value::Null, "{path}: {body}");
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("{path}: no errors in {body}"));
+        assert_eq!(errors.len(), 1);
+        assert!(!errors[0]["message"].as_str().unwrap().is_empty());
+        (status, errors[0]["errorCode"].as_str().unwrap().to_owned())
+    }
+}
+
+fn wrap(request: Value) -> Value {
+    json!({"id": "mosip.keymanager", "version": "1.0", "requesttime": "2026-11-22T10:00:00.000Z", "metadata": {}, "request": request})
+}
+
+fn now_text() -> String {
+    UtcTime::now().to_mosip_string()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    keymgr_envelope::base64::encode(bytes)
+}
+
+fn outside_ca() -> (SigningKey, Certificate) {
+    let key = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
+    let spki = key.public_key_spki().unwrap();
+    let now = UtcTime::now();
+    let cert = issue_certificate(
+        &CertificateSpec {
+            subject: DistinguishedNameSpec { common_name: "Outside CA".into(), ..Default::default() },
+            not_before: now,
+            not_after: now.plus_days(3650),
+            profile: CertificateProfile::Root,
+        },
+        &spki,
+        &CertificateIssuer {
+            certificate: None,
+            public_key_spki: &spki,
+            sign: &|m| key.sign(SignAlgorithm::Rs256, m),
+        },
+    )
+    .unwrap();
+    (key, cert)
+}
+
+fn certify(ca: &(SigningKey, Certificate), spki: &[u8]) -> Certificate {
+    let now = UtcTime::now();
+    let ca_spki = ca.0.public_key_spki().unwrap();
+    issue_certificate(
+        &CertificateSpec {
+            subject: DistinguishedNameSpec { common_name: "certified".into(), ..Default::default() },
+            not_before: now,
+            not_after: now.plus_days(700),
+            profile: CertificateProfile::Encryption,
+        },
+        spki,
+        &CertificateIssuer {
+            certificate: Some(&ca.1),
+            public_key_spki: &ca_spki,
+            sign: &|m| ca.0.sign(SignAlgorithm::Rs256, m),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn key_endpoints_happy_paths() {
+    let api = api();
+    let cert = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011").await;
+    let pem = cert["certificate"].as_str().unwrap();
+    let leaf = Certificate::from_pem(pem.as_bytes()).unwrap();
+    assert!(leaf.subject().ends_with("CN=REGISTRATION-10001_110011"));
+    for field in ["issuedAt", "expiryAt", "timestamp"] {
+        let text = cert[field].as_str().unwrap();
+        assert!(text.len() == 24 && text.ends_with('Z'), "{field} in MOSIP's format: {text}");
+    }
+
+    let master = api
+        .ok(
+            "POST",
+            "/generateMasterKey/CERTIFICATE",
+            json!({"applicationId": "REGISTRATION", "force": false}),
+        )
+        .await;
+    assert!(master["certificate"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(master["certSignRequest"], Value::Null);
+    let csr = api.ok("POST", "/generateMasterKey/CSR", json!({"applicationId": "REGISTRATION"})).await;
+    assert!(csr["certSignRequest"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    let csr = api
+        .ok(
+            "POST",
+            "/generateCSR",
+            json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "commonName": "reg"}),
+        )
+        .await;
+    assert!(csr["certSignRequest"].as_str().unwrap().contains("CERTIFICATE REQUEST"));
+
+    let all = api.get_ok("/getAllCertificates?applicationId=REGISTRATION&referenceId=10001_110011").await;
+    let list = all["allCertificates"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["keyId"].as_str().unwrap().len(), 43);
+    let chain = api.get_ok("/getCertificateChain?applicationId=REGISTRATION&referenceId=10001_110011").await;
+    assert!(chain["certificatesTrustPath"].as_str().unwrap().starts_with("-----BEGIN PKCS7-----"));
+
+    // A CA-signed certificate for the current key, then another domain's certificate.
+    let ca = outside_ca();
+    let signed = certify(&ca, leaf.spki_der());
+    let done = api
+        .ok("POST", "/uploadCertificate", json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "certificateData": signed.to_pem()}))
+        .await;
+    assert_eq!(done["status"], "Upload Success");
+    let partner =
+        certify(&ca, &SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap());
+    let done = api
+        .ok(
+            "POST",
+            "/uploadOtherDomainCertificate",
+            json!({"applicationId": "PARTNER", "referenceId": "p-1", "certificateData": partner.to_pem()}),
+        )
+        .await;
+    assert_eq!(done["status"], "Upload Success");
+
+    let sym = json!({"applicationId": "REGISTRATION", "referenceId": "SYM", "force": false});
+    assert_eq!(api.ok("POST", "/generateSymmetricKey", sym.clone()).await["status"], "Generation Success");
+    assert_eq!(api.ok("POST", "/generateSymmetricKey", sym).await["status"], "Key Exists.");
+
+    let revoked = api
+        .ok("PUT", "/revokeKey", json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011"}))
+        .await;
+    assert_eq!(revoked["status"], "Key Revoked");
+    let after = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011").await;
+    assert_ne!(after["certificate"], pem, "the next call rotates");
+
+    // EC signing keys are refused with a clear message.
+    let (status, code) = api
+        .error(
+            "POST",
+            "/generateECSignKey/CERTIFICATE",
+            Some(ADMIN),
+            Some(wrap(json!({"applicationId": "RESIDENT", "referenceId": "EC_SECP256R1_SIGN"}))),
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (StatusCode::OK, "KER-KMS-030"));
+}
+
+#[tokio::test]
+async fn crypto_endpoints_happy_paths() {
+    let api = api();
+    let packet = b"a registration packet".repeat(100);
+    for (salt, aad) in
+        [(None, None), (None, Some(b64(b"legacy aad"))), (Some(b64(&[7u8; 12])), Some(b64(b"aad")))]
+    {
+        let mut req = json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "timeStamp": now_text(), "data": b64(&packet)});
+        if let Some(s) = &salt {
+            req["salt"] = json!(s);
+        }
+        if let Some(a) = &aad {
+            req["aad"] = json!(a);
+        }
+        let sealed = api.ok("POST", "/encrypt", req.clone()).await["data"].as_str().unwrap().to_owned();
+        req["data"] = json!(sealed);
+        let opened = api.ok("POST", "/decrypt", req).await;
+        assert_eq!(opened["data"], b64(&packet));
+    }
+
+    // A client seals with the certificate alone (the registration-client flow).
+    let cert = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011").await;
+    let cert = Certificate::from_pem(cert["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    let sealed =
+        keymgr_envelope::seal_text(&packet, &keymgr_envelope::Recipient::from_certificate(&cert).unwrap())
+            .unwrap();
+    let opened = api
+        .ok("POST", "/decrypt", json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "timeStamp": now_text(), "data": sealed}))
+        .await;
+    assert_eq!(opened["data"], b64(&packet));
+
+    let sealed = api.ok("POST", "/encryptWithPin", json!({"data": "my text", "userPin": "1234"})).await;
+    let opened = api.ok("POST", "/decryptWithPin", json!({"data": sealed["data"], "userPin": "1234"})).await;
+    assert_eq!(opened["data"], "my text");
+
+    let h = api
+        .ok("POST", "/generateArgon2Hash", json!({"inputData": "password", "salt": b64(b"somesalt")}))
+        .await;
+    assert_eq!(h["salt"], b64(b"somesalt"));
+    let expected = keymgr_crypto::password::argon2id_hash(
+        b"password",
+        b"somesalt",
+        Argon2Params { iterations: 2, memory_kib: 64, parallelism: 1 },
+    )
+    .unwrap();
+    assert_eq!(h["hashValue"], b64(&expected));
+    let h = api.ok("POST", "/generateArgon2Hash", json!({"inputData": "password"})).await;
+    assert_eq!(h["salt"].as_str().unwrap().len(), 32, "24 random bytes");
+}
+
+#[tokio::test]
+async fn bad_inputs_get_their_mosip_codes() {
+    let api = api();
+    let enc = |extra: Value| {
+        let mut r = json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "timeStamp": now_text(), "data": b64(b"x")});
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        Some(wrap(r))
+    };
+    let cases: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("POST", "/encrypt", None, "KER-KMS-005"), // empty body
+        ("POST", "/encrypt", Some(json!({"id": "x"})), "KER-KMS-005"), // no request
+        ("POST", "/encrypt", Some(json!([1, 2])), "KER-KMS-005"), // not an object
+        ("POST", "/encrypt", enc(json!({"applicationId": null})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"applicationId": "  "})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"data": null})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"timeStamp": null})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"timeStamp": "yesterday"})), "KER-KMS-006"),
+        ("POST", "/encrypt", enc(json!({"data": "not base64!"})), "KER-CRY-003"),
+        ("POST", "/encrypt", enc(json!({"salt": " "})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"applicationId": "NO_SUCH_APP", "referenceId": "x"})), "KER-KMS-002"),
+        ("POST", "/encrypt", enc(json!({"referenceId": ""})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"applicationId": "KERNEL", "referenceId": "SIGN"})), "KER-CRY-011"),
+        ("POST", "/encrypt", enc(json!({"applicationId": 5})), "KER-KMS-005"),
+        ("POST", "/decrypt", enc(json!({"data": "AAAA"})), "KER-CRY-003"), // no splitter
+        ("POST", "/decrypt", enc(json!({"data": "%%%"})), "KER-CRY-003"),
+        (
+            "POST",
+            "/generateMasterKey/PDF",
+            Some(wrap(json!({"applicationId": "REGISTRATION"}))),
+            "KER-KMS-009",
+        ),
+        (
+            "POST",
+            "/generateMasterKey/CERTIFICATE",
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": "x"}))),
+            "KER-KMS-010",
+        ),
+        (
+            "POST",
+            "/generateMasterKey/CERTIFICATE",
+            Some(wrap(json!({"applicationId": "NOPE"}))),
+            "KER-KMS-002",
+        ),
+        (
+            "POST",
+            "/generateCSR",
+            Some(wrap(json!({"applicationId": "KERNEL", "referenceId": "IDENTITY_CACHE"}))),
+            "KER-KMS-022",
+        ),
+        (
+            "POST",
+            "/uploadCertificate",
+            Some(wrap(
+                json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "certificateData": "junk"}),
+            )),
+            "KER-KMS-013",
+        ),
+        (
+            "POST",
+            "/uploadCertificate",
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011"}))),
+            "KER-KMS-005",
+        ),
+        (
+            "POST",
+            "/uploadOtherDomainCertificate",
+            Some(wrap(json!({"applicationId": "KERNEL", "referenceId": "SIGN", "certificateData": "x"}))),
+            "KER-KMS-031",
+        ),
+        (
+            "POST",
+            "/generateSymmetricKey",
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": "S"}))),
+            "KER-KMS-005",
+        ), // force missing
+        (
+            "PUT",
+            "/revokeKey",
+            Some(wrap(json!({"applicationId": "KERNEL", "referenceId": "SIGN"}))),
+            "KER-KMS-021",
+        ),
+        (
+            "PUT",
+            "/revokeKey",
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": ""}))),
+            "KER-KMS-021",
+        ),
+        ("POST", "/encryptWithPin", Some(wrap(json!({"data": "x"}))), "KER-KMS-005"),
+        (
+            "POST",
+            "/decryptWithPin",
+            Some(wrap(json!({"data": b64(&[0u8; 80]), "userPin": "1"}))),
+            "KER-FSE-004",
+        ),
+        ("POST", "/generateArgon2Hash", Some(wrap(json!({"inputData": ""}))), "KER-KMS-005"),
+        (
+            "POST",
+            "/generateArgon2Hash",
+            Some(wrap(json!({"inputData": "x", "salt": b64(b"short")}))),
+            "KER-KMS-005",
+        ),
+        ("GET", "/getCertificate?referenceId=x", None, "KER-KMS-005"),
+        ("GET", "/getCertificate?applicationId=ROOT&referenceId=x", None, "KER-KMS-016"),
+        ("GET", "/getAllCertificates?applicationId=REGISTRATION&referenceId=none-yet", None, "KER-KMS-003"),
+    ];
+    for (method, path, body, expected) in cases {
+        let (status, code) = api.error(method, path, Some(ADMIN), body.clone()).await;
+        assert_eq!(code, expected, "{method} {path} {body:?}");
+        assert_eq!(status, StatusCode::OK, "handled errors are HTTP 200 as in MOSIP: {path}");
+    }
+
+    // An envelope for a key this service does not have: KER-KMS-025.
+    let stranger = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
+    let cert = certify(&outside_ca(), &stranger.public_key_spki().unwrap());
+    let sealed =
+        keymgr_envelope::seal_text(b"x", &keymgr_envelope::Recipient::from_certificate(&cert).unwrap())
+            .unwrap();
+    let (_, code) = api.error("POST", "/decrypt", Some(ADMIN), enc(json!({"data": sealed}))).await;
+    assert_eq!(code, "KER-KMS-025");
+    // A damaged envelope for our key: one answer, KER-KMS-019.
+    let good = api.ok("POST", "/encrypt", enc(json!({})).unwrap()["request"].clone()).await["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bytes = keymgr_envelope::base64::decode(good.as_bytes(), usize::MAX).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let (_, code) = api.error("POST", "/decrypt", Some(ADMIN), enc(json!({"data": b64(&bytes)}))).await;
+    assert_eq!(code, "KER-KMS-019");
+}
+
+#[tokio::test]
+async fn auth_roles_access_and_limits() {
+    let api = api();
+    let get = "/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011";
+    assert_eq!(api.error("GET", get, None, None).await, (StatusCode::UNAUTHORIZED, "KER-ATH-401".into()));
+    assert_eq!(
+        api.error("GET", get, Some("wrong"), None).await,
+        (StatusCode::UNAUTHORIZED, "KER-ATH-401".into())
+    );
+    assert_eq!(
+        api.error("GET", get, Some(OUTSIDER), None).await,
+        (StatusCode::FORBIDDEN, "KER-ATH-403".into())
+    );
+    let (status, _) = api.call("GET", get, Some(READER), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoke = wrap(json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011"}));
+    assert_eq!(
+        api.error("PUT", "/revokeKey", Some(READER), Some(revoke)).await,
+        (StatusCode::FORBIDDEN, "KER-ATH-403".into())
+    );
+
+    // RESIDENT's access_allowed names only resident-service: regproc may encrypt, not decrypt.
+    let req = json!({"applicationId": "RESIDENT", "referenceId": "r1", "timeStamp": now_text(), "data": b64(b"secret")});
+    let (_, body) = api.call("POST", "/encrypt", Some(READER), Some(wrap(req.clone()))).await;
+    let mut dec = req;
+    dec["data"] = body["response"]["data"].clone();
+    assert_eq!(api.error("POST", "/decrypt", Some(READER), Some(wrap(dec))).await.1, "KER-CRY-012");
+
+    // Over the body limit: 413 in MOSIP's shape, before any parsing.
+    let big = json!({"request": {"data": "A".repeat(BODY_LIMIT)}});
+    assert_eq!(
+        api.error("POST", "/encrypt", Some(ADMIN), Some(big)).await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "KER-KMS-005".into())
+    );
+
+    // Unknown paths: 404 in the same shape.
+    let (status, body) = api.call("GET", "/noSuchThing", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["errors"][0]["errorCode"], "KER-KMS-005");
+}
+
+#[tokio::test]
+async fn development_mode_needs_no_token() {
+    let api = api_with(true);
+    let (status, body) =
+        api.call("GET", "/getCertificate?applicationId=REGISTRATION&referenceId=dev", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let api = api();
+    let (status, health) = api.call("GET", "/actuator/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "UP");
+    assert_eq!(health["components"]["db"]["status"], "UP");
+    assert_eq!(health["components"]["hsm"]["status"], "UP");
+
+    api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=m").await;
+    let (status, text) = api.raw("GET", "/metrics", None, Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("keymgr_http_requests_total{endpoint=\"getgetcertificate\",outcome=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("keymgr_http_request_duration_seconds_count{endpoint=\"getgetcertificate\"} 1"));
+    assert!(text.contains("keymgr_cache_hits_total{cache=\"policy\"}"));
+    assert!(text.contains("keymgr_keys_expiring_30d 0"));
+
+    let (status, doc) = api.call("GET", "/api-docs", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // Every routed endpoint is documented.
+    for path in [
+        "/generateMasterKey/{objectType}",
+        "/generateECSignKey/{objectType}",
+        "/getCertificate",
+        "/getAllCertificates",
+        "/getCertificateChain",
+        "/generateCSR",
+        "/uploadCertificate",
+        "/uploadOtherDomainCertificate",
+        "/generateSymmetricKey",
+        "/revokeKey",
+        "/encrypt",
+        "/decrypt",
+        "/encryptWithPin",
+        "/decryptWithPin",
+        "/generateArgon2Hash",
+        "/actuator/health",
+    ] {
+        assert!(
+            doc["paths"][format!("/v1/keymanager{path}")].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let _ = &api.km;
+}
