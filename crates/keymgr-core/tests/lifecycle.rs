@@ -1,4 +1,5 @@
-//! The key manager end to end on the embedded backends (SQLite + file keystore), with a manual
+//! The key manager end to end on SQLite with the file keystore, and the whole suite again on a
+//! SoftHSM2 token (`the_suite_on_softhsm` re-runs this test binary with the token), with a manual
 //! clock: the key generator, the certificate chain, the registration-client flow, years of
 //! rotation, revocation, the caches, MOSIP's error codes, and racing replicas.
 
@@ -13,15 +14,68 @@ use keymgr_core::{KeyManager, KeyManagerConfig, KeymgrError, ManualClock};
 use keymgr_crypto::Certificate;
 use keymgr_db::Database;
 use keymgr_envelope::{Recipient, seal_text};
-use keymgr_hsm::{FileKeystore, KdfParams};
+use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AccessAllowed, AppId, KeyRef, RefId, UtcTime};
 use time::Duration;
 
 struct Setup {
     _dir: tempfile::TempDir,
     clock: Arc<ManualClock>,
-    keystore: Arc<FileKeystore>,
+    keystore: Arc<dyn Keystore>,
     url: String,
+}
+
+const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// Set in the child process that runs the suite on a SoftHSM2 token.
+const ON_SOFTHSM: &str = "KEYMGR_CORE_ON_SOFTHSM";
+
+/// Runs every other test of this file again with the keystore on a SoftHSM2 token: masters
+/// generated in the token, certificates signed there, base keys unwrapped there (raw RSA and
+/// software OAEP decoding, as SoftHSM2 refuses OAEP-SHA256). SoftHSM reads `SOFTHSM2_CONF`
+/// once per process, hence the child process; its tests run one at a time, as SoftHSM2's file
+/// store cannot take object writes from several keystore instances at once.
+#[test]
+fn the_suite_on_softhsm() {
+    if std::env::var_os(ON_SOFTHSM).is_some() {
+        return;
+    }
+    if !std::path::Path::new(SOFTHSM_MODULE).exists() {
+        assert!(
+            std::env::var("KEYMGR_REQUIRE_HSM").as_deref() != Ok("1"),
+            "KEYMGR_REQUIRE_HSM=1 but SoftHSM2 is not installed ({SOFTHSM_MODULE})"
+        );
+        println!("SKIPPED: SoftHSM2 is not installed ({SOFTHSM_MODULE})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let init = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "core", "--pin", "1234", "--so-pin", "5678"])
+        .env("SOFTHSM2_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(init.success(), "softhsm2-util --init-token");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--test-threads=1", "--skip", "the_suite_on_softhsm"])
+        .env("SOFTHSM2_CONF", &conf)
+        .env(ON_SOFTHSM, "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the suite failed on SoftHSM2");
+    assert!(text.contains("test result: ok") && !text.contains(" 0 passed"), "the suite ran");
 }
 
 fn t0() -> UtcTime {
@@ -30,10 +84,26 @@ fn t0() -> UtcTime {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let keystore = Arc::new(
-        FileKeystore::open_or_create(dir.path().join("keys.kmks"), b"pin", KdfParams::insecure_for_tests())
+    let keystore: Arc<dyn Keystore> = if std::env::var_os(ON_SOFTHSM).is_some() {
+        Arc::new(
+            Pkcs11Keystore::new(Pkcs11Config {
+                module: SOFTHSM_MODULE.into(),
+                token_label: "core".into(),
+                pin: zeroize::Zeroizing::new("1234".into()),
+                pool_size: 4,
+            })
             .unwrap(),
-    );
+        )
+    } else {
+        Arc::new(
+            FileKeystore::open_or_create(
+                dir.path().join("keys.kmks"),
+                b"pin",
+                KdfParams::insecure_for_tests(),
+            )
+            .unwrap(),
+        )
+    };
     let url = dir.path().join("keymgr.db").to_string_lossy().into_owned();
     Setup { _dir: dir, clock: Arc::new(ManualClock::new(t0())), keystore, url }
 }
