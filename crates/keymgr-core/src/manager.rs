@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use keymgr_crypto::issue::{
     CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
+    subject_of,
 };
 use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SecretBytes, SignAlgorithm, sha1_hex_upper};
 use keymgr_db::{Database, Locked, NewKey, StoredKey};
@@ -155,10 +156,6 @@ impl KeyUnwrapper for Unwrapped {
     }
 }
 
-fn subject(config: &KeyManagerConfig, common_name: String) -> DistinguishedNameSpec {
-    DistinguishedNameSpec { common_name, ..config.default_subject.clone() }
-}
-
 /// MOSIP's `uni_ident` is the uppercase SHA-1 hex of `APP_REF_MM-dd-yyyy`, which collides when a
 /// pair gets two keys on one day (reference section 14). The alias is added to the source
 /// string, so it is unique and keeps MOSIP's form.
@@ -295,13 +292,28 @@ impl KeyManager {
         reference: &RefId,
         force: bool,
     ) -> Result<CertificateInfo, KeymgrError> {
+        self.generate_master_key_named(app, reference, force, &DistinguishedNameSpec::default())
+    }
+
+    /// [`Self::generate_master_key`] with the request's subject parts: a key made by this call
+    /// takes the non-blank parts of `requested` (its common name as `<cn> (<APP>)`) over the
+    /// configured defaults, as MOSIP's request fields do. Without any, a successor takes the DN
+    /// of the pair's oldest certificate.
+    pub fn generate_master_key_named(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        force: bool,
+        requested: &DistinguishedNameSpec,
+    ) -> Result<CertificateInfo, KeymgrError> {
         let kernel_sign =
             app.eq_ignore_case(WellKnown::KERNEL_APP) && reference.as_str() == WellKnown::SIGN_REF;
         if !reference.is_master() && !kernel_sign {
             return Err(KeymgrError::RefIdNotSupported(reference.to_string()));
         }
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        self.ensure_hsm_key(&key_ref, force, true).map(|c| Self::info(&c))
+        let requested = (requested != &DistinguishedNameSpec::default()).then_some(requested);
+        self.ensure_hsm_key(&key_ref, force, true, requested).map(|c| Self::info(&c))
     }
 
     /// The current key of an HSM pair, from the cache or by [`Self::ensure_hsm_key`].
@@ -315,12 +327,12 @@ impl KeyManager {
         }
         if key_ref.app.eq_ignore_case(WellKnown::ROOT_APP) && !allow_first {
             // ROOT is renewed lazily like any master, but a missing ROOT is KER-KMS-011.
-            return match self.ensure_hsm_key(key_ref, false, false) {
+            return match self.ensure_hsm_key(key_ref, false, false, None) {
                 Err(KeymgrError::KeyGenerationNotCompleted(_)) => Err(KeymgrError::RootKeyNotAvailable),
                 other => other,
             };
         }
-        self.ensure_hsm_key(key_ref, false, allow_first)
+        self.ensure_hsm_key(key_ref, false, allow_first, None)
     }
 
     fn ensure_hsm_key(
@@ -328,6 +340,7 @@ impl KeyManager {
         key_ref: &KeyRef,
         force: bool,
         allow_first: bool,
+        requested: Option<&DistinguishedNameSpec>,
     ) -> Result<Arc<Current>, KeymgrError> {
         let policy = self.active_policy(&key_ref.app)?;
         let pre = self.pre_expire(key_ref)?;
@@ -363,13 +376,27 @@ impl KeyManager {
                     Decision::Generate => {}
                 }
             }
-            self.make_hsm_key(tx, key_ref, &policy, pre, root.as_deref(), now)
+            // A successor carries the DN of the pair's oldest certificate, as MOSIP's do,
+            // unless the request names one.
+            let name = match requested {
+                Some(r) => self.hsm_subject(key_ref, r),
+                None => aliases
+                    .first()
+                    .and_then(|oldest| self.hsm_certificate(&oldest.alias).ok())
+                    .and_then(|c| subject_of(&c).ok())
+                    .unwrap_or_else(|| self.hsm_subject(key_ref, &DistinguishedNameSpec::default())),
+            };
+            self.make_hsm_key(tx, key_ref, &policy, pre, root.as_deref(), name, now)
         });
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
         Ok(self.remember(key_ref, alias, cert, pre))
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the locked transaction, the pair and its rules, the signer and the name"
+    )]
     fn make_hsm_key(
         &self,
         tx: &mut Locked<'_>,
@@ -377,6 +404,7 @@ impl KeyManager {
         policy: &KeyPolicy,
         pre: u16,
         root: Option<&Current>,
+        name: DistinguishedNameSpec,
         now: UtcTime,
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
         let expiry = new_key_expiry(now, policy, pre, root.map(|r| r.alias.expires_at))?;
@@ -386,20 +414,8 @@ impl KeyManager {
             .generate(&alias, KeyKind::Asymmetric(AsymmetricKind::Rsa2048))?
             .ok_or_else(|| KeymgrError::Crypto("the keystore returned no public key".into()))?;
         let made = (|| {
-            let common_name = match (key_ref.tier(), root) {
-                (KeyTier::Root, _) => format!("{} (ROOT)", self.config.default_subject.common_name),
-                _ if key_ref.reference.is_master() => {
-                    format!("{} ({})", self.config.default_subject.common_name, key_ref.app)
-                }
-                _ => format!(
-                    "{} ({}-{})",
-                    self.config.default_subject.common_name,
-                    key_ref.app,
-                    key_ref.reference.as_str().to_uppercase()
-                ),
-            };
             let spec = CertificateSpec {
-                subject: subject(&self.config, common_name),
+                subject: name,
                 not_before: now,
                 not_after: expiry.expires_at,
                 profile: if root.is_none() {
@@ -507,13 +523,65 @@ impl KeyManager {
                     )));
                 }
             }
-            self.make_base_key(tx, key_ref, &policy, pre, &master, now)
+            // A successor carries the DN of the pair's oldest certificate; a first key takes
+            // CN "<APP>-<REF>" and the other parts from its master's subject (MOSIP).
+            let inherited = match aliases.first() {
+                Some(oldest) => tx
+                    .stored_key(&oldest.alias)?
+                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+                    .and_then(|c| subject_of(&c).ok()),
+                None => None,
+            };
+            let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
+            self.make_base_key(tx, key_ref, &policy, pre, &master, name, now)
         });
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
         Ok(self.remember(key_ref, alias, cert, pre))
     }
 
+    /// The subject of a new HSM key: MOSIP's common name `<cn> (ROOT)`, `<cn> (<APP>)` or
+    /// `<cn> (<APP>-<REF>)`, `<cn>` and the other parts from `requested` where not blank, else
+    /// from the configured defaults.
+    fn hsm_subject(&self, key_ref: &KeyRef, requested: &DistinguishedNameSpec) -> DistinguishedNameSpec {
+        let d = &self.config.default_subject;
+        let pick = |r: &String, d: &String| if r.trim().is_empty() { d.clone() } else { r.clone() };
+        let cn = pick(&requested.common_name, &d.common_name);
+        let common_name = match key_ref.tier() {
+            KeyTier::Root => format!("{cn} (ROOT)"),
+            _ if key_ref.reference.is_master() => format!("{cn} ({})", key_ref.app),
+            _ => format!("{cn} ({}-{})", key_ref.app, key_ref.reference.as_str().to_uppercase()),
+        };
+        DistinguishedNameSpec {
+            common_name,
+            organizational_unit: pick(&requested.organizational_unit, &d.organizational_unit),
+            organization: pick(&requested.organization, &d.organization),
+            locality: pick(&requested.locality, &d.locality),
+            state: pick(&requested.state, &d.state),
+            country: pick(&requested.country, &d.country),
+        }
+    }
+
+    /// The subject of a pair's first base key: CN `<APP>-<REF>`, the other parts from the
+    /// master's subject, the configured defaults where the master has none.
+    fn base_subject(&self, key_ref: &KeyRef, master: &Certificate) -> DistinguishedNameSpec {
+        let defaults = &self.config.default_subject;
+        let from_master = subject_of(master).unwrap_or_default();
+        let pick = |m: String, d: &String| if m.is_empty() { d.clone() } else { m };
+        DistinguishedNameSpec {
+            common_name: format!("{}-{}", key_ref.app, key_ref.reference),
+            organizational_unit: pick(from_master.organizational_unit, &defaults.organizational_unit),
+            organization: pick(from_master.organization, &defaults.organization),
+            locality: pick(from_master.locality, &defaults.locality),
+            state: pick(from_master.state, &defaults.state),
+            country: pick(from_master.country, &defaults.country),
+        }
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the locked transaction, the pair and its rules, the signer and the name"
+    )]
     fn make_base_key(
         &self,
         tx: &mut Locked<'_>,
@@ -521,6 +589,7 @@ impl KeyManager {
         policy: &KeyPolicy,
         pre: u16,
         master: &Current,
+        name: DistinguishedNameSpec,
         now: UtcTime,
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
         let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
@@ -529,7 +598,7 @@ impl KeyManager {
         let master_public = master.certificate.rsa_public_key()?;
         let wrapped = wrap_private_key_for_store(&key.to_pkcs8_der()?, &master_public)?;
         let spec = CertificateSpec {
-            subject: subject(&self.config, format!("{}-{}", key_ref.app, key_ref.reference)),
+            subject: name,
             not_before: now,
             not_after: expiry.expires_at,
             profile: CertificateProfile::Encryption,

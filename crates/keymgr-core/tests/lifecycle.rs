@@ -407,3 +407,52 @@ fn racing_replicas_make_one_key_per_pair_on_postgres() {
     race(&format!("{server}/{name}"), &s);
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
 }
+
+/// MOSIP: a successor key carries the DN of the pair's oldest certificate, and a first base
+/// key takes its O/OU/L/ST/C from its master, whatever the defaults say now.
+#[test]
+fn successors_keep_the_names_of_their_pairs() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[]).unwrap();
+    let (reg, base) = (app("REGISTRATION"), reference("names"));
+    let master = km.get_certificate(&reg, &reference("")).unwrap().certificate;
+    let first = km.get_certificate(&reg, &base).unwrap().certificate;
+
+    // Another replica whose defaults changed since.
+    let mut changed = KeyManagerConfig::default();
+    changed.default_subject.common_name = "other.example".into();
+    changed.default_subject.organization = "Other Org".into();
+    let km2 = manager(&s, changed);
+    s.clock.advance(Duration::seconds(1));
+    let new_master = km2.generate_master_key(&reg, &reference(""), true).unwrap().certificate;
+    assert_ne!(new_master.der(), master.der());
+    assert_eq!(new_master.subject(), master.subject());
+
+    s.clock.advance(Duration::seconds(1));
+    km2.revoke_key(&reg, &base).unwrap();
+    let second = km2.get_certificate(&reg, &base).unwrap().certificate;
+    assert_ne!(second.der(), first.der());
+    assert_eq!(second.subject(), first.subject());
+    assert!(second.is_signed_by(&new_master));
+
+    let fresh = km2.get_certificate(&reg, &reference("fresh")).unwrap().certificate;
+    assert!(fresh.subject().contains("O=IITB"), "from the master: {}", fresh.subject());
+    assert!(fresh.subject().ends_with("CN=REGISTRATION-fresh"), "{}", fresh.subject());
+
+    // Subject parts in the request win for the key that call makes.
+    s.clock.advance(Duration::seconds(1));
+    let requested = keymgr_crypto::issue::DistinguishedNameSpec {
+        common_name: "Registration Kiosk".into(),
+        organization: "Requested Org".into(),
+        ..Default::default()
+    };
+    let named = km2.generate_master_key_named(&reg, &reference(""), true, &requested).unwrap().certificate;
+    assert!(
+        named
+            .subject()
+            .ends_with("O=Requested Org, OU=MOSIP-TECH-CENTER, CN=Registration Kiosk (REGISTRATION)"),
+        "{}",
+        named.subject()
+    );
+}

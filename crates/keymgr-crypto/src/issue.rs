@@ -51,6 +51,25 @@ impl DistinguishedNameSpec {
     }
 }
 
+/// The subject parts of `certificate` (the first of each kind; absent ones empty), so that a
+/// successor key can carry the same name (MOSIP copies the DN of a pair's oldest certificate).
+pub fn subject_of(certificate: &Certificate) -> Result<DistinguishedNameSpec, CryptoError> {
+    let (_, cert) = x509_parser::prelude::X509Certificate::from_der(certificate.der())
+        .map_err(|e| CryptoError::Certificate(e.to_string()))?;
+    let subject = cert.subject();
+    let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+        it.next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_owned()
+    };
+    Ok(DistinguishedNameSpec {
+        common_name: first(&mut subject.iter_common_name()),
+        organizational_unit: first(&mut subject.iter_organizational_unit()),
+        organization: first(&mut subject.iter_organization()),
+        locality: first(&mut subject.iter_locality()),
+        state: first(&mut subject.iter_state_or_province()),
+        country: first(&mut subject.iter_country()),
+    })
+}
+
 /// What a certificate is for, which fixes its key usage and basic constraints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateProfile {
@@ -345,6 +364,22 @@ mod tests {
             assert_eq!(ku.value.key_encipherment(), !ca);
             assert!(x.serial.bits() <= 63 && x.serial.bits() > 0, "positive 64-bit serial");
         }
+    }
+
+    #[test]
+    fn subject_parts_read_back() {
+        let key = SoftKey::generate(AsymmetricKind::Rsa2048).expect("key");
+        let spki = key.public_key_spki().expect("spki");
+        let sign = |m: &[u8]| key.sign(SignAlgorithm::Rs256, m);
+        let mut name = dn("Some CA");
+        name.locality = String::new();
+        let cert = issue_certificate(
+            &CertificateSpec { subject: name.clone(), ..spec("x", CertificateProfile::Root) },
+            &spki,
+            &CertificateIssuer { certificate: None, public_key_spki: &spki, sign: &sign },
+        )
+        .expect("cert");
+        assert_eq!(subject_of(&cert).expect("parts"), name);
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn generate_master_key(
         "CSR" => true,
         other => return Err(ApiError::Keymgr(KeymgrError::InvalidObjectType(other.to_owned()))),
     };
-    let info = km.generate_master_key(&app, &reference, req.force)?;
+    let info = km.generate_master_key_named(&app, &reference, req.force, &req.subject())?;
     let now = km.now().to_mosip_string();
     if want_csr {
         let csr = km.generate_csr(&app, &reference, &req.subject())?;

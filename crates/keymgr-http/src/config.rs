@@ -18,6 +18,8 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::auth::{ROLE_CRYPTO_USER, ROLE_KEY_ADMIN, TokenConfig};
+use crate::metered::MeteredKeystore;
+use crate::metrics::Metrics;
 use crate::{ApiError, AppState, Authenticator, Limits, Principal};
 
 /// Where the service listens unless configured (MOSIP's port, loopback only).
@@ -375,6 +377,9 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         }
     };
 
+    let metrics = Arc::new(Metrics::default());
+    let keystore: Arc<dyn Keystore> = Arc::new(MeteredKeystore::new(keystore, Arc::clone(&metrics)));
+
     let url = match &config.database.url {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", data_dir.join("keymgr.db").display()),
@@ -439,7 +444,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
     };
     Ok(Started {
-        state: Arc::new(AppState::new(km, auth, limits)),
+        state: Arc::new(AppState::new(km, auth, limits, metrics)),
         keygen,
         first_start,
         admin_token_path,

@@ -14,6 +14,7 @@ mod api;
 pub mod auth;
 pub mod config;
 mod error;
+pub mod metered;
 pub mod metrics;
 mod wrapper;
 
@@ -61,14 +62,15 @@ impl Default for Limits {
 pub struct AppState {
     km: Arc<KeyManager>,
     auth: Authenticator,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     limits: Limits,
 }
 
 impl AppState {
-    /// The state of a router over `km`.
-    pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits) -> Self {
-        Self { km, auth, metrics: Metrics::default(), limits }
+    /// The state of a router over `km`, recording into `metrics` (share it with a
+    /// [`metered::MeteredKeystore`] under `km` to see keystore latency).
+    pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self { km, auth, metrics, limits }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics in the text exposition format: requests and latency per endpoint,
-//! cache counters, and keys expiring within 30 days.
+//! keystore (HSM) call latency per operation, cache counters, and keys expiring within 30
+//! days.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -18,11 +19,35 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    fn render(&self, out: &mut String, name: &str, label: &str, value: &str) {
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{label}=\"{value}\",le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{label}=\"{value}\",le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{label}=\"{value}\"}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{label}=\"{value}\"}} {}", self.count);
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     /// (endpoint, MOSIP error code or "ok") -> requests.
     requests: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
+    /// Keystore operation -> latency.
+    keystore: BTreeMap<&'static str, Histogram>,
 }
 
 /// Request counters and latency histograms.
@@ -36,15 +61,13 @@ impl Metrics {
     pub fn record(&self, endpoint: &'static str, outcome: &'static str, took: Duration) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         *inner.requests.entry((endpoint, outcome)).or_default() += 1;
-        let h = inner.latency.entry(endpoint).or_default();
-        let secs = took.as_secs_f64();
-        for (bound, count) in BUCKETS.iter().zip(h.counts.iter_mut()) {
-            if secs <= *bound {
-                *count += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        inner.latency.entry(endpoint).or_default().observe(took);
+    }
+
+    /// Records one keystore call of `operation`.
+    pub fn record_keystore(&self, operation: &'static str, took: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.keystore.entry(operation).or_default().observe(took);
     }
 
     /// The exposition text, with the key manager's cache counters and expiring keys.
@@ -63,27 +86,14 @@ impl Metrics {
             out.push_str("# HELP keymgr_http_request_duration_seconds Request latency by endpoint.\n");
             out.push_str("# TYPE keymgr_http_request_duration_seconds histogram\n");
             for (endpoint, h) in &inner.latency {
-                for (bound, count) in BUCKETS.iter().zip(h.counts.iter()) {
-                    let _ = writeln!(
-                        out,
-                        "keymgr_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "keymgr_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "keymgr_http_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "keymgr_http_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} {}",
-                    h.count
-                );
+                h.render(&mut out, "keymgr_http_request_duration_seconds", "endpoint", endpoint);
+            }
+            out.push_str(
+                "# HELP keymgr_keystore_call_duration_seconds Keystore (HSM) call latency by operation.\n",
+            );
+            out.push_str("# TYPE keymgr_keystore_call_duration_seconds histogram\n");
+            for (operation, h) in &inner.keystore {
+                h.render(&mut out, "keymgr_keystore_call_duration_seconds", "operation", operation);
             }
         }
         out.push_str("# HELP keymgr_cache_hits_total Cache lookups answered from memory.\n# TYPE keymgr_cache_hits_total counter\n");

@@ -18,6 +18,8 @@ use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, sha2
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams};
 use keymgr_http::auth::TokenConfig;
+use keymgr_http::metered::MeteredKeystore;
+use keymgr_http::metrics::Metrics;
 use keymgr_http::{AppState, Authenticator, Limits, router};
 use keymgr_model::{AppId, KeyPolicy, UtcTime};
 use serde_json::{Value, json};
@@ -59,6 +61,8 @@ fn api_with(dev: bool) -> Api {
         pin_kdf_iterations: 1000,
         ..KeyManagerConfig::default()
     };
+    let metrics = Arc::new(Metrics::default());
+    let keystore = Arc::new(MeteredKeystore::new(keystore, Arc::clone(&metrics)));
     let km = Arc::new(KeyManager::new(db, keystore, clock, config));
     km.run_keygen(&[]).unwrap();
     // RESIDENT may only be decrypted by "resident-service".
@@ -77,7 +81,7 @@ fn api_with(dev: bool) -> Api {
         auth = auth.development_without_auth();
     }
     let limits = Limits { max_body_bytes: BODY_LIMIT, ..Limits::default() };
-    let router = router(Arc::new(AppState::new(Arc::clone(&km), auth, limits)));
+    let router = router(Arc::new(AppState::new(Arc::clone(&km), auth, limits, metrics)));
     Api { _dir: dir, router, km }
 }
 
@@ -534,6 +538,7 @@ async fn health_metrics_and_openapi() {
     assert!(text.contains("keymgr_http_request_duration_seconds_count{endpoint=\"getgetcertificate\"} 1"));
     assert!(text.contains("keymgr_cache_hits_total{cache=\"policy\"}"));
     assert!(text.contains("keymgr_keys_expiring_30d 0"));
+    assert!(text.contains("keymgr_keystore_call_duration_seconds_count{operation=\"sign\"}"), "{text}");
 
     let (status, doc) = api.call("GET", "/api-docs", None, None).await;
     assert_eq!(status, StatusCode::OK);
