@@ -96,6 +96,16 @@ pub enum KeymgrError {
     /// The caller may not decrypt with this application's keys (`KER-CRY-012`).
     #[error("decryption not allowed for this user")]
     DecryptNotAllowed,
+    /// JWE data that should be JSON is not (`KER-CRY-013`).
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// A JWE could not be made (`KER-CRY-014`).
+    #[error("JWE encryption failed: {0}")]
+    JweEncrypt(String),
+    /// A JWE could not be read or decrypted (`KER-CRY-015`); cryptographic failures are one
+    /// answer.
+    #[error("JWE decryption failed: {0}")]
+    JweDecrypt(String),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -139,6 +149,9 @@ impl KeymgrError {
             Self::EmptyData => "KER-CRY-004",
             Self::EncryptNotAllowed(_) => "KER-CRY-011",
             Self::DecryptNotAllowed => "KER-CRY-012",
+            Self::InvalidJson(_) => "KER-CRY-013",
+            Self::JweEncrypt(_) => "KER-CRY-014",
+            Self::JweDecrypt(_) => "KER-CRY-015",
             Self::Keystore(HsmError::NoSuchAlias(_)) => "KER-KMA-004",
             Self::Keystore(HsmError::WrongPin) => "KER-KMA-007",
             Self::Keystore(HsmError::Config(_)) => "KER-KMA-001",

@@ -19,6 +19,7 @@ use crate::stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};
 use crate::{Clock, KeymgrError};
 
 mod certificates;
+mod jwe;
 mod secrets;
 
 pub use certificates::{CertificateRecord, CsrInfo};
@@ -675,6 +676,24 @@ impl KeyManager {
         salt: Option<&[u8]>,
         aad: Option<&[u8]>,
     ) -> Result<String, KeymgrError> {
+        if data.is_empty() {
+            return Err(KeymgrError::EmptyData);
+        }
+        let current = self.encryption_key(app, reference)?;
+        let recipient = current.recipient.as_ref().ok_or_else(|| {
+            KeymgrError::EncryptNotAllowed("the current certificate is not an RSA-2048 key".into())
+        })?;
+        let mode = match (salt.filter(|s| !s.is_empty()), aad.filter(|a| !a.is_empty())) {
+            (Some(salt), aad) => SealMode::CallerSalt { salt, aad: aad.unwrap_or_default() },
+            (None, Some(aad)) => SealMode::Legacy { aad },
+            (None, None) => SealMode::VerR2,
+        };
+        Ok(self.config.codec.seal_text(data, recipient, mode)?)
+    }
+
+    /// The current key `/encrypt` seals to: never a master, `KERNEL`/`SIGN` or
+    /// `KERNEL`/`IDENTITY_CACHE` (`KER-CRY-011`).
+    fn encryption_key(&self, app: &AppId, reference: &RefId) -> Result<Arc<Current>, KeymgrError> {
         if reference.is_master() {
             return Err(KeymgrError::InvalidRequest("referenceId must not be blank".into()));
         }
@@ -686,19 +705,7 @@ impl KeyManager {
                 "{app}/{reference} is not an encryption key"
             )));
         }
-        if data.is_empty() {
-            return Err(KeymgrError::EmptyData);
-        }
-        let current = self.current_key(&KeyRef::new(app.clone(), reference.clone()))?;
-        let recipient = current.recipient.as_ref().ok_or_else(|| {
-            KeymgrError::EncryptNotAllowed("the current certificate is not an RSA-2048 key".into())
-        })?;
-        let mode = match (salt.filter(|s| !s.is_empty()), aad.filter(|a| !a.is_empty())) {
-            (Some(salt), aad) => SealMode::CallerSalt { salt, aad: aad.unwrap_or_default() },
-            (None, Some(aad)) => SealMode::Legacy { aad },
-            (None, None) => SealMode::VerR2,
-        };
-        Ok(self.config.codec.seal_text(data, recipient, mode)?)
+        self.current_key(&KeyRef::new(app.clone(), reference.clone()))
     }
 
     /// Opens an envelope sealed for a key of (app, ref), MOSIP's `/decrypt`: the caller
@@ -714,10 +721,7 @@ impl KeyManager {
         aad: Option<&[u8]>,
         user: &str,
     ) -> Result<Plaintext, KeymgrError> {
-        match self.policy(app)? {
-            Some(p) if p.access_allowed.allows(user) => {}
-            _ => return Err(KeymgrError::DecryptNotAllowed),
-        }
+        self.check_decrypt_access(app, user)?;
         let codec = &self.config.codec;
         let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
         let salt = salt.filter(|s| !s.is_empty());
@@ -728,6 +732,14 @@ impl KeyManager {
         let data_key = self.unwrap_data_key(&key_alias, wrapped)?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
         Ok(codec.open(bytes, &Unwrapped(data_key), params)?)
+    }
+
+    /// MOSIP's decrypt access rule: the application's `access_allowed` must admit `user`.
+    fn check_decrypt_access(&self, app: &AppId, user: &str) -> Result<(), KeymgrError> {
+        match self.policy(app)? {
+            Some(p) if p.access_allowed.allows(user) => Ok(()),
+            _ => Err(KeymgrError::DecryptNotAllowed),
+        }
     }
 
     /// MOSIP's thumbprint lookup: the key with that thumbprint, narrowed to the pair when

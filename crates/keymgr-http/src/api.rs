@@ -410,3 +410,71 @@ pub fn generate_argon2_hash(km: &KeyManager, req: Argon2Request) -> Result<Argon
         salt: keymgr_envelope::base64::encode(&h.salt),
     })
 }
+
+/// `request` of `/jwtEncrypt`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtEncryptRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    data: Option<String>,
+    enable_def_compression: Option<bool>,
+    include_certificate: Option<bool>,
+    include_cert_hash: Option<bool>,
+    jwk_set_url: Option<String>,
+    x509_certificate: Option<String>,
+}
+
+/// `response` of the JWE endpoints.
+#[derive(Debug, Serialize)]
+pub struct TimestampedData {
+    data: String,
+    timestamp: String,
+}
+
+/// `POST /jwtEncrypt`.
+pub fn jwt_encrypt(km: &KeyManager, req: JwtEncryptRequest) -> Result<TimestampedData, ApiError> {
+    let data = required(&req.data, "data")?;
+    let key = match req.application_id.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() => Some((app_id(&req.application_id)?, ref_id(&req.reference_id)?)),
+        _ => None,
+    };
+    let options = keymgr_jose::JweOptions {
+        compress: req.enable_def_compression.unwrap_or(true),
+        include_certificate: req.include_certificate.unwrap_or(false),
+        include_cert_hash: req.include_cert_hash.unwrap_or(false),
+        jwk_set_url: req.jwk_set_url.filter(|u| !u.trim().is_empty()),
+    };
+    let token = km.jwt_encrypt(
+        req.x509_certificate.as_deref().filter(|c| !c.trim().is_empty()),
+        key.as_ref().map(|(a, r)| (a, r)),
+        data,
+        &options,
+    )?;
+    Ok(TimestampedData { data: token, timestamp: km.now().to_mosip_string() })
+}
+
+/// `request` of `/jwtDecrypt`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtDecryptRequest {
+    application_id: Option<String>,
+    reference_id: Option<String>,
+    enc_data: Option<String>,
+}
+
+/// `POST /jwtDecrypt`.
+pub fn jwt_decrypt(
+    km: &KeyManager,
+    who: &Principal,
+    req: JwtDecryptRequest,
+) -> Result<TimestampedData, ApiError> {
+    let app = app_id(&req.application_id)?;
+    required(&req.reference_id, "referenceId")?;
+    let token = required(&req.enc_data, "encData")?;
+    let plain = km.jwt_decrypt(&app, &ref_id(&req.reference_id)?, token, &who.user)?;
+    Ok(TimestampedData {
+        data: keymgr_envelope::base64::encode(&plain),
+        timestamp: km.now().to_mosip_string(),
+    })
+}

@@ -51,7 +51,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 14] = [
+    let table: [(&str, &[&str]); 15] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -65,7 +65,8 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postencryptwithpin", &user),
         ("postdecryptwithpin", &user),
         ("postgenerateargon2hash", &user),
-        ("getreport", &admin),
+        ("postjwtencrypt", &user),
+        ("postjwtdecrypt", &user),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }

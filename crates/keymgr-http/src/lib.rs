@@ -240,6 +240,14 @@ async fn decrypt_with_pin(State(s): Shared, h: HeaderMap, req: Request) -> Respo
     wrapped(s, h, req.into_body(), "postdecryptwithpin", |st, _, r| api::decrypt_with_pin(&st.km, r)).await
 }
 
+async fn jwt_encrypt(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postjwtencrypt", |st, _, r| api::jwt_encrypt(&st.km, r)).await
+}
+
+async fn jwt_decrypt(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postjwtdecrypt", |st, who, r| api::jwt_decrypt(&st.km, who, r)).await
+}
+
 async fn generate_argon2_hash(State(s): Shared, h: HeaderMap, req: Request) -> Response {
     wrapped(s, h, req.into_body(), "postgenerateargon2hash", |st, _, r| api::generate_argon2_hash(&st.km, r))
         .await
@@ -316,6 +324,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/decrypt", post(decrypt))
         .route("/encryptWithPin", post(encrypt_with_pin))
         .route("/decryptWithPin", post(decrypt_with_pin))
+        .route("/jwtEncrypt", post(jwt_encrypt))
+        .route("/jwtDecrypt", post(jwt_decrypt))
         .route("/generateArgon2Hash", post(generate_argon2_hash))
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))

@@ -337,6 +337,118 @@ async fn crypto_endpoints_happy_paths() {
 }
 
 #[tokio::test]
+async fn jwe_endpoints() {
+    let api = api();
+    let claims = br#"{"sub":"1234","name":"resident"}"#;
+    let token = api
+        .ok("POST", "/jwtEncrypt", json!({"applicationId": "RESIDENT", "referenceId": "jwe", "data": b64(claims), "includeCertHash": true}))
+        .await["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.split('.').count(), 5);
+    // RESIDENT admits only resident-service (set up above); the admin token's user is "admin".
+    let (_, code) = api
+        .error(
+            "POST",
+            "/jwtDecrypt",
+            Some(ADMIN),
+            Some(wrap(json!({"applicationId": "RESIDENT", "referenceId": "jwe", "encData": token}))),
+        )
+        .await;
+    assert_eq!(code, "KER-CRY-012", "jwtDecrypt applies access_allowed (MOSIP does not)");
+
+    let token = api
+        .ok(
+            "POST",
+            "/jwtEncrypt",
+            json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "data": b64(claims)}),
+        )
+        .await["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let opened = api
+        .ok(
+            "POST",
+            "/jwtDecrypt",
+            json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "encData": token}),
+        )
+        .await;
+    assert_eq!(opened["data"], b64(claims));
+
+    // A JWS (three parts) is encrypted as it is, JSON or not.
+    let jws = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+    let token = api
+        .ok("POST", "/jwtEncrypt", json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "data": jws, "enableDefCompression": false}))
+        .await["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let opened = api
+        .ok(
+            "POST",
+            "/jwtDecrypt",
+            json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "encData": token}),
+        )
+        .await;
+    assert_eq!(opened["data"], b64(jws.as_bytes()));
+
+    // Sealed to a certificate given in the request: the master's opens nowhere (KER-KMS-018),
+    // an outside certificate's is unknown here (KER-KMS-025).
+    let master = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=").await;
+    let to_master = api
+        .ok("POST", "/jwtEncrypt", json!({"x509Certificate": master["certificate"], "data": b64(claims)}))
+        .await["data"]
+        .clone();
+    let (_, code) = api
+        .error(
+            "POST",
+            "/jwtDecrypt",
+            Some(ADMIN),
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "encData": to_master}))),
+        )
+        .await;
+    assert_eq!(code, "KER-KMS-018");
+    let outside = certify(
+        &outside_ca(),
+        &SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap(),
+    );
+    let to_outside = api
+        .ok("POST", "/jwtEncrypt", json!({"x509Certificate": outside.to_pem(), "data": b64(claims)}))
+        .await["data"]
+        .clone();
+    let (_, code) = api
+        .error(
+            "POST",
+            "/jwtDecrypt",
+            Some(ADMIN),
+            Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "encData": to_outside}))),
+        )
+        .await;
+    assert_eq!(code, "KER-KMS-025");
+
+    for (path, request, expected) in [
+        (
+            "/jwtEncrypt",
+            json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "data": b64(b"not json")}),
+            "KER-CRY-013",
+        ),
+        ("/jwtEncrypt", json!({"applicationId": "REGISTRATION", "referenceId": "jwe"}), "KER-KMS-005"),
+        ("/jwtEncrypt", json!({"data": b64(claims)}), "KER-KMS-005"),
+        (
+            "/jwtDecrypt",
+            json!({"applicationId": "REGISTRATION", "referenceId": "jwe", "encData": "a.b.c.d.e"}),
+            "KER-CRY-015",
+        ),
+        ("/jwtDecrypt", json!({"applicationId": "REGISTRATION", "encData": "a.b.c.d.e"}), "KER-KMS-005"),
+    ] {
+        let (_, code) = api.error("POST", path, Some(ADMIN), Some(wrap(request.clone()))).await;
+        assert_eq!(code, expected, "{path} {request}");
+    }
+}
+
+#[tokio::test]
 async fn bad_inputs_get_their_mosip_codes() {
     let api = api();
     let enc = |extra: Value| {
