@@ -27,6 +27,19 @@ pub struct DistinguishedNameSpec {
 }
 
 impl DistinguishedNameSpec {
+    /// The parts in MOSIP's encoding order C, ST, L, O, OU, CN, with their attribute OIDs
+    /// (encoded arcs) and whether the value is a PrintableString.
+    pub(crate) fn ordered(&self) -> [(&'static [u8], &str, bool); 6] {
+        [
+            (&[0x55, 0x04, 0x06], self.country.as_str(), true),
+            (&[0x55, 0x04, 0x08], self.state.as_str(), false),
+            (&[0x55, 0x04, 0x07], self.locality.as_str(), false),
+            (&[0x55, 0x04, 0x0a], self.organization.as_str(), false),
+            (&[0x55, 0x04, 0x0b], self.organizational_unit.as_str(), false),
+            (&[0x55, 0x04, 0x03], self.common_name.as_str(), false),
+        ]
+    }
+
     /// The RDNs in MOSIP's encoding order C, ST, L, O, OU, CN; C as PrintableString, the
     /// others UTF8String.
     fn to_rcgen(&self) -> Result<DistinguishedName, CryptoError> {
@@ -189,32 +202,37 @@ impl SigningKey for RemoteSigner<'_> {
 }
 
 /// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from fixed-width `r` and `s`.
-fn ecdsa_der(r: &[u8], s: &[u8]) -> Vec<u8> {
-    fn integer(v: &[u8]) -> Vec<u8> {
-        let v = match v.iter().position(|b| *b != 0) {
-            Some(i) => v.get(i..).unwrap_or_default(),
-            None => &[0][..],
-        };
-        let pad = v.first().is_some_and(|b| b & 0x80 != 0);
-        let mut out = vec![0x02, (v.len() + usize::from(pad)) as u8];
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    }
-    let body = [integer(r), integer(s)].concat();
-    [vec![0x30, body.len() as u8], body].concat()
+pub(crate) fn ecdsa_der(r: &[u8], s: &[u8]) -> Vec<u8> {
+    crate::der::seq(&[&crate::der::uint(r), &crate::der::uint(s)])
 }
 
-/// A random positive serial number of 64 bits (MOSIP's can be negative, against RFC 5280).
-fn serial() -> Result<SerialNumber, CryptoError> {
+/// Eight random bytes of a positive 64-bit serial number (MOSIP's can be negative, against
+/// RFC 5280).
+pub(crate) fn serial_bytes() -> Result<[u8; 8], CryptoError> {
     let mut bytes = [0u8; 8];
     fill_random(&mut bytes)?;
     if let Some(first) = bytes.first_mut() {
         *first = (*first & 0x7f) | 0x01;
     }
-    Ok(SerialNumber::from_slice(&bytes))
+    Ok(bytes)
+}
+
+fn serial() -> Result<SerialNumber, CryptoError> {
+    Ok(SerialNumber::from_slice(&serial_bytes()?))
+}
+
+/// Whether a DER `SubjectPublicKeyInfo` holds an EC key on secp256k1.
+fn is_secp256k1(spki_der: &[u8]) -> bool {
+    let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der) else { return false };
+    spki.algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1"
+        && spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .map(|o| o.to_id_string())
+            .as_deref()
+            == Some("1.3.132.0.10")
 }
 
 /// Issues a certificate for the key `subject_spki` (DER) as `spec` says, signed by `issuer`.
@@ -223,6 +241,10 @@ pub fn issue_certificate(
     subject_spki: &[u8],
     issuer: &CertificateIssuer<'_>,
 ) -> Result<Certificate, CryptoError> {
+    if is_secp256k1(subject_spki) {
+        // rcgen cannot write secp256k1 keys: our own encoder, same profile.
+        return crate::k1_x509::issue(spec, subject_spki, issuer);
+    }
     let subject_key = Spki::parse(subject_spki)?;
     let mut params = CertificateParams::default();
     params.not_before = spec.not_before.as_offset();
@@ -271,6 +293,9 @@ pub fn certificate_request(
     subject_spki: &[u8],
     sign: &SignFn<'_>,
 ) -> Result<String, CryptoError> {
+    if is_secp256k1(subject_spki) {
+        return crate::k1_x509::certificate_request(subject, subject_spki, sign);
+    }
     let spki = Spki::parse(subject_spki)?;
     let alg = spki.alg;
     let mut params = CertificateParams::default();
@@ -403,16 +428,79 @@ mod tests {
         }
     }
 
+    /// Runs `openssl` with `args` on files in a temporary folder; its success and output.
+    fn openssl(files: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+        let dir =
+            std::env::temp_dir().join(format!("keymgr-k1-{}-{}", std::process::id(), args.join("_").len()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).expect("write");
+        }
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("the openssl command-line tool checks the encoding independently");
+        let _ = std::fs::remove_dir_all(&dir);
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
     #[test]
-    fn secp256k1_subjects_are_refused_not_mangled() {
-        let k = SoftKey::generate(AsymmetricKind::EcSecp256k1).expect("key");
-        let spki = k.public_key_spki().expect("spki");
-        let sign = |_: &[u8]| Ok(Vec::new());
-        let err = issue_certificate(
-            &spec("x", CertificateProfile::Intermediate),
-            &spki,
-            &CertificateIssuer { certificate: None, public_key_spki: &spki, sign: &sign },
+    fn secp256k1_keys_get_certificates_and_csrs_of_our_own_encoding() {
+        let root_key = SoftKey::generate(AsymmetricKind::Rsa2048).expect("root key");
+        let root_spki = root_key.public_key_spki().expect("spki");
+        let sign_root = |m: &[u8]| root_key.sign(SignAlgorithm::Rs256, m);
+        let root = issue_certificate(
+            &spec("www.mosip.io (ROOT)", CertificateProfile::Root),
+            &root_spki,
+            &CertificateIssuer { certificate: None, public_key_spki: &root_spki, sign: &sign_root },
+        )
+        .expect("root");
+        let k1 = SoftKey::generate(AsymmetricKind::EcSecp256k1).expect("key");
+        let k1_spki = k1.public_key_spki().expect("spki");
+        let cert = issue_certificate(
+            &spec("www.mosip.io (RESIDENT-EC_SECP256K1_SIGN)", CertificateProfile::Intermediate),
+            &k1_spki,
+            &CertificateIssuer { certificate: Some(&root), public_key_spki: &root_spki, sign: &sign_root },
+        )
+        .expect("k1 certificate");
+        assert!(cert.is_signed_by(&root));
+        assert_eq!(cert.spki_der(), &k1_spki[..]);
+        assert_eq!(cert.issuer(), root.subject());
+        assert_eq!(subject_of(&cert).expect("parts"), dn("www.mosip.io (RESIDENT-EC_SECP256K1_SIGN)"));
+        let (_, x) = X509Certificate::from_der(cert.der()).expect("parses");
+        let bc = x.basic_constraints().expect("ok").expect("present");
+        assert!(bc.critical && bc.value.ca && bc.value.path_len_constraint == Some(1));
+        let ku = x.key_usage().expect("ok").expect("present");
+        assert!(ku.critical && ku.value.key_cert_sign() && ku.value.digital_signature());
+        assert!(x.serial.bits() <= 63 && x.serial.bits() > 0);
+        let (ok, out) = openssl(
+            &[("root.pem", &root.to_pem()), ("k1.pem", &cert.to_pem())],
+            &["verify", "-attime", "1750086400", "-CAfile", "root.pem", "k1.pem"],
         );
-        assert!(err.is_err());
+        assert!(ok, "openssl verify: {out}");
+
+        let csr = certificate_request(&dn("www.mosip.io"), &k1_spki, &|m| k1.sign(SignAlgorithm::Es256K, m))
+            .expect("csr");
+        let (ok, out) =
+            openssl(&[("k1.csr", &csr)], &["req", "-in", "k1.csr", "-verify", "-noout", "-subject"]);
+        assert!(
+            ok && (out.contains("CN=www.mosip.io") || out.contains("CN = www.mosip.io")),
+            "openssl req -verify: {out}"
+        );
+
+        // A secp256k1 key cannot sign its own (RSA-signed) certificate.
+        let sign = |_: &[u8]| Ok(Vec::new());
+        assert!(
+            issue_certificate(
+                &spec("x", CertificateProfile::Root),
+                &k1_spki,
+                &CertificateIssuer { certificate: None, public_key_spki: &k1_spki, sign: &sign },
+            )
+            .is_err()
+        );
     }
 }

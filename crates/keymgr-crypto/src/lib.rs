@@ -18,10 +18,12 @@
 
 pub mod aead;
 mod cert;
+mod der;
 mod digest;
 mod ecb;
 mod error;
 pub mod issue;
+mod k1_x509;
 mod oaep;
 pub mod password;
 pub mod pem;

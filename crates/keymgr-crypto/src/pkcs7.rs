@@ -1,30 +1,13 @@
 //! Certificates-only PKCS#7 / CMS `SignedData` (RFC 5652 section 5, "degenerate" form): how
 //! MOSIP hands out certificate chains (`getCertificateChain`, partner trust paths).
 
+use crate::der::tlv;
 use crate::{Certificate, pem};
 
 /// `id-signedData`, 1.2.840.113549.1.7.2.
 const SIGNED_DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
 /// `id-data`, 1.2.840.113549.1.7.1.
 const DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
-
-/// A DER TLV with a definite length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let len = content.len();
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let significant = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
-    out.extend_from_slice(content);
-    out
-}
 
 /// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates` in the given order
 /// (leaf first, as MOSIP writes trust paths).
@@ -49,13 +32,6 @@ pub fn certs_only_pem(certificates: &[Certificate]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_lengths_use_the_minimal_form() {
-        assert_eq!(tlv(0x04, &[0; 0x7f])[..2], [0x04, 0x7f]);
-        assert_eq!(tlv(0x04, &[0; 0x80])[..3], [0x04, 0x81, 0x80]);
-        assert_eq!(tlv(0x04, &[0; 0x1234])[..4], [0x04, 0x82, 0x12, 0x34]);
-    }
 
     #[test]
     fn holds_the_certificates_in_order() {
