@@ -157,6 +157,24 @@ impl KeyUnwrapper for Unwrapped {
     }
 }
 
+/// The curve of an EC signing reference (`EC_SECP256R1_SIGN`, `EC_SECP256K1_SIGN`).
+fn ec_kind(reference: &RefId) -> Option<AsymmetricKind> {
+    match reference.as_str() {
+        "EC_SECP256R1_SIGN" => Some(AsymmetricKind::EcP256),
+        "EC_SECP256K1_SIGN" => Some(AsymmetricKind::EcSecp256k1),
+        _ => None,
+    }
+}
+
+/// The signature algorithm a key of `reference` signs with (CSRs of HSM keys).
+fn signing_algorithm(reference: &RefId) -> SignAlgorithm {
+    match ec_kind(reference) {
+        Some(AsymmetricKind::EcP256) => SignAlgorithm::Es256,
+        Some(AsymmetricKind::EcSecp256k1) => SignAlgorithm::Es256K,
+        _ => SignAlgorithm::Rs256,
+    }
+}
+
 /// MOSIP's `uni_ident` is the uppercase SHA-1 hex of `APP_REF_MM-dd-yyyy`, which collides when a
 /// pair gets two keys on one day (reference section 14). The alias is added to the source
 /// string, so it is unique and keeps MOSIP's form.
@@ -317,6 +335,30 @@ impl KeyManager {
         self.ensure_hsm_key(&key_ref, force, true, requested).map(|c| Self::info(&c))
     }
 
+    /// Generates (or, unless `force`, returns the current) EC signing key of (app, ref) in the
+    /// keystore, certified by ROOT: `EC_SECP256R1_SIGN` (P-256) or `EC_SECP256K1_SIGN`
+    /// (secp256k1). MOSIP's `generateECSignKey`; `ED25519_SIGN` is not available in this
+    /// version and, like ROOT and other references, is `KER-KMS-030`.
+    pub fn generate_ec_sign_key(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        force: bool,
+        requested: &DistinguishedNameSpec,
+    ) -> Result<CertificateInfo, KeymgrError> {
+        if app.eq_ignore_case(WellKnown::ROOT_APP) {
+            return Err(KeymgrError::SigningRefNotSupported(format!("{reference} for ROOT")));
+        }
+        if ec_kind(reference).is_none() {
+            return Err(KeymgrError::SigningRefNotSupported(format!(
+                "{reference}: use EC_SECP256R1_SIGN or EC_SECP256K1_SIGN (Ed25519 keys are not available in this version)"
+            )));
+        }
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        let requested = (requested != &DistinguishedNameSpec::default()).then_some(requested);
+        self.ensure_hsm_key(&key_ref, force, true, requested).map(|c| Self::info(&c))
+    }
+
     /// The current key of an HSM pair, from the cache or by [`Self::ensure_hsm_key`].
     fn current_hsm_key(&self, key_ref: &KeyRef, allow_first: bool) -> Result<Arc<Current>, KeymgrError> {
         let now = self.clock.now();
@@ -410,9 +452,10 @@ impl KeyManager {
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
         let expiry = new_key_expiry(now, policy, pre, root.map(|r| r.alias.expires_at))?;
         let alias = uuid::Uuid::new_v4().to_string();
+        let kind = ec_kind(&key_ref.reference).unwrap_or(AsymmetricKind::Rsa2048);
         let spki = self
             .keystore
-            .generate(&alias, KeyKind::Asymmetric(AsymmetricKind::Rsa2048))?
+            .generate(&alias, KeyKind::Asymmetric(kind))?
             .ok_or_else(|| KeymgrError::Crypto("the keystore returned no public key".into()))?;
         let made = (|| {
             let spec = CertificateSpec {

@@ -456,3 +456,31 @@ fn successors_keep_the_names_of_their_pairs() {
         named.subject()
     );
 }
+
+/// EC signing keys (P-256, secp256k1) made in the keystore, certified by ROOT, with CSRs
+/// signed in the keystore; on SoftHSM2 too (this file runs again there).
+#[test]
+fn ec_signing_keys_in_the_keystore() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[]).unwrap();
+    let root = km.get_certificate(&app("ROOT"), &reference("")).unwrap().certificate;
+    let none = keymgr_crypto::issue::DistinguishedNameSpec::default();
+    for r in ["EC_SECP256R1_SIGN", "EC_SECP256K1_SIGN"] {
+        let made = km.generate_ec_sign_key(&app("RESIDENT"), &reference(r), false, &none).unwrap();
+        assert!(made.certificate.is_signed_by(&root), "{r}");
+        assert_eq!(
+            km.generate_ec_sign_key(&app("RESIDENT"), &reference(r), false, &none).unwrap().alias,
+            made.alias
+        );
+        assert_eq!(km.get_certificate(&app("RESIDENT"), &reference(r)).unwrap().alias, made.alias);
+        let csr = km.generate_csr(&app("RESIDENT"), &reference(r), &none).unwrap();
+        assert!(csr.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"), "{r}");
+    }
+    assert_eq!(
+        km.generate_ec_sign_key(&app("RESIDENT"), &reference("ED25519_SIGN"), false, &none)
+            .map(drop)
+            .map_err(code),
+        Err("KER-KMS-030")
+    );
+}

@@ -91,29 +91,28 @@ pub struct KeyPairGenerateResponse {
     timestamp: String,
 }
 
-/// `POST /generateMasterKey/{objectType}`.
-pub fn generate_master_key(
+/// Which answer a key-pair endpoint gives: `CERTIFICATE` or `CSR`.
+fn wants_csr(object_type: &str) -> Result<bool, ApiError> {
+    match object_type.trim() {
+        "" => Err(ApiError::Keymgr(KeymgrError::InvalidRequest("objectType should not be empty".into()))),
+        "CERTIFICATE" => Ok(false),
+        "CSR" => Ok(true),
+        other => Err(ApiError::Keymgr(KeymgrError::InvalidObjectType(other.to_owned()))),
+    }
+}
+
+/// The answer of a key-pair endpoint for the key `info` of (app, ref).
+fn key_pair_response(
     km: &KeyManager,
-    object_type: &str,
-    req: KeyPairGenerateRequest,
+    info: keymgr_core::CertificateInfo,
+    want_csr: bool,
+    req: &KeyPairGenerateRequest,
+    app: &AppId,
+    reference: &RefId,
 ) -> Result<KeyPairGenerateResponse, ApiError> {
-    let app = app_id(&req.application_id)?;
-    let reference = ref_id(&req.reference_id)?;
-    // Checked before anything is generated (MOSIP generates first, reference section 14).
-    let want_csr = match object_type.trim() {
-        "" => {
-            return Err(ApiError::Keymgr(KeymgrError::InvalidRequest(
-                "objectType should not be empty".into(),
-            )));
-        }
-        "CERTIFICATE" => false,
-        "CSR" => true,
-        other => return Err(ApiError::Keymgr(KeymgrError::InvalidObjectType(other.to_owned()))),
-    };
-    let info = km.generate_master_key_named(&app, &reference, req.force, &req.subject())?;
     let now = km.now().to_mosip_string();
     if want_csr {
-        let csr = km.generate_csr(&app, &reference, &req.subject())?;
+        let csr = km.generate_csr(app, reference, &req.subject())?;
         return Ok(KeyPairGenerateResponse {
             certificate: None,
             cert_sign_request: Some(csr.csr_pem),
@@ -131,13 +130,37 @@ pub fn generate_master_key(
     })
 }
 
-/// `POST /generateECSignKey/{objectType}`: EC and Ed25519 signing keys are not made by this
-/// version; the refusal says so with MOSIP's code for an unsupported signing reference.
-pub fn generate_ec_sign_key(req: KeyPairGenerateRequest) -> Result<KeyPairGenerateResponse, ApiError> {
+/// `POST /generateMasterKey/{objectType}`.
+pub fn generate_master_key(
+    km: &KeyManager,
+    object_type: &str,
+    req: KeyPairGenerateRequest,
+) -> Result<KeyPairGenerateResponse, ApiError> {
+    let app = app_id(&req.application_id)?;
     let reference = ref_id(&req.reference_id)?;
-    Err(ApiError::Keymgr(KeymgrError::SigningRefNotSupported(format!(
-        "{reference}: EC and Ed25519 signing keys are not available in this version"
-    ))))
+    // Checked before anything is generated (MOSIP generates first, reference section 14).
+    let want_csr = wants_csr(object_type)?;
+    let info = km.generate_master_key_named(&app, &reference, req.force, &req.subject())?;
+    key_pair_response(km, info, want_csr, &req, &app, &reference)
+}
+
+/// `POST /generateECSignKey/{objectType}`: P-256 and secp256k1 signing keys in the keystore,
+/// certified by ROOT.
+pub fn generate_ec_sign_key(
+    km: &KeyManager,
+    object_type: &str,
+    req: KeyPairGenerateRequest,
+) -> Result<KeyPairGenerateResponse, ApiError> {
+    let app = app_id(&req.application_id)?;
+    let reference = ref_id(&req.reference_id)?;
+    if !WellKnown::EC_SIGN_REFS.contains(&reference.as_str()) {
+        return Err(ApiError::Keymgr(KeymgrError::SigningRefNotSupported(reference.to_string())));
+    }
+    let want_csr = wants_csr(object_type).map_err(|_| {
+        ApiError::InvalidRequest(format!("objectType {object_type:?}: use CERTIFICATE or CSR"))
+    })?;
+    let info = km.generate_ec_sign_key(&app, &reference, req.force, &req.subject())?;
+    key_pair_response(km, info, want_csr, &req, &app, &reference)
 }
 
 /// Query of `getCertificate`, `getAllCertificates`, `getCertificateChain`.

@@ -174,9 +174,17 @@ async fn generate_master_key(
     .await
 }
 
-async fn generate_ec_sign_key(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+async fn generate_ec_sign_key(
+    State(s): Shared,
+    Path(object_type): Path<String>,
+    h: HeaderMap,
+    req: Request,
+) -> Response {
     // MOSIP checks generateECSignKey against the getCertificate role (reference section 0).
-    wrapped(s, h, req.into_body(), "getgetcertificate", |_, _, r| api::generate_ec_sign_key(r)).await
+    wrapped(s, h, req.into_body(), "getgetcertificate", move |st, _, r| {
+        api::generate_ec_sign_key(&st.km, &object_type, r)
+    })
+    .await
 }
 
 async fn get_certificate(State(s): Shared, h: HeaderMap, q: KeyQueryResult) -> Response {

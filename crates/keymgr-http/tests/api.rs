@@ -274,16 +274,56 @@ async fn key_endpoints_happy_paths() {
     let after = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011").await;
     assert_ne!(after["certificate"], pem, "the next call rotates");
 
-    // EC signing keys are refused with a clear message.
-    let (status, code) = api
-        .error(
-            "POST",
+    // EC signing keys: P-256 and secp256k1 in the keystore, certified by ROOT; CSRs signed
+    // by the key; Ed25519 not available (KER-KMS-030).
+    let root = api.get_ok("/getCertificate?applicationId=ROOT&referenceId=").await;
+    let root = Certificate::from_pem(root["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    for reference in ["EC_SECP256R1_SIGN", "EC_SECP256K1_SIGN"] {
+        let req = json!({"applicationId": "RESIDENT", "referenceId": reference});
+        let made = api.ok("POST", "/generateECSignKey/CERTIFICATE", req.clone()).await;
+        let cert = Certificate::from_pem(made["certificate"].as_str().unwrap().as_bytes()).unwrap();
+        assert!(cert.is_signed_by(&root), "{reference}");
+        assert!(
+            cert.subject().ends_with(&format!("CN=www.mosip.io (RESIDENT-{reference})")),
+            "{}",
+            cert.subject()
+        );
+        let again =
+            api.get_ok(&format!("/getCertificate?applicationId=RESIDENT&referenceId={reference}")).await;
+        assert_eq!(again["certificate"], made["certificate"], "the same key is current");
+        let csr = api.ok("POST", "/generateECSignKey/CSR", req).await;
+        assert!(csr["certSignRequest"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    }
+    for (path, request, expected) in [
+        (
             "/generateECSignKey/CERTIFICATE",
-            Some(ADMIN),
-            Some(wrap(json!({"applicationId": "RESIDENT", "referenceId": "EC_SECP256R1_SIGN"}))),
-        )
+            json!({"applicationId": "RESIDENT", "referenceId": "ED25519_SIGN"}),
+            "KER-KMS-030",
+        ),
+        (
+            "/generateECSignKey/CERTIFICATE",
+            json!({"applicationId": "ROOT", "referenceId": "EC_SECP256R1_SIGN"}),
+            "KER-KMS-030",
+        ),
+        (
+            "/generateECSignKey/CERTIFICATE",
+            json!({"applicationId": "RESIDENT", "referenceId": "other"}),
+            "KER-KMS-030",
+        ),
+        (
+            "/generateECSignKey/PDF",
+            json!({"applicationId": "RESIDENT", "referenceId": "EC_SECP256R1_SIGN"}),
+            "KER-KMS-005",
+        ),
+    ] {
+        let (status, code) = api.error("POST", path, Some(ADMIN), Some(wrap(request))).await;
+        assert_eq!((status, code.as_str()), (StatusCode::OK, expected), "{path}");
+    }
+    // An EC key is no encryption key.
+    let (_, code) = api
+        .error("POST", "/encrypt", Some(ADMIN), Some(wrap(json!({"applicationId": "RESIDENT", "referenceId": "EC_SECP256R1_SIGN", "timeStamp": now_text(), "data": b64(b"x")}))))
         .await;
-    assert_eq!((status, code.as_str()), (StatusCode::OK, "KER-KMS-030"));
+    assert_eq!(code, "KER-CRY-011");
 }
 
 #[tokio::test]

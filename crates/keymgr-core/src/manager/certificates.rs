@@ -156,7 +156,7 @@ impl KeyManager {
             }
             None => certificate_request(&subject, &spki, &|m| {
                 self.keystore
-                    .sign(&current.alias.alias, SignAlgorithm::Rs256, m)
+                    .sign(&current.alias.alias, super::signing_algorithm(&key_ref.reference), m)
                     .map_err(|_| keymgr_crypto::CryptoError::SignFailed)
             })?,
         };
