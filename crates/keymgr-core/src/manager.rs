@@ -157,6 +157,21 @@ impl KeyUnwrapper for Unwrapped {
     }
 }
 
+/// `requested` when it names anything (a request's subject fields), else `None`.
+fn named(requested: &DistinguishedNameSpec) -> Option<&DistinguishedNameSpec> {
+    (requested != &DistinguishedNameSpec::default()).then_some(requested)
+}
+
+/// The keys of `aliases` that are current at `now` under pre-expiry `pre`.
+fn current_keys(aliases: &[KeyAlias], now: UtcTime, pre: u16) -> Vec<&KeyAlias> {
+    aliases.iter().filter(|a| is_current(a, now, pre)).collect()
+}
+
+/// `KER-KMS-003` for a pair with `count` current keys where one is needed.
+fn not_unique(key_ref: &KeyRef, count: usize) -> KeymgrError {
+    KeymgrError::NoUniqueAlias(format!("{count} current keys for {key_ref}"))
+}
+
 /// The curve of an EC signing reference (`EC_SECP256R1_SIGN`, `EC_SECP256K1_SIGN`).
 fn ec_kind(reference: &RefId) -> Option<AsymmetricKind> {
     match reference.as_str() {
@@ -331,8 +346,7 @@ impl KeyManager {
             return Err(KeymgrError::RefIdNotSupported(reference.to_string()));
         }
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let requested = (requested != &DistinguishedNameSpec::default()).then_some(requested);
-        self.ensure_hsm_key(&key_ref, force, true, requested).map(|c| Self::info(&c))
+        self.ensure_hsm_key(&key_ref, force, true, named(requested)).map(|c| Self::info(&c))
     }
 
     /// Generates (or, unless `force`, returns the current) EC signing key of (app, ref) in the
@@ -355,8 +369,7 @@ impl KeyManager {
             )));
         }
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let requested = (requested != &DistinguishedNameSpec::default()).then_some(requested);
-        self.ensure_hsm_key(&key_ref, force, true, requested).map(|c| Self::info(&c))
+        self.ensure_hsm_key(&key_ref, force, true, named(requested)).map(|c| Self::info(&c))
     }
 
     /// The current key of an HSM pair, from the cache or by [`Self::ensure_hsm_key`].
@@ -398,7 +411,7 @@ impl KeyManager {
             let now = self.clock.now();
             let aliases = tx.aliases_for(key_ref)?;
             if force {
-                for a in aliases.iter().filter(|a| is_current(a, now, pre)) {
+                for a in current_keys(&aliases, now, pre) {
                     tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
                 }
             } else {
@@ -408,10 +421,7 @@ impl KeyManager {
                         return Ok((a, cert));
                     }
                     Decision::Ambiguous(v) => {
-                        return Err(KeymgrError::NoUniqueAlias(format!(
-                            "{} current keys for {key_ref}",
-                            v.len()
-                        )));
+                        return Err(not_unique(key_ref, v.len()));
                     }
                     Decision::Generate if aliases.is_empty() && !allow_first => {
                         return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
@@ -553,10 +563,7 @@ impl KeyManager {
                     return Ok((a, cert));
                 }
                 Decision::Ambiguous(v) => {
-                    return Err(KeymgrError::NoUniqueAlias(format!(
-                        "{} current keys for {key_ref}",
-                        v.len()
-                    )));
+                    return Err(not_unique(key_ref, v.len()));
                 }
                 Decision::Generate => {}
             }
@@ -692,15 +699,13 @@ impl KeyManager {
         let result = self.db.with_generation_lock(&key_ref, |tx| {
             let now = self.clock.now();
             let aliases = tx.aliases_for(&key_ref)?;
-            let current: Vec<&KeyAlias> = aliases.iter().filter(|a| is_current(a, now, pre)).collect();
+            let current = current_keys(&aliases, now, pre);
             match current.as_slice() {
                 [one] => {
                     tx.set_expiry(&one.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
                     Ok(one.alias.clone())
                 }
-                other => {
-                    Err(KeymgrError::NoUniqueAlias(format!("{} current keys for {key_ref}", other.len())))
-                }
+                other => Err(not_unique(&key_ref, other.len())),
             }
         });
         self.forget_pair(&key_ref);

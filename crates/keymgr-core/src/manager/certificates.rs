@@ -5,9 +5,8 @@ use keymgr_crypto::issue::{DistinguishedNameSpec, certificate_request};
 use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, pkcs7, sha1_hex_upper, sha256};
 use keymgr_db::{NewKey, StoredKey};
 use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, UtcTime, WellKnown};
-use keymgr_policy::is_current;
 
-use super::{EXPIRE_NOW, KeyManager, unique_ident};
+use super::{EXPIRE_NOW, KeyManager, current_keys, not_unique, unique_ident};
 use crate::KeymgrError;
 
 /// One certificate of a pair, as `getAllCertificates` lists them.
@@ -177,12 +176,9 @@ impl KeyManager {
         let result = self.db.with_generation_lock(&key_ref, |tx| {
             let now = self.clock.now();
             let aliases = tx.aliases_for(&key_ref)?;
-            let current: Vec<&KeyAlias> = aliases.iter().filter(|a| is_current(a, now, pre)).collect();
+            let current = current_keys(&aliases, now, pre);
             let [key] = current.as_slice() else {
-                return Err(KeymgrError::NoUniqueAlias(format!(
-                    "{} current keys for {key_ref}",
-                    current.len()
-                )));
+                return Err(not_unique(&key_ref, current.len()));
             };
             let stored = tx.stored_key(&key.alias)?;
             let existing = match &stored {
@@ -238,7 +234,7 @@ impl KeyManager {
         let result = self.db.with_generation_lock(&key_ref, |tx| {
             let now = self.clock.now();
             let aliases = tx.aliases_for(&key_ref)?;
-            let current: Vec<&KeyAlias> = aliases.iter().filter(|a| is_current(a, now, pre)).collect();
+            let current = current_keys(&aliases, now, pre);
             match (current.as_slice(), aliases.first()) {
                 ([], None) => {}
                 ([], Some(oldest)) => {
@@ -259,10 +255,7 @@ impl KeyManager {
                     tx.set_expiry(&key.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
                 }
                 (several, _) => {
-                    return Err(KeymgrError::NoUniqueAlias(format!(
-                        "{} current keys for {key_ref}",
-                        several.len()
-                    )));
+                    return Err(not_unique(&key_ref, several.len()));
                 }
             }
             let alias = uuid::Uuid::new_v4().to_string();

@@ -6,10 +6,9 @@ use keymgr_crypto::{CryptoError, fill_random};
 use keymgr_db::NewKey;
 use keymgr_hsm::KeyKind;
 use keymgr_model::{AppId, KeyAlias, KeyRef, RefId};
-use keymgr_policy::is_current;
 use zeroize::Zeroizing;
 
-use super::{EXPIRE_NOW, KeyManager};
+use super::{EXPIRE_NOW, KeyManager, current_keys, not_unique};
 use crate::KeymgrError;
 
 /// Days a symmetric key made by `generateSymmetricKey` is valid (MOSIP: 3650).
@@ -60,13 +59,10 @@ impl KeyManager {
         let result = self.db.with_generation_lock(&key_ref, |tx| {
             let now = self.clock.now();
             let aliases = tx.aliases_for(&key_ref)?;
-            let current: Vec<&KeyAlias> = aliases.iter().filter(|a| is_current(a, now, pre)).collect();
+            let current = current_keys(&aliases, now, pre);
             match (current.as_slice(), force) {
                 ([_, _, ..], _) => {
-                    return Err(KeymgrError::NoUniqueAlias(format!(
-                        "{} current keys for {key_ref}",
-                        current.len()
-                    )));
+                    return Err(not_unique(&key_ref, current.len()));
                 }
                 ([_], false) => return Ok(SymmetricKeyStatus::Exists),
                 ([key], true) => tx.set_expiry(&key.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?,
