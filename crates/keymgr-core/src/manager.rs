@@ -50,6 +50,8 @@ pub struct KeyManagerConfig {
     pub pin_kdf_iterations: u32,
     /// Argon2id parameters of `argon2_hash` (MOSIP: t=10, m=64 MiB, p=2).
     pub argon2: keymgr_crypto::password::Argon2Params,
+    /// Most Argon2 hashes computed at once (each takes `argon2.memory_kib`); more wait.
+    pub argon2_concurrency: usize,
 }
 
 impl Default for KeyManagerConfig {
@@ -70,6 +72,7 @@ impl Default for KeyManagerConfig {
             actor: "SYSTEM".into(),
             pin_kdf_iterations: keymgr_crypto::password::PIN_KDF_ITERATIONS,
             argon2: keymgr_crypto::password::Argon2Params::MOSIP,
+            argon2_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -145,6 +148,38 @@ pub struct KeyManager {
     by_thumbprint: BoundedCache<Thumbprint, Vec<KeyAlias>>,
     base_keys: BoundedCache<String, RsaPrivateKey>,
     policies: BoundedCache<AppId, Option<KeyPolicy>>,
+    argon2_slots: Slots,
+}
+
+/// A counting semaphore for blocking threads: at most `n` holders at once.
+struct Slots {
+    free: std::sync::Mutex<usize>,
+    released: std::sync::Condvar,
+}
+
+/// A held slot, given back on drop.
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self { free: std::sync::Mutex::new(n.max(1)), released: std::sync::Condvar::new() }
+    }
+
+    fn acquire(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.0.released.notify_one();
+    }
 }
 
 /// An already-unwrapped data key, handed to the codec after the key manager unwrapped it with
@@ -222,6 +257,7 @@ impl KeyManager {
             by_thumbprint: BoundedCache::new(4096, Duration::from_secs(3600)),
             base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             policies: BoundedCache::new(1024, cert_ttl),
+            argon2_slots: Slots::new(config.argon2_concurrency),
             db,
             keystore,
             clock,
@@ -930,5 +966,36 @@ impl KeyManager {
     /// The current time of the manager's clock.
     pub fn now(&self) -> UtcTime {
         self.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slots;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn slots_bound_how_many_hold_at_once() {
+        let slots = Arc::new(Slots::new(2));
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (slots, now, most) = (Arc::clone(&slots), Arc::clone(&now), Arc::clone(&most));
+                std::thread::spawn(move || {
+                    let _slot = slots.acquire();
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Never more than two at once (how often two overlap depends on the scheduler).
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} held at once");
     }
 }

@@ -308,10 +308,10 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn random_secret() -> Result<String, ApiError> {
+fn random_secret() -> Result<Zeroizing<String>, ApiError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     fill_random(bytes.as_mut_slice()).map_err(config_error)?;
-    Ok(keymgr_envelope::base64::encode(bytes.as_slice()))
+    Ok(Zeroizing::new(keymgr_envelope::base64::encode(bytes.as_slice())))
 }
 
 /// A started service: the router state and what the start did, for the binary to report.

@@ -133,6 +133,9 @@ impl KeyManager {
                 s
             }
         };
+        // Each hash takes `memory_kib` of memory: at most `argon2_concurrency` at once, so that
+        // a burst of requests queues instead of exhausting memory.
+        let _slot = self.argon2_slots.acquire();
         let hash =
             password::argon2id_hash(input.as_bytes(), &salt, self.config.argon2).map_err(|e| match e {
                 CryptoError::BadLength { .. } => {
