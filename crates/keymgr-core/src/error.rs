@@ -106,6 +106,10 @@ pub enum KeymgrError {
     /// answer.
     #[error("JWE decryption failed: {0}")]
     JweDecrypt(String),
+    /// Too many first keys of new pairs in the last minute (`KER-KMS-429`, ours: MOSIP has no
+    /// limit).
+    #[error("too many new keys: the key creation limit is reached, try again later")]
+    KeyCreationRateLimited,
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -145,6 +149,7 @@ impl KeymgrError {
             Self::SeveralKeysForThumbprint => "KER-KMS-023",
             Self::ThumbprintNotForPair => "KER-KMS-024",
             Self::UnknownThumbprint => "KER-KMS-025",
+            Self::KeyCreationRateLimited => "KER-KMS-429",
             Self::InvalidData(_) => "KER-CRY-003",
             Self::EmptyData => "KER-CRY-004",
             Self::EncryptNotAllowed(_) => "KER-CRY-011",

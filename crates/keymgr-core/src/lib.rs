@@ -17,12 +17,13 @@ mod cache;
 mod clock;
 mod error;
 mod manager;
+mod rate;
 mod stored_key;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KeymgrError;
 pub use manager::{
-    Argon2Hash, CacheStats, CertificateInfo, CertificateRecord, CsrInfo, Health, KeyManager,
-    KeyManagerConfig, KeygenReport, SymmetricKeyStatus,
+    Argon2Hash, CacheStats, CertificateInfo, CertificateRecord, CsrInfo, DecryptionScope, Health, KeyManager,
+    KeyManagerConfig, KeygenReport, NewPairLimits, SymmetricKeyStatus,
 };
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

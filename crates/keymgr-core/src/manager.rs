@@ -25,6 +25,8 @@ mod secrets;
 pub use certificates::{CertificateRecord, CsrInfo};
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 
+use crate::rate::TokenBucket;
+
 /// How far back a revoked or force-replaced key's expiry is set, as MOSIP does.
 const EXPIRE_NOW: time::Duration = time::Duration::minutes(1);
 
@@ -52,6 +54,43 @@ pub struct KeyManagerConfig {
     pub argon2: keymgr_crypto::password::Argon2Params,
     /// Most Argon2 hashes computed at once (each takes `argon2.memory_kib`); more wait.
     pub argon2_concurrency: usize,
+    /// Which keys may open envelopes and JWEs beyond the requested pair's own base keys.
+    pub decryption: DecryptionScope,
+    /// Largest plaintext a compressed JWE may inflate to (`zip: DEF`); a few KiB of DEFLATE
+    /// can otherwise claim hundreds of MiB.
+    pub jwe_max_inflated_len: usize,
+    /// Limits on making the first key of a pair nobody asked for before.
+    pub new_pairs: NewPairLimits,
+}
+
+/// Which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`).
+///
+/// By default only the base keys of the requested (application, reference) pair do: keys held
+/// in the keystore (ROOT, module masters, `KERNEL`/`SIGN`) never open caller bytes, because
+/// `key_store` rows are themselves envelopes sealed to the masters, and a master that opens an
+/// envelope would hand a base private key to whoever can read the database and holds a
+/// decrypt token.
+#[derive(Debug, Clone, Default)]
+pub struct DecryptionScope {
+    /// Any base key of the requested application opens, not only the requested pair's:
+    /// MOSIP's rule (reference section 1, step 3). Off by default.
+    pub same_application: bool,
+    /// Keystore keys that may open envelopes (never JWEs) for requests of their own
+    /// application, for deployments whose clients seal to a master certificate. Even then a
+    /// plaintext shaped like a PKCS#8 private key is refused.
+    pub keystore_keys: Vec<KeyRef>,
+}
+
+/// Limits on making the first key of a pair: by default none, as in MOSIP, where any new
+/// `referenceId` on `getCertificate` or `/encrypt` makes an RSA key and a database row.
+#[derive(Debug, Clone, Default)]
+pub struct NewPairLimits {
+    /// Most first keys of new pairs made per minute by this instance (a token bucket with
+    /// that burst); `None` for no limit. Rotations of existing pairs are never limited.
+    pub per_minute: Option<u32>,
+    /// Per application, the references a new pair may have (a regular expression matched
+    /// against the whole reference); applications not listed take any reference.
+    pub reference_patterns: Vec<(AppId, regex::Regex)>,
 }
 
 impl Default for KeyManagerConfig {
@@ -73,6 +112,9 @@ impl Default for KeyManagerConfig {
             pin_kdf_iterations: keymgr_crypto::password::PIN_KDF_ITERATIONS,
             argon2: keymgr_crypto::password::Argon2Params::MOSIP,
             argon2_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            decryption: DecryptionScope::default(),
+            jwe_max_inflated_len: 4 * 1024 * 1024,
+            new_pairs: NewPairLimits::default(),
         }
     }
 }
@@ -149,6 +191,7 @@ pub struct KeyManager {
     base_keys: BoundedCache<String, RsaPrivateKey>,
     policies: BoundedCache<AppId, Option<KeyPolicy>>,
     argon2_slots: Slots,
+    new_pair_budget: Option<TokenBucket>,
 }
 
 /// A counting semaphore for blocking threads: at most `n` holders at once.
@@ -190,6 +233,15 @@ impl KeyUnwrapper for Unwrapped {
     fn unwrap_data_key(&self, _: &Thumbprint, _: &[u8]) -> Result<SecretBytes, EnvelopeError> {
         Ok(self.0.clone())
     }
+}
+
+/// Where the private key that opens caller bytes is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// A base key: `key_store`, wrapped by its master.
+    Database,
+    /// A key inside the keystore (only when [`DecryptionScope::keystore_keys`] lists it).
+    Keystore,
 }
 
 /// `requested` when it names anything (a request's subject fields), else `None`.
@@ -258,6 +310,7 @@ impl KeyManager {
             base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             policies: BoundedCache::new(1024, cert_ttl),
             argon2_slots: Slots::new(config.argon2_concurrency),
+            new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),
             db,
             keystore,
             clock,
@@ -574,7 +627,8 @@ impl KeyManager {
         let pre = self.pre_expire(key_ref)?;
         // Read without the lock first: the common case is a key that exists. Other domains'
         // certificates (PARTNER, IDA) are read here too; their applications need no policy.
-        if let Decision::Use(a) = decide(&self.db.aliases_for(key_ref)?, now, pre) {
+        let existing = self.db.aliases_for(key_ref)?;
+        if let Decision::Use(a) = decide(&existing, now, pre) {
             let cert = self.certificate_of(&a)?;
             return Ok(self.remember(key_ref, a, cert, pre));
         }
@@ -584,6 +638,9 @@ impl KeyManager {
             }
         }
         let policy = self.active_policy(app)?;
+        if existing.is_empty() {
+            self.admit_new_pair(key_ref)?;
+        }
         let master = self.current_hsm_key(&KeyRef::master(app.clone()), false)?;
         let result = self.db.with_generation_lock(key_ref, |tx| {
             let now = self.clock.now();
@@ -625,6 +682,24 @@ impl KeyManager {
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
         Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    /// Whether a first key may be made for `key_ref` under [`NewPairLimits`]: its reference
+    /// must match its application's pattern (`KER-KMS-010`), and the per-minute budget must
+    /// have a token (`KER-KMS-429`).
+    fn admit_new_pair(&self, key_ref: &KeyRef) -> Result<(), KeymgrError> {
+        let patterns = &self.config.new_pairs.reference_patterns;
+        if let Some((_, pattern)) = patterns.iter().find(|(app, _)| app.eq_ignore_case(key_ref.app.as_str()))
+            && !pattern.is_match(key_ref.reference.as_str())
+        {
+            return Err(KeymgrError::RefIdNotSupported(key_ref.reference.to_string()));
+        }
+        if let Some(budget) = &self.new_pair_budget
+            && !budget.try_take()
+        {
+            return Err(KeymgrError::KeyCreationRateLimited);
+        }
+        Ok(())
     }
 
     /// The subject of a new HSM key: MOSIP's common name `<cn> (ROOT)`, `<cn> (<APP>)` or
@@ -794,8 +869,9 @@ impl KeyManager {
 
     /// Opens an envelope sealed for a key of (app, ref), MOSIP's `/decrypt`: the caller
     /// (`user`, the token's preferred user name) must be allowed by the application's
-    /// `access_allowed`; the thumbprint selects the key, which must belong to the pair or be a
-    /// key of the same application.
+    /// `access_allowed`; the thumbprint selects the key, which must be a base key of the pair
+    /// (or another key [`DecryptionScope`] admits). A key held in the keystore answers as a
+    /// key of another pair (`KER-KMS-024`): `key_store` rows are envelopes sealed to masters.
     pub fn decrypt(
         &self,
         app: &AppId,
@@ -810,12 +886,18 @@ impl KeyManager {
         let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
         let salt = salt.filter(|s| !s.is_empty());
         let layout = codec.parse(&bytes, salt.is_some())?;
-        let key_alias =
-            self.key_for_thumbprint(&layout.thumbprint, &KeyRef::new(app.clone(), reference.clone()))?;
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        let (key, holder) = self.decryption_key(&layout.thumbprint, &key_ref)?;
         let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
-        let data_key = self.unwrap_data_key(&key_alias, wrapped)?;
+        let data_key = self.unwrap_data_key(&key, holder, wrapped)?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
-        Ok(codec.open(bytes, &Unwrapped(data_key), params)?)
+        let plain = codec.open(bytes, &Unwrapped(data_key), params)?;
+        if holder == Holder::Keystore && keymgr_crypto::is_private_key_info(&plain) {
+            return Err(KeymgrError::DecryptNotAllowedWithKey(
+                "a keystore key does not open private keys".into(),
+            ));
+        }
+        Ok(plain)
     }
 
     /// MOSIP's decrypt access rule: the application's `access_allowed` must admit `user`.
@@ -827,7 +909,7 @@ impl KeyManager {
     }
 
     /// MOSIP's thumbprint lookup: the key with that thumbprint, narrowed to the pair when
-    /// several share it, which must be the pair's or a key of the same application.
+    /// several share it, which must be a key of the requested application.
     fn key_for_thumbprint(&self, thumbprint: &Thumbprint, key_ref: &KeyRef) -> Result<KeyAlias, KeymgrError> {
         let aliases = match self.by_thumbprint.get(thumbprint) {
             Some(a) => a,
@@ -850,19 +932,60 @@ impl KeyManager {
                 }
             }
         };
-        if &chosen.key_ref != key_ref && chosen.key_ref.app != key_ref.app {
+        if chosen.key_ref.app != key_ref.app {
             return Err(KeymgrError::ThumbprintNotForPair);
         }
         Ok(chosen)
     }
 
+    /// The key that opens an envelope sealed to `thumbprint` for a request naming `key_ref`,
+    /// and where it is held: a base key of the pair (of the application, with
+    /// [`DecryptionScope::same_application`]), or a keystore key listed in
+    /// [`DecryptionScope::keystore_keys`]. Anything else is `KER-KMS-024`.
+    fn decryption_key(
+        &self,
+        thumbprint: &Thumbprint,
+        key_ref: &KeyRef,
+    ) -> Result<(KeyAlias, Holder), KeymgrError> {
+        let key = self.key_for_thumbprint(thumbprint, key_ref)?;
+        let scope = &self.config.decryption;
+        if key.key_ref.tier().in_hsm() {
+            return if scope.keystore_keys.contains(&key.key_ref) {
+                Ok((key, Holder::Keystore))
+            } else {
+                Err(KeymgrError::ThumbprintNotForPair)
+            };
+        }
+        self.require_pair(&key, key_ref)?;
+        Ok((key, Holder::Database))
+    }
+
+    /// A base key opens only for its own pair, or for its application with
+    /// [`DecryptionScope::same_application`].
+    fn require_pair(&self, key: &KeyAlias, key_ref: &KeyRef) -> Result<(), KeymgrError> {
+        if &key.key_ref == key_ref
+            || (self.config.decryption.same_application && key.key_ref.app == key_ref.app)
+        {
+            Ok(())
+        } else {
+            Err(KeymgrError::ThumbprintNotForPair)
+        }
+    }
+
     /// RSA-OAEP-unwraps an envelope's data key with `key`: a base key (from the cache, or from
-    /// `key_store` unwrapped by its master in the HSM) or a key in the HSM.
-    fn unwrap_data_key(&self, key: &KeyAlias, wrapped: &[u8]) -> Result<SecretBytes, KeymgrError> {
-        match self.base_private_key(key)? {
-            Some(private) => private.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed),
-            // A key in the HSM (a master).
-            None => self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
+    /// `key_store` unwrapped by its master in the HSM), or a keystore key that
+    /// [`Self::decryption_key`] admitted.
+    fn unwrap_data_key(
+        &self,
+        key: &KeyAlias,
+        holder: Holder,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes, KeymgrError> {
+        match holder {
+            Holder::Database => {
+                self.base_private_key(key)?.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed)
+            }
+            Holder::Keystore => self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
                 keymgr_hsm::HsmError::UnwrapFailed => KeymgrError::DecryptionFailed,
                 other => KeymgrError::Keystore(other),
             }),
@@ -870,12 +993,15 @@ impl KeyManager {
     }
 
     /// The private key of a base key, from the cache or unwrapped from its `key_store` row by
-    /// its master in the HSM (then cached); `None` for a key that lives in the HSM.
-    fn base_private_key(&self, key: &KeyAlias) -> Result<Option<RsaPrivateKey>, KeymgrError> {
+    /// its master in the HSM (then cached).
+    fn base_private_key(&self, key: &KeyAlias) -> Result<RsaPrivateKey, KeymgrError> {
         if let Some(private) = self.base_keys.get(&key.alias) {
-            return Ok(Some(private));
+            return Ok(private);
         }
-        let Some(row) = self.db.stored_key(&key.alias)? else { return Ok(None) };
+        let row = self
+            .db
+            .stored_key(&key.alias)?
+            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
         if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
         }
@@ -886,7 +1012,7 @@ impl KeyManager {
         })?;
         let private = RsaPrivateKey::from_pkcs8_der(pkcs8.expose())?;
         self.base_keys.insert(key.alias.clone(), private.clone());
-        Ok(Some(private))
+        Ok(private)
     }
 
     /// The key generator job: ROOT, then the master of every application in `apps` (every

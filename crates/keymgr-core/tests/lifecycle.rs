@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
-use keymgr_core::{KeyManager, KeyManagerConfig, KeymgrError, ManualClock};
+use keymgr_core::{DecryptionScope, KeyManager, KeyManagerConfig, KeymgrError, ManualClock, NewPairLimits};
 use keymgr_crypto::Certificate;
 use keymgr_db::Database;
 use keymgr_envelope::{Recipient, seal_text};
@@ -300,8 +300,8 @@ fn mosip_error_codes() {
     assert_eq!(dec("RESIDENT", "p1", text.as_bytes(), "u"), Err("KER-KMS-024"), "another application's key");
     assert_eq!(
         dec("REGISTRATION", "other", text.as_bytes(), "u"),
-        Ok(()),
-        "same application, other ref: allowed as MOSIP"
+        Err("KER-KMS-024"),
+        "same application, other ref: refused unless configured (MOSIP allows it)"
     );
     let mut damaged = text.clone().into_bytes();
     let last = damaged.len() - 1;
@@ -341,6 +341,117 @@ fn mosip_error_codes() {
     assert_eq!(
         km.generate_master_key(&app("REGISTRATION"), &reference("x"), false).map(drop).map_err(code),
         Err("KER-KMS-010")
+    );
+}
+
+/// Gives `app` a policy that lets anybody decrypt, so a test reaches the key rules behind the
+/// access check.
+fn open_access(km: &KeyManager, a: &str) {
+    let mut policy = km.database().policy(&app(a)).unwrap().unwrap();
+    policy.access_allowed = AccessAllowed::Anyone;
+    km.set_policy(&policy).unwrap();
+}
+
+/// `key_store.private_key` is an envelope without a thumbprint, sealed to the module master.
+/// Prepending the master's thumbprint turns it into a `/decrypt` request; the master must not
+/// open it, nor anything else sealed to a keystore key (ROOT, `KERNEL`/`SIGN`).
+#[test]
+fn decrypt_unwraps_key_store_attack_is_refused() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("REGISTRATION")]).unwrap();
+    let (reg, pair) = (app("REGISTRATION"), reference("10001_110011"));
+    let base = km.get_certificate(&reg, &pair).unwrap();
+    let row = km.database().stored_key(&base.alias).unwrap().unwrap();
+    let master = km.get_certificate(&reg, &reference("")).unwrap();
+    let mut forged = master.certificate.thumbprint().as_bytes().to_vec();
+    forged.extend(keymgr_envelope::base64::decode(row.private_key.as_bytes(), 1 << 20).unwrap());
+    let forged = keymgr_envelope::base64::encode(&forged);
+    let dec = |km: &KeyManager, a: &str, r: &str, t: &[u8]| {
+        km.decrypt(&app(a), &reference(r), t, None, None, "anyone").map(|p| p.to_vec()).map_err(code)
+    };
+    for r in ["10001_110011", "", "other"] {
+        assert_eq!(dec(&km, "REGISTRATION", r, forged.as_bytes()), Err("KER-KMS-024"), "ref {r:?}");
+    }
+
+    // Envelopes sealed to ROOT and to KERNEL/SIGN, asked for under their own pairs.
+    for (a, r) in [("ROOT", ""), ("KERNEL", "SIGN")] {
+        open_access(&km, a);
+        let cert = km.get_certificate(&app(a), &reference(r)).unwrap().certificate;
+        let sealed = seal_text(b"secret", &Recipient::from_certificate(&cert).unwrap()).unwrap();
+        assert_eq!(dec(&km, a, r, sealed.as_bytes()), Err("KER-KMS-024"), "{a}/{r}");
+    }
+
+    // A deployment that lets the REGISTRATION master open envelopes sealed to it: its own
+    // envelopes open, a key_store row still does not.
+    let config = KeyManagerConfig {
+        decryption: DecryptionScope {
+            keystore_keys: vec![KeyRef::master(reg.clone())],
+            ..DecryptionScope::default()
+        },
+        ..KeyManagerConfig::default()
+    };
+    let permissive = manager(&s, config);
+    let to_master =
+        seal_text(b"for the master", &Recipient::from_certificate(&master.certificate).unwrap()).unwrap();
+    assert_eq!(dec(&permissive, "REGISTRATION", "", to_master.as_bytes()), Ok(b"for the master".to_vec()));
+    assert_eq!(dec(&permissive, "REGISTRATION", "x", to_master.as_bytes()), Ok(b"for the master".to_vec()));
+    assert_eq!(dec(&permissive, "REGISTRATION", "", forged.as_bytes()), Err("KER-KMS-018"));
+    assert_eq!(dec(&km, "REGISTRATION", "", to_master.as_bytes()), Err("KER-KMS-024"), "not by default");
+}
+
+/// MOSIP lets any base key of the application open an envelope; here only the requested
+/// pair's keys do, unless `same_application` restores MOSIP's rule.
+#[test]
+fn another_pairs_envelope_opens_only_when_configured() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("REGISTRATION")]).unwrap();
+    let text = km.encrypt(&app("REGISTRATION"), &reference("a"), b"x", None, None).unwrap();
+    let dec = |km: &KeyManager, r: &str| {
+        km.decrypt(&app("REGISTRATION"), &reference(r), text.as_bytes(), None, None, "u")
+            .map(drop)
+            .map_err(code)
+    };
+    assert_eq!(dec(&km, "a"), Ok(()));
+    assert_eq!(dec(&km, "b"), Err("KER-KMS-024"));
+    let config = KeyManagerConfig {
+        decryption: DecryptionScope { same_application: true, ..DecryptionScope::default() },
+        ..KeyManagerConfig::default()
+    };
+    assert_eq!(dec(&manager(&s, config), "b"), Ok(()));
+}
+
+/// Every new `referenceId` makes an RSA key and a row. A pattern per application and a
+/// per-minute budget bound that; existing pairs keep working when the budget is spent.
+#[test]
+fn unbounded_key_creation_is_limited_when_configured() {
+    let s = setup();
+    let config = KeyManagerConfig {
+        new_pairs: NewPairLimits {
+            per_minute: Some(2),
+            reference_patterns: vec![(
+                app("REGISTRATION"),
+                regex::Regex::new("^(?:[0-9]+_[0-9]+)$").unwrap(),
+            )],
+        },
+        ..KeyManagerConfig::default()
+    };
+    let km = manager(&s, config);
+    km.run_keygen(&[app("REGISTRATION"), app("RESIDENT")]).unwrap();
+    let get = |a: &str, r: &str| km.get_certificate(&app(a), &reference(r)).map(drop).map_err(code);
+    assert_eq!(get("REGISTRATION", "not-a-machine"), Err("KER-KMS-010"), "pattern");
+    assert_eq!(get("REGISTRATION", "1_2"), Ok(()));
+    assert_eq!(get("RESIDENT", "anything"), Ok(()), "no pattern for RESIDENT");
+    assert_eq!(get("REGISTRATION", "1_3"), Err("KER-KMS-429"), "budget spent");
+    assert_eq!(
+        km.encrypt(&app("RESIDENT"), &reference("new"), b"x", None, None).map(drop).map_err(code),
+        Err("KER-KMS-429")
+    );
+    assert_eq!(get("REGISTRATION", "1_2"), Ok(()), "an existing pair");
+    assert_eq!(
+        km.encrypt(&app("REGISTRATION"), &reference("1_2"), b"x", None, None).map(drop).map_err(code),
+        Ok(())
     );
 }
 

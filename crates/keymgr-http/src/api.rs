@@ -57,7 +57,7 @@ pub struct KeyPairGenerateRequest {
     application_id: Option<String>,
     reference_id: Option<String>,
     #[serde(default)]
-    force: bool,
+    pub(crate) force: bool,
     common_name: Option<String>,
     organization_unit: Option<String>,
     organization: Option<String>,
@@ -246,7 +246,7 @@ pub fn upload_other_domain_certificate(
 pub struct SymmetricKeyRequest {
     application_id: Option<String>,
     reference_id: Option<String>,
-    force: Option<bool>,
+    pub(crate) force: Option<bool>,
 }
 
 /// `POST /generateSymmetricKey`.

@@ -130,9 +130,7 @@ impl Authenticator {
         let token = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
         let principal = self.tokens.get(&sha256(token.as_bytes())).ok_or(ApiError::Unauthenticated)?;
         if principal.roles.iter().any(|r| needed.contains(r)) {
@@ -141,6 +139,32 @@ impl Authenticator {
             Err(ApiError::Forbidden(needed.join(",")))
         }
     }
+
+    /// Whether `who` may pass `force=true` to a generating endpoint: that replaces a current
+    /// key, so it takes the roles of `generateMasterKey` (the administrators'), whichever
+    /// endpoint it came through.
+    pub fn authorize_force(&self, who: &Principal) -> Result<(), ApiError> {
+        if self.development_without_auth {
+            return Ok(());
+        }
+        let needed = self.endpoint_roles.get(FORCE_ROLE_NAME).map(Vec::as_slice).unwrap_or_default();
+        if who.roles.iter().any(|r| needed.contains(r)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("{} (force=true replaces a current key)", needed.join(","))))
+        }
+    }
+}
+
+/// The endpoint whose roles `force=true` takes on every generating endpoint.
+const FORCE_ROLE_NAME: &str = "postgeneratemasterkeyobjecttype";
+
+/// The token of an `Authorization` value with the `Bearer` scheme, the scheme compared
+/// without regard to case (RFC 7235, section 2.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
@@ -175,6 +199,20 @@ mod tests {
         assert!(matches!(auth.authorize(&HeaderMap::new(), "postdecrypt"), Err(ApiError::Unauthenticated)));
         let bad = [TokenConfig { sha256: "xyz".into(), user: "u".into(), roles: vec![] }];
         assert!(Authenticator::new(&bad, &HashMap::new()).is_err());
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, HeaderValue::from_str(&format!("{scheme} reader-token")).unwrap());
+            assert_eq!(auth.authorize(&h, "postdecrypt").unwrap().user, "regproc", "{scheme}");
+        }
+        for bad in ["Basic reader-token", "Bearer", "Bearer   ", "Bearerreader-token"] {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, HeaderValue::from_str(bad).unwrap());
+            assert!(matches!(auth.authorize(&h, "postdecrypt"), Err(ApiError::Unauthenticated)), "{bad}");
+        }
+        let reader = auth.authorize(&headers("reader-token"), "postdecrypt").unwrap();
+        assert!(matches!(auth.authorize_force(&reader), Err(ApiError::Forbidden(_))));
+        let admin = Principal { user: "a".into(), roles: vec![ROLE_KEY_ADMIN.into()] };
+        assert!(auth.authorize_force(&admin).is_ok());
         let unknown = HashMap::from([("postnothing".to_owned(), vec![])]);
         assert!(Authenticator::new(&[], &unknown).is_err());
     }

@@ -6,7 +6,7 @@ use keymgr_core::KeymgrError;
 
 /// A failed request. MOSIP answers handled errors with HTTP 200 and an `errors` list; this
 /// keeps that habit for key-manager errors and uses real statuses where a client or proxy
-/// must see one (401, 403, 413, 500).
+/// must see one (401, 403, 408, 413, 429, 500, 503).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No bearer token, or one that is not configured (HTTP 401).
@@ -27,6 +27,16 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The service is at its in-flight budget of requests or body bytes (HTTP 503,
+    /// `KER-KMS-503`); the client may retry later.
+    #[error("service busy: {0}; retry later")]
+    Busy(String),
+    /// A bounded queue is full (HTTP 429, `KER-KMS-429`).
+    #[error("too many requests: {0}; retry later")]
+    TooManyRequests(String),
+    /// The request took longer than the configured time limit (HTTP 408, `KER-KMS-408`).
+    #[error("request timed out")]
+    Timeout,
     /// The key manager refused or failed.
     #[error(transparent)]
     Keymgr(#[from] KeymgrError),
@@ -47,6 +57,9 @@ impl ApiError {
             Self::Forbidden(_) => "KER-ATH-403",
             Self::InvalidRequest(_) | Self::BodyTooLarge { .. } => "KER-KMS-005",
             Self::InvalidTimestamp(_) => "KER-KMS-006",
+            Self::Busy(_) => "KER-KMS-503",
+            Self::TooManyRequests(_) => "KER-KMS-429",
+            Self::Timeout => "KER-KMS-408",
             Self::Keymgr(e) => e.code(),
             Self::Config(_) => "KER-KMA-001",
             Self::Internal(_) => "KER-KMS-500",
@@ -59,6 +72,11 @@ impl ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) | Self::Keymgr(KeymgrError::KeyCreationRateLimited) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Keymgr(KeymgrError::Database(_)) | Self::Config(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

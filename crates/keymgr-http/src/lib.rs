@@ -10,12 +10,14 @@
 
 #![forbid(unsafe_code)]
 
+mod admission;
 mod api;
 pub mod auth;
 pub mod config;
 mod error;
 pub mod metered;
 pub mod metrics;
+pub mod server;
 mod wrapper;
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use http_body_util::BodyExt;
 use keymgr_core::KeyManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,6 +37,7 @@ use serde::de::DeserializeOwned;
 pub use auth::{Authenticator, Principal};
 pub use error::ApiError;
 
+use crate::admission::{Admission, BytesHeld, HashGate};
 use crate::metrics::Metrics;
 use crate::wrapper::{Echo, parse_request, respond};
 
@@ -43,18 +47,36 @@ pub const PREFIX: &str = "/v1/keymanager";
 /// The OpenAPI document of the API, served at `/v1/keymanager/api-docs`.
 pub const OPENAPI_JSON: &str = include_str!("../../../docs/api/openapi.json");
 
-/// Limits of the HTTP layer.
+/// Limits of the HTTP layer (see `docs/SECURITY.md` for why each exists).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body; MOSIP packets run to tens of MB.
     pub max_body_bytes: usize,
-    /// Longest a request may take before the client gets 408.
+    /// Longest a request may take, body reading and queueing included, before the client gets
+    /// 408 (`KER-KMS-408`); work still queued then is abandoned.
     pub request_timeout: Duration,
+    /// Most requests handled at once; more are answered 503 (`KER-KMS-503`) at once.
+    pub max_in_flight_requests: usize,
+    /// Most request-body bytes held at once across all requests; a request whose
+    /// `Content-Length` does not fit is answered 503 before its body is read. The memory a
+    /// request takes is a small multiple of its body (JSON, base64, plaintext).
+    pub max_in_flight_bytes: usize,
+    /// Most Argon2 hashes running at once (each takes `argon2.memory_kib`).
+    pub argon2_running: usize,
+    /// Most Argon2 hashes waiting for a slot; more are answered 429 (`KER-KMS-429`).
+    pub argon2_waiting: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 64 * 1024 * 1024, request_timeout: Duration::from_secs(60) }
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            max_in_flight_requests: 256,
+            max_in_flight_bytes: 128 * 1024 * 1024,
+            argon2_running: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            argon2_waiting: 16,
+        }
     }
 }
 
@@ -64,13 +86,22 @@ pub struct AppState {
     auth: Authenticator,
     metrics: Arc<Metrics>,
     limits: Limits,
+    admission: Admission,
+    argon2: HashGate,
 }
 
 impl AppState {
     /// The state of a router over `km`, recording into `metrics` (share it with a
     /// [`metered::MeteredKeystore`] under `km` to see keystore latency).
     pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits, metrics: Arc<Metrics>) -> Self {
-        Self { km, auth, metrics, limits }
+        Self {
+            km,
+            auth,
+            metrics,
+            admission: Admission::new(&limits),
+            argon2: HashGate::new(limits.argon2_running, limits.argon2_waiting),
+            limits,
+        }
     }
 }
 
@@ -85,9 +116,37 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(ApiError::Internal(format!("worker failed: {e}"))))
 }
 
-async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
+/// Reads the body within the limits: a `Content-Length` over the body limit is refused (413)
+/// and one that does not fit the in-flight byte budget is answered 503, both before a byte is
+/// read; a body without a length reserves budget as it arrives. The reservation is held
+/// until the response is made.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, BytesHeld), ApiError> {
     let limit = state.limits.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    let mut held = state.admission.reserve_bytes(declared.unwrap_or(0))?;
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::InvalidRequest(format!("request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if buf.len() + data.len() > limit {
+            return Err(ApiError::BodyTooLarge { limit });
+        }
+        buf.extend_from_slice(&data);
+        held.grow_to(&state.admission, buf.len())?;
+    }
+    Ok((Bytes::from(buf), held))
 }
 
 fn finish<T: Serialize>(
@@ -105,7 +164,16 @@ fn finish<T: Serialize>(
     respond(echo, state.km.now(), result)
 }
 
-/// A wrapped POST/PUT endpoint: auth, body, parse, then `f` on the blocking pool.
+/// Work that must pass a gate before it may run on the blocking pool.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// No gate.
+    Open,
+    /// An Argon2 slot, waited for in a bounded queue.
+    Argon2,
+}
+
+/// A wrapped POST/PUT endpoint: auth, admission, body, parse, then `f` on the blocking pool.
 async fn wrapped<Req, Resp, F>(
     state: Arc<AppState>,
     headers: HeaderMap,
@@ -118,21 +186,55 @@ where
     Resp: Serialize + Send + 'static,
     F: FnOnce(&AppState, &Principal, Req) -> Result<Resp, ApiError> + Send + 'static,
 {
+    gated(state, headers, body, role, Gate::Open, f).await
+}
+
+/// [`wrapped`] with a gate in front of the blocking pool.
+async fn gated<Req, Resp, F>(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    role: &'static str,
+    gate: Gate,
+    f: F,
+) -> Response
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(&AppState, &Principal, Req) -> Result<Resp, ApiError> + Send + 'static,
+{
     let started = Instant::now();
     let who = match state.auth.authorize(&headers, role) {
         Ok(p) => p,
         Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
     };
-    let bytes = match read_body(&state, body).await {
+    let _admitted = match state.admission.admit() {
+        Ok(a) => a,
+        Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
+    };
+    let (bytes, _held) = match read_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
     };
     let (echo, request) = parse_request::<Req>(&bytes);
-    let st = Arc::clone(&state);
-    let result = match request {
-        Ok(req) => blocking(move || f(&st, &who, req)).await,
-        Err(e) => Err(e),
+    drop(bytes);
+    let request = match request {
+        Ok(req) => req,
+        Err(e) => return finish::<()>(&state, role, started, &echo, Err(e)),
     };
+    let slot = match gate {
+        Gate::Open => None,
+        Gate::Argon2 => match state.argon2.enter().await {
+            Ok(slot) => Some(slot),
+            Err(e) => return finish::<()>(&state, role, started, &echo, Err(e)),
+        },
+    };
+    let st = Arc::clone(&state);
+    let result = blocking(move || {
+        let _slot = slot;
+        f(&st, &who, request)
+    })
+    .await;
     finish(&state, role, started, &echo, result)
 }
 
@@ -152,10 +254,17 @@ where
     let result = match (state.auth.authorize(&headers, role), query) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(ApiError::InvalidRequest(format!("query: {}", e.body_text()))),
-        (Ok(_), Ok(Query(q))) => {
-            let km = Arc::clone(&state.km);
-            blocking(move || f(&km, q)).await
-        }
+        (Ok(_), Ok(Query(q))) => match state.admission.admit() {
+            Err(e) => Err(e),
+            Ok(admitted) => {
+                let km = Arc::clone(&state.km);
+                blocking(move || {
+                    let _admitted = admitted;
+                    f(&km, q)
+                })
+                .await
+            }
+        },
     };
     finish(&state, role, started, &Echo::default(), result)
 }
@@ -168,9 +277,18 @@ async fn generate_master_key(
     h: HeaderMap,
     req: Request,
 ) -> Response {
-    wrapped(s, h, req.into_body(), "postgeneratemasterkeyobjecttype", move |st, _, r| {
-        api::generate_master_key(&st.km, &object_type, r)
-    })
+    wrapped(
+        s,
+        h,
+        req.into_body(),
+        "postgeneratemasterkeyobjecttype",
+        move |st, who, r: api::KeyPairGenerateRequest| {
+            if r.force {
+                st.auth.authorize_force(who)?;
+            }
+            api::generate_master_key(&st.km, &object_type, r)
+        },
+    )
     .await
 }
 
@@ -181,7 +299,10 @@ async fn generate_ec_sign_key(
     req: Request,
 ) -> Response {
     // MOSIP checks generateECSignKey against the getCertificate role (reference section 0).
-    wrapped(s, h, req.into_body(), "getgetcertificate", move |st, _, r| {
+    wrapped(s, h, req.into_body(), "getgetcertificate", move |st, who, r: api::KeyPairGenerateRequest| {
+        if r.force {
+            st.auth.authorize_force(who)?;
+        }
         api::generate_ec_sign_key(&st.km, &object_type, r)
     })
     .await
@@ -216,7 +337,10 @@ async fn upload_other_domain_certificate(State(s): Shared, h: HeaderMap, req: Re
 }
 
 async fn generate_symmetric_key(State(s): Shared, h: HeaderMap, req: Request) -> Response {
-    wrapped(s, h, req.into_body(), "postgeneratesymmetrickey", |st, _, r| {
+    wrapped(s, h, req.into_body(), "postgeneratesymmetrickey", |st, who, r: api::SymmetricKeyRequest| {
+        if r.force == Some(true) {
+            st.auth.authorize_force(who)?;
+        }
         api::generate_symmetric_key(&st.km, r)
     })
     .await
@@ -257,15 +381,15 @@ async fn jwt_decrypt(State(s): Shared, h: HeaderMap, req: Request) -> Response {
 }
 
 async fn generate_argon2_hash(State(s): Shared, h: HeaderMap, req: Request) -> Response {
-    wrapped(s, h, req.into_body(), "postgenerateargon2hash", |st, _, r| api::generate_argon2_hash(&st.km, r))
-        .await
+    gated(s, h, req.into_body(), "postgenerateargon2hash", Gate::Argon2, |st, _, r| {
+        api::generate_argon2_hash(&st.km, r)
+    })
+    .await
 }
 
 #[derive(Serialize)]
 struct ComponentHealth {
     status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -281,14 +405,21 @@ async fn health(State(s): Shared) -> Response {
     let Ok(h) = tokio::task::spawn_blocking(move || km.health()).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let part = |r: &Result<(), String>| match r {
-        Ok(()) => ComponentHealth { status: "UP", error: None },
-        Err(e) => ComponentHealth { status: "DOWN", error: Some(e.clone()) },
+    // Component names and UP/DOWN only: the reasons name paths and drivers, so they go to
+    // the log, not to whoever can reach the health endpoint.
+    let part = |name: &str, r: &Result<(), String>| match r {
+        Ok(()) => ComponentHealth { status: "UP" },
+        Err(e) => {
+            tracing::warn!(component = name, "health: DOWN: {e}");
+            ComponentHealth { status: "DOWN" }
+        }
     };
     let up = h.is_up();
     let body = HealthBody {
         status: if up { "UP" } else { "DOWN" },
-        components: [("db", part(&h.database)), ("hsm", part(&h.keystore))].into_iter().collect(),
+        components: [("db", part("db", &h.database)), ("hsm", part("hsm", &h.keystore))]
+            .into_iter()
+            .collect(),
     };
     let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
@@ -297,7 +428,15 @@ async fn health(State(s): Shared) -> Response {
 /// `GET /metrics` (also `/v1/keymanager/actuator/prometheus`).
 async fn metrics(State(s): Shared) -> Response {
     let st = Arc::clone(&s);
-    match tokio::task::spawn_blocking(move || st.metrics.render(&st.km)).await {
+    let (requests, bytes) = s.admission.in_use();
+    let (hashing, waiting) = s.argon2.load();
+    let gauges = [
+        ("keymgr_http_requests_in_flight", "Requests being handled.", requests),
+        ("keymgr_http_body_bytes_in_flight", "Request-body bytes reserved by requests in flight.", bytes),
+        ("keymgr_argon2_running", "Argon2 hashes running.", hashing),
+        ("keymgr_argon2_waiting", "Argon2 hashes waiting for a slot.", waiting),
+    ];
+    match tokio::task::spawn_blocking(move || st.metrics.render(&st.km, &gauges)).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -305,6 +444,17 @@ async fn metrics(State(s): Shared) -> Response {
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// The request time limit: past it the client gets 408 (`KER-KMS-408`) in MOSIP's wrapper,
+/// counted in the metrics, and whatever the request still waited for is dropped.
+async fn time_limit(State(s): Shared, req: Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let endpoint = metrics::endpoint_label(req.uri().path());
+    match tokio::time::timeout(s.limits.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => finish::<()>(&s, endpoint, started, &Echo::default(), Err(ApiError::Timeout)),
+    }
 }
 
 async fn not_found(req: Request) -> Response {
@@ -316,7 +466,6 @@ async fn not_found(req: Request) -> Response {
 
 /// The router of the whole API over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
-    let timeout = state.limits.request_timeout;
     let api = Router::new()
         .route("/generateMasterKey/{object_type}", post(generate_master_key))
         .route("/generateECSignKey/{object_type}", post(generate_ec_sign_key))
@@ -343,6 +492,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), time_limit))
         .with_state(state)
 }

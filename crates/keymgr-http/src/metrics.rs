@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keymgr_core::KeyManager;
 
@@ -50,10 +50,45 @@ struct Inner {
     keystore: BTreeMap<&'static str, Histogram>,
 }
 
+/// How long the count of expiring keys is reused: a scrape must not scan `key_alias`.
+const EXPIRING_REFRESH: Duration = Duration::from_secs(300);
+
 /// Request counters and latency histograms.
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// The count of keys expiring within 30 days, and when it was taken.
+    expiring: Mutex<Option<(Instant, usize)>>,
+}
+
+/// A gauge read at render time: name, help text, value.
+pub type Gauge = (&'static str, &'static str, usize);
+
+/// The endpoint label of a request path, as [`Metrics::record`] names endpoints (MOSIP's role
+/// property names); `other` for a path that is not an endpoint.
+pub fn endpoint_label(path: &str) -> &'static str {
+    let rest = path.strip_prefix(crate::PREFIX).unwrap_or(path);
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or_default();
+    match first {
+        "generateMasterKey" => "postgeneratemasterkeyobjecttype",
+        "generateECSignKey" | "getCertificate" | "getAllCertificates" => "getgetcertificate",
+        "getCertificateChain" => "getcertificatechain",
+        "generateCSR" => "postgeneratecsr",
+        "uploadCertificate" => "postuploadcertificate",
+        "uploadOtherDomainCertificate" => "postuploadotherdomaincertificate",
+        "generateSymmetricKey" => "postgeneratesymmetrickey",
+        "revokeKey" => "putrevokekey",
+        "encrypt" => "postencrypt",
+        "decrypt" => "postdecrypt",
+        "encryptWithPin" => "postencryptwithpin",
+        "decryptWithPin" => "postdecryptwithpin",
+        "jwtEncrypt" => "postjwtencrypt",
+        "jwtDecrypt" => "postjwtdecrypt",
+        "generateArgon2Hash" => "postgenerateargon2hash",
+        "actuator" => "actuator",
+        "metrics" => "metrics",
+        _ => "other",
+    }
 }
 
 impl Metrics {
@@ -70,9 +105,33 @@ impl Metrics {
         inner.keystore.entry(operation).or_default().observe(took);
     }
 
-    /// The exposition text, with the key manager's cache counters and expiring keys.
-    pub fn render(&self, km: &KeyManager) -> String {
+    /// The count of keys expiring within 30 days, taken at most every few minutes.
+    fn expiring_keys(&self, km: &KeyManager) -> Option<usize> {
+        let mut cached = self.expiring.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((taken, n)) = *cached
+            && taken.elapsed() < EXPIRING_REFRESH
+        {
+            return Some(n);
+        }
+        match km.keys_expiring_within(30) {
+            Ok(keys) => {
+                *cached = Some((Instant::now(), keys.len()));
+                Some(keys.len())
+            }
+            Err(e) => {
+                tracing::warn!("metrics: cannot count expiring keys: {e}");
+                None
+            }
+        }
+    }
+
+    /// The exposition text, with the key manager's cache counters, expiring keys and the
+    /// `gauges` of the HTTP layer (requests and bytes in flight, Argon2 queue).
+    pub fn render(&self, km: &KeyManager, gauges: &[Gauge]) -> String {
         let mut out = String::new();
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
         {
             let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             out.push_str("# HELP keymgr_http_requests_total Requests by endpoint and outcome (ok or MOSIP error code).\n");
@@ -112,13 +171,8 @@ impl Metrics {
             let _ = writeln!(out, "keymgr_cache_entries{{cache=\"{}\"}} {}", s.name, s.entries);
         }
         out.push_str("# HELP keymgr_keys_expiring_30d Keys whose expiry falls within the next 30 days.\n# TYPE keymgr_keys_expiring_30d gauge\n");
-        match km.keys_expiring_within(30) {
-            Ok(keys) => {
-                let _ = writeln!(out, "keymgr_keys_expiring_30d {}", keys.len());
-            }
-            Err(e) => {
-                tracing::warn!("metrics: cannot count expiring keys: {e}");
-            }
+        if let Some(n) = self.expiring_keys(km) {
+            let _ = writeln!(out, "keymgr_keys_expiring_30d {n}");
         }
         out
     }

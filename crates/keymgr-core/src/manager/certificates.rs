@@ -148,16 +148,16 @@ impl KeyManager {
             country: pick(&subject.country, &defaults.country),
         };
         let spki = current.certificate.spki_der().to_vec();
-        let csr_pem = match self.base_private_key(&current.alias)? {
-            Some(private) => {
-                let key = SigningKey::from_pkcs8(AsymmetricKind::Rsa2048, private.to_pkcs8_der()?)?;
-                certificate_request(&subject, &spki, &|m| key.sign(SignAlgorithm::Rs256, m))?
-            }
-            None => certificate_request(&subject, &spki, &|m| {
+        let csr_pem = if !key_ref.tier().in_hsm() {
+            let private = self.base_private_key(&current.alias)?;
+            let key = SigningKey::from_pkcs8(AsymmetricKind::Rsa2048, private.to_pkcs8_der()?)?;
+            certificate_request(&subject, &spki, &|m| key.sign(SignAlgorithm::Rs256, m))?
+        } else {
+            certificate_request(&subject, &spki, &|m| {
                 self.keystore
                     .sign(&current.alias.alias, super::signing_algorithm(&key_ref.reference), m)
                     .map_err(|_| keymgr_crypto::CryptoError::SignFailed)
-            })?,
+            })?
         };
         Ok(CsrInfo {
             csr_pem,

@@ -5,7 +5,7 @@ use keymgr_jose::{JoseError, JweOptions};
 use keymgr_model::{AppId, KeyRef, RefId};
 use zeroize::Zeroizing;
 
-use super::KeyManager;
+use super::{Holder, KeyManager};
 use crate::KeymgrError;
 
 impl KeyManager {
@@ -69,16 +69,20 @@ impl KeyManager {
         let thumbprint = parsed
             .kid_thumbprint()
             .ok_or_else(|| KeymgrError::JweDecrypt("the JWE has no kid naming a key".into()))?;
-        let key = self.key_for_thumbprint(&thumbprint, &KeyRef::new(app.clone(), reference.clone()))?;
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        let key = self.key_for_thumbprint(&thumbprint, &key_ref)?;
         if key.key_ref.tier().in_hsm() {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a master key".into()));
         }
+        self.require_pair(&key, &key_ref)?;
         let failed = || KeymgrError::JweDecrypt(JoseError::DecryptFailed.to_string());
-        let cek = self.unwrap_data_key(&key, &parsed.encrypted_key).map_err(|e| match e {
-            KeymgrError::DecryptionFailed => failed(),
-            other => other,
-        })?;
+        let cek =
+            self.unwrap_data_key(&key, Holder::Database, &parsed.encrypted_key).map_err(|e| match e {
+                KeymgrError::DecryptionFailed => failed(),
+                other => other,
+            })?;
         let cek = DataKey::from_slice(cek.expose()).map_err(|_| failed())?;
-        keymgr_jose::decrypt(parsed, &cek, max).map_err(|e| KeymgrError::JweDecrypt(e.to_string()))
+        keymgr_jose::decrypt(parsed, &cek, self.config.jwe_max_inflated_len)
+            .map_err(|e| KeymgrError::JweDecrypt(e.to_string()))
     }
 }
