@@ -69,7 +69,7 @@ pub fn run(cmd: EnvelopeCommand) -> Result<(), CliError> {
 }
 
 fn load_certificate(path: &std::path::Path) -> Result<Certificate, CliError> {
-    Certificate::from_pem(&read_key_file(path)?)
+    Certificate::from_pem(read_key_file(path)?.expose())
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }
 
@@ -93,7 +93,7 @@ fn seal(args: &SealArgs) -> Result<(), CliError> {
 
 fn open(args: &OpenArgs) -> Result<(), CliError> {
     let cert = load_certificate(&args.cert)?;
-    let key = RsaPrivateKey::from_pkcs8_pem(&read_key_file(&args.key)?)
+    let key = RsaPrivateKey::from_pkcs8_pem(read_key_file(&args.key)?.expose())
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.key.display())))?;
     let keys = RecipientKey::new(key, &cert).map_err(|e| CliError::Usage(e.to_string()))?;
     let codec = Codec::default().with_max_envelope_len(args.max_size);

@@ -1,9 +1,29 @@
 //! Reading inputs and writing outputs: `-` for standard input and output, atomic file writes.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use keymgr_crypto::SecretBytes;
+
 use crate::CliError;
+
+/// `O_NOFOLLOW` (the open fails when the last component of the path is a symbolic link), as
+/// Linux's generic ABI defines it for these architectures. std has no constant for it and the
+/// binary does not depend on `libc`.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+))]
+const O_NOFOLLOW: i32 = 0o400_000;
+/// Elsewhere no extra flag: `O_CREAT|O_EXCL` (`create_new`) alone already refuses to open a
+/// symbolic link at the path, whatever it points to.
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+)))]
+const O_NOFOLLOW: i32 = 0;
 
 /// Reads an input file (or standard input for `-`), stopping after `limit + 1` bytes so that
 /// the caller can tell an input over the limit without reading all of it.
@@ -28,13 +48,47 @@ pub fn read_input(path: &Path, max: usize) -> Result<Vec<u8>, CliError> {
     Ok(data)
 }
 
-/// Reads a small key or certificate file; any failure is a usage error (exit 2).
-pub fn read_key_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    read_input(path, keymgr_crypto::pem::MAX_PEM_LEN).map_err(|e| CliError::Usage(e.to_string()))
+/// Reads a small key or certificate file (or standard input for `-`), at most
+/// [`keymgr_crypto::pem::MAX_PEM_LEN`] bytes, into memory that is zeroized when dropped; any
+/// failure is a usage error (exit 2).
+///
+/// The bytes go straight into one buffer of fixed size, so no copy of a private key is left in
+/// freed memory by a growing `Vec`; the exact-length result is copied out of it, and the
+/// buffer is zeroized.
+pub fn read_key_file(path: &Path) -> Result<SecretBytes, CliError> {
+    let max = keymgr_crypto::pem::MAX_PEM_LEN;
+    let fail = |e: std::io::Error| CliError::Usage(format!("cannot read {}: {e}", path.display()));
+    let mut buf = SecretBytes::new(vec![0; max.saturating_add(1)]);
+    let len = if path == Path::new("-") {
+        fill_from(&mut std::io::stdin().lock(), buf.expose_mut())
+    } else {
+        fill_from(&mut std::fs::File::open(path).map_err(fail)?, buf.expose_mut())
+    }
+    .map_err(fail)?;
+    if len > max {
+        return Err(CliError::Usage(format!("{} is larger than {max} bytes", path.display())));
+    }
+    Ok(SecretBytes::new(buf.expose().get(..len).unwrap_or_default().to_vec()))
+}
+
+/// Reads from `reader` into `buf` until end of input or until `buf` is full; the bytes read.
+fn fill_from(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
 }
 
 /// Writes `data` to `path` atomically (a temporary file in the same folder, flushed to disk,
-/// then renamed over the target), or to standard output for `-`.
+/// then renamed over the target), or to standard output for `-`. The temporary file has an
+/// unpredictable name and is created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`), so a file or
+/// symbolic link planted in the folder is never written through.
 pub fn write_output(path: &Path, data: &[u8]) -> Result<(), CliError> {
     let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
     if path == Path::new("-") {
@@ -47,16 +101,27 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<(), CliError> {
     };
     let name =
         path.file_name().ok_or_else(|| CliError::Usage(format!("{} is not a file name", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
+    let mut suffix = [0u8; 16];
+    keymgr_crypto::fill_random(&mut suffix)
+        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".");
+    tmp_name.push(suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    tmp_name.push(".tmp");
+    let tmp = dir.join(tmp_name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(fail)?;
+    // From here the temporary file is ours: remove it if anything fails.
+    let result =
+        file.write_all(data).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    drop(file);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(fail)
+    result.and_then(|()| std::fs::File::open(dir)?.sync_all()).map_err(fail)
 }

@@ -103,6 +103,14 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedCache<K, V> {
         self.lock().map.retain(|k, e| keep(k, &e.value));
     }
 
+    /// Drops every entry older than the time to live; returns how many were dropped.
+    pub fn evict_expired(&self) -> usize {
+        let mut inner = self.lock();
+        let before = inner.map.len();
+        inner.map.retain(|_, e| e.inserted.elapsed() <= self.ttl);
+        before - inner.map.len()
+    }
+
     /// Number of entries held.
     pub fn len(&self) -> usize {
         self.lock().map.len()
@@ -129,6 +137,12 @@ mod tests {
         short.insert("x", 1);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(short.get(&"x"), None);
+
+        short.insert("y", 2);
+        short.insert("z", 3);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(short.evict_expired(), 2, "expired entries go without a lookup");
+        assert_eq!(short.len(), 0);
 
         let off = BoundedCache::new(0, Duration::from_secs(60));
         off.insert("x", 1);

@@ -3,7 +3,8 @@
 //! directory, and the key generator. See `docs/CONFIG.md`.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use keymgr_core::{KeyManager, KeyManagerConfig, KeygenReport, SystemClock};
 use keymgr_crypto::fill_random;
-use keymgr_db::Database;
+use keymgr_db::{Backend, Database};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AppId, KeyRef, WellKnown};
 use serde::Deserialize;
@@ -31,6 +32,29 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// The file keystore's PIN file in the data directory, made on first start when no
 /// `KEYMGR_KEYSTORE_PIN` is given.
 pub const PIN_FILE: &str = "keystore.pin";
+/// The shortest PIN, in characters, that a new file keystore is created under: the PIN is all
+/// that stands between a copy of `keystore.kmks` and the master keys. Keystores made before
+/// this check still open with a shorter PIN (with a warning). A PKCS#11 token enforces its own
+/// minimum; for it only an empty PIN is refused.
+pub const MIN_FILE_KEYSTORE_PIN_CHARS: usize = 12;
+/// The largest PIN or admin-token file read, in bytes.
+const MAX_SECRET_FILE_LEN: usize = 4096;
+
+/// `O_NOFOLLOW` (the open fails when the last component of the path is a symbolic link), as
+/// Linux's generic ABI defines it for these architectures. std has no constant for it and this
+/// crate does not depend on `libc`.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+))]
+const O_NOFOLLOW: i32 = 0o400_000;
+/// Elsewhere no extra flag: `O_CREAT|O_EXCL` (`create_new`) alone already refuses to open a
+/// symbolic link at the path, whatever it points to.
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+)))]
+const O_NOFOLLOW: i32 = 0;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -285,27 +309,164 @@ impl ServiceConfig {
     }
 }
 
-/// Writes `contents` to `path` atomically with mode 0600 (temporary file, fsync, rename,
-/// directory fsync).
+/// Writes `contents` to `path` atomically with mode 0600: a temporary file in the same
+/// directory with an unpredictable name, created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`, so
+/// a file or symbolic link planted there is never written through), fsync, rename over `path`
+/// (which replaces a symbolic link at `path` rather than following it), directory fsync.
 pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), ApiError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    ));
     let fail = |e: std::io::Error| config_error(format!("{}: {e}", path.display()));
-    let mut f = std::fs::OpenOptions::new()
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name =
+        path.file_name().ok_or_else(|| config_error(format!("{} is not a file name", path.display())))?;
+    let mut suffix = [0u8; 16];
+    fill_random(&mut suffix).map_err(config_error)?;
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", hex(&suffix)));
+    let tmp = dir.join(tmp_name);
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(O_NOFOLLOW)
         .mode(0o600)
         .open(&tmp)
         .map_err(fail)?;
-    f.write_all(contents).map_err(fail)?;
-    f.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)?;
+    // From here the temporary file is ours: remove it if anything fails.
+    let written =
+        file.write_all(contents).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    drop(file);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Reads a small secret file (the keystore PIN, the admin token) as trimmed text. The bytes
+/// go straight from the file into one zeroizing buffer of fixed size: a growing `Vec` or
+/// `String` would leave copies of the secret in freed memory.
+fn read_secret_text(path: &Path, what: &str) -> Result<Zeroizing<String>, ApiError> {
+    let fail = |e: std::io::Error| config_error(format!("{what} {}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let mut buf = Zeroizing::new(vec![0u8; MAX_SECRET_FILE_LEN + 1]);
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    if len > MAX_SECRET_FILE_LEN {
+        return Err(config_error(format!(
+            "{what} {} is larger than {MAX_SECRET_FILE_LEN} bytes",
+            path.display()
+        )));
+    }
+    let text = buf
+        .get(..len)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .ok_or_else(|| config_error(format!("{what} {} is not UTF-8 text", path.display())))?;
+    Ok(Zeroizing::new(text.trim().to_owned()))
+}
+
+/// Refuses `path` when its group or others have any access to it; the error names the path
+/// and the `chmod` that fixes it.
+fn check_private(path: &Path, what: &str, fix_mode: &str) -> Result<(), ApiError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| config_error(format!("{what} {}: {e}", path.display())))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(config_error(format!(
+            "{what} {path} has mode {mode:04o}: it must not be accessible by group or others; \
+             fix it with: chmod {fix_mode} {path}",
+            path = path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a PIN that a new file keystore must not be created under: empty (or only
+/// whitespace), or shorter than [`MIN_FILE_KEYSTORE_PIN_CHARS`]. `source` says where the PIN
+/// came from; the PIN itself is never part of the error.
+fn check_new_file_keystore_pin(pin: &str, source: &str) -> Result<(), ApiError> {
+    if pin.trim().is_empty() {
+        return Err(config_error(format!(
+            "the keystore PIN from {source} is empty: a new file keystore needs a PIN of at least \
+             {MIN_FILE_KEYSTORE_PIN_CHARS} characters"
+        )));
+    }
+    if pin.chars().count() < MIN_FILE_KEYSTORE_PIN_CHARS {
+        return Err(config_error(format!(
+            "the keystore PIN from {source} is too short: a new file keystore needs a PIN of at \
+             least {MIN_FILE_KEYSTORE_PIN_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The file of a SQLite URL, or `None` for PostgreSQL, an in-memory database or a SQLite URI
+/// filename (`file:...`), whose path this does not interpret.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    match Backend::of_url(url) {
+        (Backend::Sqlite, target)
+            if !target.is_empty() && target != ":memory:" && !target.starts_with("file:") =>
+        {
+            Some(PathBuf::from(target))
+        }
+        _ => None,
+    }
+}
+
+/// The database file and the `-wal` and `-shm` files SQLite keeps beside it.
+fn sqlite_files(db: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [db.to_path_buf(), with("-wal"), with("-shm")]
+}
+
+/// Refuses a SQLite database whose file, `-wal` or `-shm` file (those that exist) is
+/// accessible by group or others.
+fn check_sqlite_files(db: &Path) -> Result<(), ApiError> {
+    for file in sqlite_files(db) {
+        if file.exists() {
+            check_private(&file, "database file", "600")?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates an empty SQLite database file with mode 0600 before SQLite opens it (SQLite would
+/// create it 0644 under the usual umask); its `-wal` and `-shm` files take the same mode.
+fn create_sqlite_file(db: &Path) -> Result<(), ApiError> {
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(O_NOFOLLOW)
+        .mode(0o600)
+        .open(db);
+    match created {
+        Ok(file) => file.sync_all().map_err(|e| config_error(format!("database file {}: {e}", db.display()))),
+        // Made meanwhile by another process: check it like any existing file.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_sqlite_files(db),
+        Err(e) => Err(config_error(format!("database file {}: {e}", db.display()))),
+    }
 }
 
 fn random_secret() -> Result<Zeroizing<String>, ApiError> {
@@ -334,38 +495,63 @@ pub struct Started {
 /// the key generator and builds the router state.
 pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
     let data_dir = config.data_dir();
-    if !data_dir.exists() {
-        // Only the service's user may enter: it holds the PIN file, the token and the keys.
+    // Only the service's user may enter: it holds the PIN file, the token and the keys.
+    if data_dir.exists() {
+        check_private(&data_dir, "data directory", "700")?;
+    } else {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&data_dir)
             .map_err(|e| config_error(format!("{}: {e}", data_dir.display())))?;
     }
+    let url = match &config.database.url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", data_dir.join("keymgr.db").display()),
+    };
+    // Before anything is opened or created: a readable database leaks every wrapped key.
+    let db_file = sqlite_file(&url);
+    if let Some(db) = &db_file {
+        check_sqlite_files(db)?;
+    }
     let env_pin = std::env::var("KEYMGR_KEYSTORE_PIN").ok().map(Zeroizing::new);
 
     let (keystore, keystore_name): (Arc<dyn Keystore>, String) = match &config.keystore {
         KeystoreConfig::File { path, pin_file } => {
             let path = path.clone().unwrap_or_else(|| data_dir.join("keystore.kmks"));
-            let pin = match env_pin {
-                Some(p) => p,
+            let creating = !path.exists();
+            let (pin, source) = match env_pin {
+                Some(p) => (p, "KEYMGR_KEYSTORE_PIN".to_owned()),
                 None => {
                     let pin_path = pin_file.clone().unwrap_or_else(|| data_dir.join(PIN_FILE));
-                    if !pin_path.exists() && !path.exists() {
+                    if !pin_path.exists() && creating {
                         write_secret_file(&pin_path, random_secret()?.as_bytes())?;
                     }
-                    let text = std::fs::read_to_string(&pin_path).map_err(|e| {
-                        config_error(format!("keystore PIN file {}: {e}", pin_path.display()))
-                    })?;
-                    Zeroizing::new(text.trim().to_owned())
+                    check_private(&pin_path, "keystore PIN file", "600")?;
+                    let pin = read_secret_text(&pin_path, "keystore PIN file")?;
+                    (pin, format!("the PIN file {}", pin_path.display()))
                 }
             };
+            if creating {
+                check_new_file_keystore_pin(&pin, &source)?;
+            } else if pin.chars().count() < MIN_FILE_KEYSTORE_PIN_CHARS {
+                tracing::warn!(
+                    "the PIN of the file keystore {} (from {source}) is shorter than \
+                     {MIN_FILE_KEYSTORE_PIN_CHARS} characters; a new keystore would refuse it",
+                    path.display()
+                );
+            }
             let ks = FileKeystore::open_or_create(&path, pin.as_bytes(), KdfParams::default())
                 .map_err(|e| config_error(format!("keystore {}: {e}", path.display())))?;
             (Arc::new(ks), format!("file keystore {}", path.display()))
         }
         KeystoreConfig::Pkcs11 { module, token_label, sessions } => {
             let pin = env_pin.ok_or_else(|| config_error("a PKCS#11 keystore needs KEYMGR_KEYSTORE_PIN"))?;
+            if pin.is_empty() {
+                return Err(config_error(
+                    "KEYMGR_KEYSTORE_PIN is empty: a PKCS#11 keystore needs the token's user PIN",
+                ));
+            }
             let ks = Pkcs11Keystore::new(Pkcs11Config {
                 module: module.clone(),
                 token_label: token_label.clone(),
@@ -380,10 +566,11 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
     let metrics = Arc::new(Metrics::default());
     let keystore: Arc<dyn Keystore> = Arc::new(MeteredKeystore::new(keystore, Arc::clone(&metrics)));
 
-    let url = match &config.database.url {
-        Some(u) => u.clone(),
-        None => format!("sqlite://{}", data_dir.join("keymgr.db").display()),
-    };
+    if let Some(db) = &db_file
+        && !db.exists()
+    {
+        create_sqlite_file(db)?;
+    }
     let db = Database::connect(&url, config.database.pool_size)
         .map_err(|e| config_error(format!("database: {e}")))?;
     let database = format!("{:?}", db.backend());
@@ -420,16 +607,10 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         write_secret_file(&token_path, random_secret()?.as_bytes())?;
     }
     let admin_token_path = if token_path.exists() {
-        let meta = std::fs::metadata(&token_path).map_err(config_error)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(config_error(format!(
-                "{} must not be readable by group or others (chmod 600)",
-                token_path.display()
-            )));
-        }
-        let token = Zeroizing::new(std::fs::read_to_string(&token_path).map_err(config_error)?);
+        check_private(&token_path, "admin token file", "600")?;
+        let token = read_secret_text(&token_path, "admin token file")?;
         auth.add_token(
-            token.trim(),
+            &token,
             Principal { user: "admin".into(), roles: vec![ROLE_KEY_ADMIN.into(), ROLE_CRYPTO_USER.into()] },
         );
         Some(token_path)
@@ -442,6 +623,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
     let limits = Limits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        ..Limits::default()
     };
     Ok(Started {
         state: Arc::new(AppState::new(km, auth, limits, metrics)),
@@ -487,5 +669,28 @@ mod tests {
             matches!(c.keystore, KeystoreConfig::Pkcs11 { ref token_label, .. } if token_label == "keymgr")
         );
         assert!(toml::from_str::<ServiceConfig>("lisen = 1").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn pin_from_the_environment_is_checked_like_the_pin_file() {
+        let env = "KEYMGR_KEYSTORE_PIN";
+        for (pin, why) in [("", "is empty"), ("            ", "is empty"), ("elevenchars", "too short")] {
+            let message = check_new_file_keystore_pin(pin, env).unwrap_err().to_string();
+            assert!(message.contains(why) && message.contains(env), "{pin:?}: {message}");
+            assert!(message.contains("at least 12 characters"), "{message}");
+        }
+        assert!(check_new_file_keystore_pin("twelve-chars", env).is_ok());
+    }
+
+    #[test]
+    fn sqlite_files_are_found_in_every_url_form() {
+        assert_eq!(sqlite_file("sqlite://d/keymgr.db"), Some(PathBuf::from("d/keymgr.db")));
+        assert_eq!(sqlite_file("sqlite:/abs/k.db"), Some(PathBuf::from("/abs/k.db")));
+        assert_eq!(sqlite_file("plain.db"), Some(PathBuf::from("plain.db")));
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+        assert_eq!(sqlite_file("postgresql://u@h/db"), None);
+        assert_eq!(sqlite_file("sqlite://:memory:"), None);
+        let [db, wal, shm] = sqlite_files(Path::new("d/k.db"));
+        assert_eq!((db, wal, shm), ("d/k.db".into(), "d/k.db-wal".into(), "d/k.db-shm".into()));
     }
 }

@@ -11,8 +11,9 @@ use crate::KeymgrError;
 impl KeyManager {
     /// Encrypts `data` as a compact JWE, MOSIP's `/jwtEncrypt`: a JWS (three dot-separated
     /// parts) is encrypted as it is; anything else is base64url-decoded and must be JSON.
-    /// The recipient is the certificate given, if it parses, else the current key of (app,
-    /// ref) with `/encrypt`'s rules; it must be RSA-2048.
+    /// The recipient is the certificate given (one that does not parse is `KER-KMS-013`,
+    /// where MOSIP silently falls back), else the current key of (app, ref) with `/encrypt`'s
+    /// rules; it must be RSA-2048.
     pub fn jwt_encrypt(
         &self,
         certificate_pem: Option<&str>,
@@ -33,7 +34,14 @@ impl KeyManager {
                 .map_err(|e| KeymgrError::InvalidJson(e.to_string()))?;
             bytes
         };
-        let given = certificate_pem.and_then(|pem| Certificate::from_pem(pem.as_bytes()).ok());
+        // MOSIP falls back to the application's key when the certificate does not parse; a
+        // caller who named a recipient must not have data sealed to somebody else.
+        let given = certificate_pem
+            .map(|pem| {
+                Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| KeymgrError::CertificateParse(format!("x509Certificate: {e}")))
+            })
+            .transpose()?;
         let certificate = match (given, key) {
             (Some(c), _) => c,
             (None, Some((app, reference))) => self.encryption_key(app, reference)?.certificate.clone(),
