@@ -120,11 +120,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
             }
             None => println!("  tokens: as configured in [auth] (no admin.token in the data directory)"),
         }
+        let housekeeping = keymgr_http::start_housekeeping(&started.state);
         let app = keymgr_http::router(started.state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+        keymgr_http::server::serve(listener, app, started.server_limits, shutdown_signal())
             .await
             .map_err(|e| CliError::Failed(format!("server: {e}")))?;
+        housekeeping.abort();
         println!("keymgr: stopped");
         Ok(())
     })

@@ -10,17 +10,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keymgr_core::{KeyManager, KeyManagerConfig, KeygenReport, SystemClock};
+use keymgr_core::{DecryptionScope, KeyManager, KeyManagerConfig, KeygenReport, NewPairLimits, SystemClock};
 use keymgr_crypto::fill_random;
 use keymgr_db::{Backend, Database};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
-use keymgr_model::{AppId, KeyRef, WellKnown};
+use keymgr_model::{AppId, KeyRef, RefId, WellKnown};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::auth::{ROLE_CRYPTO_USER, ROLE_KEY_ADMIN, TokenConfig};
 use crate::metered::MeteredKeystore;
 use crate::metrics::Metrics;
+use crate::server::ServerLimits;
 use crate::{ApiError, AppState, Authenticator, Limits, Principal};
 
 /// Where the service listens unless configured (MOSIP's port, loopback only).
@@ -80,6 +81,49 @@ pub struct ServiceConfig {
     /// Key settings.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Which keys open envelopes and JWEs.
+    #[serde(default)]
+    pub decrypt: DecryptConfig,
+}
+
+/// `[decrypt]`: which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`) besides
+/// the base keys of the requested pair. See `docs/SECURITY.md` before changing either.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptConfig {
+    /// Any base key of the requested application opens, as in MOSIP (default false: only
+    /// the requested pair's).
+    #[serde(default)]
+    pub same_application: bool,
+    /// Keystore keys that may open envelopes sealed to them for requests of their own
+    /// application: `"APP"` for a module master, `"APP:REF"` otherwise. Default none.
+    #[serde(default)]
+    pub keystore_keys: Vec<String>,
+}
+
+impl DecryptConfig {
+    fn scope(&self) -> Result<DecryptionScope, ApiError> {
+        let keystore_keys = self
+            .keystore_keys
+            .iter()
+            .map(|k| {
+                let (app, reference) = k.split_once(':').unwrap_or((k.as_str(), ""));
+                let key_ref = KeyRef::new(
+                    AppId::new(app.trim())
+                        .map_err(|e| config_error(format!("decrypt.keystore_keys {k:?}: {e}")))?,
+                    RefId::new(reference.trim())
+                        .map_err(|e| config_error(format!("decrypt.keystore_keys {k:?}: {e}")))?,
+                );
+                if !key_ref.tier().in_hsm() {
+                    return Err(config_error(format!(
+                        "decrypt.keystore_keys {k:?}: not a keystore key (base keys open their own pairs)"
+                    )));
+                }
+                Ok(key_ref)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DecryptionScope { same_application: self.same_application, keystore_keys })
+    }
 }
 
 /// `[database]`.
@@ -152,6 +196,101 @@ pub struct HttpConfig {
     /// start.
     #[serde(default)]
     pub development_without_auth: bool,
+    /// Most requests handled at once; more are answered 503 (default 256).
+    #[serde(default = "default_in_flight_requests")]
+    pub max_in_flight_requests: usize,
+    /// Most request-body bytes held at once; a request whose `Content-Length` does not fit is
+    /// answered 503 before its body is read (default 128 MiB; at least `max_body_bytes`).
+    #[serde(default = "default_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+    /// Most Argon2 hashes at once (default: the number of CPUs).
+    #[serde(default = "default_argon2_running")]
+    pub argon2_running: usize,
+    /// Most Argon2 hashes waiting; more are answered 429 (default 16).
+    #[serde(default = "default_argon2_waiting")]
+    pub argon2_waiting: usize,
+    /// Most open connections; more wait in the listen backlog (default 1024).
+    #[serde(default = "default_connections")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request head, also the longest a kept-alive connection
+    /// waits for its next request (default 10).
+    #[serde(default = "default_header_read")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may move no byte either way before it is closed (default 90;
+    /// more than `request_timeout_secs`).
+    #[serde(default = "default_idle")]
+    pub idle_timeout_secs: u64,
+}
+
+fn default_in_flight_requests() -> usize {
+    Limits::default().max_in_flight_requests
+}
+
+fn default_in_flight_bytes() -> usize {
+    Limits::default().max_in_flight_bytes
+}
+
+fn default_argon2_running() -> usize {
+    Limits::default().argon2_running
+}
+
+fn default_argon2_waiting() -> usize {
+    Limits::default().argon2_waiting
+}
+
+fn default_connections() -> usize {
+    ServerLimits::default().max_connections
+}
+
+fn default_header_read() -> u64 {
+    ServerLimits::default().header_read_timeout.as_secs()
+}
+
+fn default_idle() -> u64 {
+    ServerLimits::default().idle_timeout.as_secs()
+}
+
+impl HttpConfig {
+    /// The request limits, checked for consistency.
+    pub fn limits(&self) -> Result<Limits, ApiError> {
+        if self.max_in_flight_bytes < self.max_body_bytes {
+            return Err(config_error(format!(
+                "http.max_in_flight_bytes ({}) must be at least http.max_body_bytes ({}), or no large request could ever run",
+                self.max_in_flight_bytes, self.max_body_bytes
+            )));
+        }
+        if self.request_timeout_secs == 0 || self.max_in_flight_requests == 0 || self.argon2_running == 0 {
+            return Err(config_error(
+                "http.request_timeout_secs, max_in_flight_requests and argon2_running must be above 0",
+            ));
+        }
+        Ok(Limits {
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            max_in_flight_requests: self.max_in_flight_requests,
+            max_in_flight_bytes: self.max_in_flight_bytes,
+            argon2_running: self.argon2_running,
+            argon2_waiting: self.argon2_waiting,
+        })
+    }
+
+    /// The connection limits, checked for consistency.
+    pub fn server_limits(&self) -> Result<ServerLimits, ApiError> {
+        if self.idle_timeout_secs <= self.request_timeout_secs {
+            return Err(config_error(format!(
+                "http.idle_timeout_secs ({}) must exceed http.request_timeout_secs ({}): a request being worked on moves no bytes",
+                self.idle_timeout_secs, self.request_timeout_secs
+            )));
+        }
+        if self.header_read_timeout_secs == 0 || self.max_connections == 0 {
+            return Err(config_error("http.header_read_timeout_secs and max_connections must be above 0"));
+        }
+        Ok(ServerLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+        })
+    }
 }
 
 fn default_body() -> usize {
@@ -168,6 +307,13 @@ impl Default for HttpConfig {
             max_body_bytes: default_body(),
             request_timeout_secs: default_timeout(),
             development_without_auth: false,
+            max_in_flight_requests: default_in_flight_requests(),
+            max_in_flight_bytes: default_in_flight_bytes(),
+            argon2_running: default_argon2_running(),
+            argon2_waiting: default_argon2_waiting(),
+            max_connections: default_connections(),
+            header_read_timeout_secs: default_header_read(),
+            idle_timeout_secs: default_idle(),
         }
     }
 }
@@ -203,6 +349,34 @@ pub struct KeysConfig {
     /// Applications whose masters the key generator makes; empty = every active policy.
     #[serde(default)]
     pub keygen_apps: Vec<String>,
+    /// Largest plaintext a compressed JWE may inflate to, in bytes (default 4 MiB).
+    #[serde(default = "default_jwe_inflated")]
+    pub jwe_max_inflated_bytes: usize,
+    /// Most first keys of new (application, reference) pairs per minute on this replica;
+    /// absent = no limit, as in MOSIP.
+    #[serde(default)]
+    pub new_keys_per_minute: Option<u32>,
+    /// Per application, a regular expression every new reference must match as a whole,
+    /// e.g. `REGISTRATION = "[0-9]+_[0-9]+"`; applications not listed take any reference.
+    #[serde(default)]
+    pub reference_patterns: HashMap<String, String>,
+}
+
+fn default_jwe_inflated() -> usize {
+    KeyManagerConfig::default().jwe_max_inflated_len
+}
+
+impl KeysConfig {
+    fn new_pairs(&self) -> Result<NewPairLimits, ApiError> {
+        let mut reference_patterns = Vec::new();
+        for (app, pattern) in &self.reference_patterns {
+            let app = AppId::new(app).map_err(|e| config_error(format!("keys.reference_patterns: {e}")))?;
+            let anchored = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| config_error(format!("keys.reference_patterns.{app}: {e}")))?;
+            reference_patterns.push((app, anchored));
+        }
+        Ok(NewPairLimits { per_minute: self.new_keys_per_minute, reference_patterns })
+    }
 }
 
 /// Certificate subject defaults.
@@ -255,6 +429,9 @@ impl Default for KeysConfig {
             base_key_cache_ttl_secs: default_cache_ttl(),
             keygen_on_start: true,
             keygen_apps: Vec::new(),
+            jwe_max_inflated_bytes: default_jwe_inflated(),
+            new_keys_per_minute: None,
+            reference_patterns: HashMap::new(),
         }
     }
 }
@@ -489,11 +666,18 @@ pub struct Started {
     pub database: String,
     /// The keystore in use, for the start message.
     pub keystore: String,
+    /// The connection limits for [`crate::server::serve`].
+    pub server_limits: ServerLimits,
 }
 
 /// Opens the keystore and database of `config`, initialises an empty data directory, runs
 /// the key generator and builds the router state.
 pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
+    // Settings that can be wrong are checked before anything is made.
+    let limits = config.http.limits()?;
+    let server_limits = config.http.server_limits()?;
+    let decryption = config.decrypt.scope()?;
+    let new_pairs = config.keys.new_pairs()?;
     let data_dir = config.data_dir();
     // Only the service's user may enter: it holds the PIN file, the token and the keys.
     if data_dir.exists() {
@@ -587,6 +771,9 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         },
         base_key_cache_size: keys.base_key_cache_size,
         base_key_cache_ttl: Duration::from_secs(keys.base_key_cache_ttl_secs),
+        decryption,
+        jwe_max_inflated_len: keys.jwe_max_inflated_bytes,
+        new_pairs,
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
@@ -620,11 +807,6 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
     if config.http.development_without_auth {
         auth = auth.development_without_auth();
     }
-    let limits = Limits {
-        max_body_bytes: config.http.max_body_bytes,
-        request_timeout: Duration::from_secs(config.http.request_timeout_secs),
-        ..Limits::default()
-    };
     Ok(Started {
         state: Arc::new(AppState::new(km, auth, limits, metrics)),
         keygen,
@@ -632,6 +814,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         admin_token_path,
         database,
         keystore: keystore_name,
+        server_limits,
     })
 }
 

@@ -464,6 +464,29 @@ async fn not_found(req: Request) -> Response {
     r
 }
 
+/// How often expired cache entries (unwrapped base keys above all) are dropped.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// Starts the service's timer work on the current Tokio runtime: expired unwrapped keys leave
+/// memory within [`HOUSEKEEPING_EVERY`] of their time to live, looked up again or not. Abort
+/// the handle at shutdown.
+pub fn start_housekeeping(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    let km = Arc::clone(&state.km);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let km = Arc::clone(&km);
+            match tokio::task::spawn_blocking(move || km.evict_expired()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!("housekeeping: {n} expired base keys left memory"),
+                Err(e) => tracing::warn!("housekeeping failed: {e}"),
+            }
+        }
+    })
+}
+
 /// The router of the whole API over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
