@@ -5,6 +5,7 @@ use std::ops::{Deref, Range};
 use keymgr_crypto::aead::{self, LEGACY_IV_LEN, NONCE_LEN, TAG_LEN};
 use keymgr_crypto::{Certificate, DataKey, RsaPrivateKey, RsaPublicKey, SecretBytes, fill_random};
 use keymgr_model::Thumbprint;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::format::{
     self, DEFAULT_SPLITTER, Format, Layout, R2_AAD_LEN, R2_NONCE_LEN, VER_R2, WRAPPED_KEY_LEN,
@@ -128,18 +129,29 @@ pub struct OpenParams<'a> {
 }
 
 /// A plaintext opened in place inside the decoded envelope, so that a packet of tens of
-/// megabytes is never copied. Dereferences to the plaintext bytes.
+/// megabytes is never copied. Dereferences to the plaintext bytes; the plaintext is
+/// overwritten with zeros when it is dropped.
 pub struct Plaintext {
     buf: Vec<u8>,
     range: Range<usize>,
 }
 
 impl Plaintext {
-    /// The plaintext as an owned vector (moves the bytes to the front of the buffer).
-    pub fn into_vec(mut self) -> Vec<u8> {
-        self.buf.truncate(self.range.end);
-        self.buf.drain(..self.range.start);
-        self.buf
+    /// The plaintext as an owned vector (moves the bytes to the front of the buffer), still
+    /// zeroized on drop.
+    pub fn into_vec(mut self) -> Zeroizing<Vec<u8>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.truncate(self.range.end);
+        buf.drain(..self.range.start);
+        Zeroizing::new(buf)
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        if let Some(plain) = self.buf.get_mut(self.range.clone()) {
+            plain.zeroize();
+        }
     }
 }
 
@@ -319,8 +331,11 @@ impl Codec {
         tag.copy_from_slice(bytes.get(layout.tag.clone()).unwrap_or(&[0; TAG_LEN]));
 
         let ciphertext = bytes.get_mut(layout.ciphertext.clone()).unwrap_or_default();
-        aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag)
-            .map_err(|_| EnvelopeError::AuthFailed)?;
+        if aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag).is_err() {
+            // What a failed open leaves in the buffer is unspecified: it may be plaintext.
+            ciphertext.zeroize();
+            return Err(EnvelopeError::AuthFailed);
+        }
         Ok(Plaintext { buf: bytes, range: layout.ciphertext })
     }
 

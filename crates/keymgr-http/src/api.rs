@@ -5,6 +5,7 @@ use keymgr_core::{KeyManager, KeymgrError};
 use keymgr_crypto::issue::DistinguishedNameSpec;
 use keymgr_model::{AppId, RefId, UtcTime, WellKnown};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::ApiError;
 use crate::auth::Principal;
@@ -21,6 +22,14 @@ fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> 
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
     match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ApiError::blank(field)),
+    }
+}
+
+/// [`required`] for a field that carries a secret (a PIN, a password, data to protect).
+fn required_secret<'a>(value: &'a Option<Zeroizing<String>>, field: &str) -> Result<&'a str, ApiError> {
+    match value.as_deref().map(|v| v.trim()) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(ApiError::blank(field)),
     }
@@ -388,21 +397,21 @@ pub fn decrypt(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PinRequest {
-    data: Option<String>,
-    user_pin: Option<String>,
+    data: Option<Zeroizing<String>>,
+    user_pin: Option<Zeroizing<String>>,
 }
 
 /// `POST /encryptWithPin`.
 pub fn encrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse, ApiError> {
-    let data = required(&req.data, "data")?;
-    let pin = required(&req.user_pin, "userPin")?;
+    let data = required_secret(&req.data, "data")?;
+    let pin = required_secret(&req.user_pin, "userPin")?;
     Ok(DataResponse { data: km.encrypt_with_pin(data, pin)? })
 }
 
 /// `POST /decryptWithPin`.
 pub fn decrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse, ApiError> {
-    let data = required(&req.data, "data")?;
-    let pin = required(&req.user_pin, "userPin")?;
+    let data = required_secret(&req.data, "data")?;
+    let pin = required_secret(&req.user_pin, "userPin")?;
     let text = km.decrypt_with_pin(data, pin)?;
     Ok(DataResponse { data: text.as_str().to_owned() })
 }
@@ -411,7 +420,7 @@ pub fn decrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Argon2Request {
-    input_data: Option<String>,
+    input_data: Option<Zeroizing<String>>,
     salt: Option<String>,
 }
 
@@ -425,7 +434,7 @@ pub struct Argon2Response {
 
 /// `POST /generateArgon2Hash`.
 pub fn generate_argon2_hash(km: &KeyManager, req: Argon2Request) -> Result<Argon2Response, ApiError> {
-    let input = required(&req.input_data, "inputData")?;
+    let input = required_secret(&req.input_data, "inputData")?;
     let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
     let h = km.argon2_hash(input, salt.as_deref())?;
     Ok(Argon2Response {

@@ -23,7 +23,7 @@ mod wrapper;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +33,7 @@ use http_body_util::BodyExt;
 use keymgr_core::KeyManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
 
 pub use auth::{Authenticator, Principal};
 pub use error::ApiError;
@@ -124,7 +125,7 @@ async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Bytes, BytesHeld), ApiError> {
+) -> Result<(Zeroizing<Vec<u8>>, BytesHeld), ApiError> {
     let limit = state.limits.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -136,7 +137,8 @@ async fn read_body(
     }
     let mut held = state.admission.reserve_bytes(declared.unwrap_or(0))?;
     let mut body = body;
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    // Zeroized when dropped, also on the error paths: bodies carry packets, PINs, passwords.
+    let mut buf = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit)));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::InvalidRequest(format!("request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
@@ -146,7 +148,7 @@ async fn read_body(
         buf.extend_from_slice(&data);
         held.grow_to(&state.admission, buf.len())?;
     }
-    Ok((Bytes::from(buf), held))
+    Ok((buf, held))
 }
 
 fn finish<T: Serialize>(

@@ -6,9 +6,10 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keymgr_model::UtcTime;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::ApiError;
 
@@ -19,11 +20,32 @@ pub struct Echo {
     version: Value,
 }
 
+/// The outer wrapper as it arrives: `request` is kept as raw JSON text and read straight into
+/// the endpoint's type, so that no `serde_json::Value` copy of the data (a packet, a PIN) is
+/// built.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    version: Value,
+    #[serde(default)]
+    requesttime: Option<Value>,
+    #[serde(borrow, default)]
+    request: Option<&'a RawValue>,
+}
+
 /// Reads a wrapped request: the echo fields, and `request` as `T`. Only `request` is
 /// validated, as in MOSIP; `requesttime` is read leniently if present.
 pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiError>) {
-    let value: Value = match serde_json::from_slice(body) {
+    let outer: Incoming<'_> = match serde_json::from_slice(body) {
         Ok(v) => v,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return (
+                Echo::default(),
+                Err(ApiError::InvalidRequest("request body must be a JSON object".into())),
+            );
+        }
         Err(e) => {
             return (
                 Echo::default(),
@@ -31,21 +53,17 @@ pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiEr
             );
         }
     };
-    let Value::Object(mut map) = value else {
-        return (Echo::default(), Err(ApiError::InvalidRequest("request body must be a JSON object".into())));
-    };
-    let echo = Echo {
-        id: map.remove("id").unwrap_or(Value::Null),
-        version: map.remove("version").unwrap_or(Value::Null),
-    };
-    if let Some(Value::String(t)) = map.get("requesttime")
+    let echo = Echo { id: outer.id, version: outer.version };
+    if let Some(Value::String(t)) = &outer.requesttime
         && UtcTime::parse_lenient(t).is_err()
     {
         return (echo, Err(ApiError::InvalidTimestamp(format!("requesttime {t:?}"))));
     }
-    let request = match map.remove("request") {
-        None | Some(Value::Null) => Err(ApiError::InvalidRequest("request should not be null".into())),
-        Some(r) => serde_json::from_value(r).map_err(|e| ApiError::InvalidRequest(format!("request: {e}"))),
+    let request = match outer.request {
+        None => Err(ApiError::InvalidRequest("request should not be null".into())),
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|e| ApiError::InvalidRequest(format!("request: {e}")))
+        }
     };
     (echo, request)
 }
