@@ -114,6 +114,8 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<(), CliError> {
         .write(true)
         .create_new(true)
         .custom_flags(O_NOFOLLOW)
+        // Outputs are packets and their plaintexts: only the user who wrote them reads them.
+        .mode(0o600)
         .open(&tmp)
         .map_err(fail)?;
     // From here the temporary file is ours: remove it if anything fails.

@@ -372,6 +372,19 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// Creates a new file with mode 0600 (on Unix): fails if anything, a link included, is at
+/// `path` (`O_CREAT|O_EXCL`, which never follows a symbolic link).
+fn new_private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 fn corrupt(path: &Path, reason: impl Into<String>) -> HsmError {
     HsmError::Corrupt { path: path.display().to_string(), reason: reason.into() }
 }
@@ -419,14 +432,18 @@ fn write_file(path: &Path, state: &State, serial: u64) -> Result<(), HsmError> {
     };
     let name =
         path.file_name().ok_or_else(|| HsmError::Config(format!("{} is not a file", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}-{serial}", name.to_string_lossy(), std::process::id()));
+    // An unpredictable name, created exclusively: a file or link planted at the temporary
+    // path makes the write fail instead of being followed or overwritten.
+    let mut suffix = [0u8; 16];
+    fill_random(&mut suffix)?;
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".{}.{serial}.{suffix}.tmp", name.to_string_lossy()));
+    let mut file = new_private_file(&tmp).map_err(io)?;
     let result = (|| {
-        let mut file = open_private(&tmp, true)?;
         file.write_all(&header)?;
         file.write_all(&body)?;
         file.write_all(&tag)?;
         file.sync_all()?;
-        drop(file);
         std::fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();

@@ -2,8 +2,9 @@
 //! bounded queue in front of Argon2. Refusals are immediate (503 or 429), never a wait that
 //! holds memory: a flood of large bodies is turned away before its bytes are read.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -16,17 +17,33 @@ fn units(bytes: usize) -> usize {
     bytes.div_ceil(UNIT)
 }
 
-/// The in-flight budgets of requests and of body bytes.
+/// The in-flight budgets of requests (overall and per caller) and of body bytes.
 pub(crate) struct Admission {
     requests: Arc<Semaphore>,
     max_requests: usize,
+    per_caller: Arc<Mutex<HashMap<String, usize>>>,
+    max_per_caller: usize,
     byte_units: Arc<Semaphore>,
     total_units: usize,
 }
 
-/// A request admitted; its place is given back on drop.
+/// A request admitted; its places are given back on drop.
 pub(crate) struct Admitted {
     _place: OwnedSemaphorePermit,
+    caller: String,
+    per_caller: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut counts = self.per_caller.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&self.caller) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.caller);
+            }
+        }
+    }
 }
 
 /// Body bytes reserved for one request; given back on drop.
@@ -35,30 +52,62 @@ pub(crate) struct BytesHeld {
     units: usize,
 }
 
+/// What a request holds of the budgets, shared by the work on the blocking pool and the
+/// answer on its way out, and given back when both are done: a request that timed out keeps
+/// its share while its work still runs.
+pub(crate) struct Ticket {
+    _admitted: Admitted,
+    _bytes: BytesHeld,
+}
+
+impl Ticket {
+    pub(crate) fn new(admitted: Admitted, bytes: BytesHeld) -> Arc<Self> {
+        Arc::new(Self { _admitted: admitted, _bytes: bytes })
+    }
+}
+
 impl Admission {
     pub(crate) fn new(limits: &Limits) -> Self {
         let total_units = units(limits.max_in_flight_bytes).max(1);
         Self {
             requests: Arc::new(Semaphore::new(limits.max_in_flight_requests.max(1))),
             max_requests: limits.max_in_flight_requests.max(1),
+            per_caller: Arc::new(Mutex::new(HashMap::new())),
+            max_per_caller: limits.max_in_flight_per_caller.max(1),
             byte_units: Arc::new(Semaphore::new(total_units)),
             total_units,
         }
     }
 
-    /// A place for one more request, or 503 at once.
-    pub(crate) fn admit(&self) -> Result<Admitted, ApiError> {
-        Arc::clone(&self.requests)
+    /// A place for one more request of `caller`, or 503 at once: over the overall budget, or
+    /// over the caller's share of it (one token cannot take every place).
+    pub(crate) fn admit(&self, caller: &str) -> Result<Admitted, ApiError> {
+        let busy = |why: &str| ApiError::Busy(why.into());
+        let place = Arc::clone(&self.requests)
             .try_acquire_owned()
-            .map(|place| Admitted { _place: place })
-            .map_err(|_| ApiError::Busy("too many requests in flight".into()))
+            .map_err(|_| busy("too many requests in flight"))?;
+        let mut counts = self.per_caller.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = counts.entry(caller.to_owned()).or_insert(0);
+        if *n >= self.max_per_caller {
+            return Err(busy("too many requests in flight for this caller"));
+        }
+        *n += 1;
+        drop(counts);
+        Ok(Admitted { _place: place, caller: caller.to_owned(), per_caller: Arc::clone(&self.per_caller) })
     }
 
-    /// Reserves `bytes` of body budget, or 503 at once.
-    pub(crate) fn reserve_bytes(&self, bytes: usize) -> Result<BytesHeld, ApiError> {
-        let mut held = BytesHeld { permit: None, units: 0 };
-        held.grow_to(self, bytes)?;
-        Ok(held)
+    /// Refuses at once (503) a body of `declared` bytes that cannot fit the byte budget now;
+    /// nothing is reserved until bytes arrive.
+    pub(crate) fn check_declared(&self, declared: usize) -> Result<(), ApiError> {
+        if units(declared) > self.byte_units.available_permits() {
+            return Err(ApiError::Busy("too many request bytes in flight".into()));
+        }
+        Ok(())
+    }
+
+    /// An empty reservation, grown with [`BytesHeld::grow_to`] as bytes arrive.
+    pub(crate) fn no_bytes(&self) -> BytesHeld {
+        BytesHeld { permit: None, units: 0 }
     }
 
     /// Requests in flight and body bytes reserved, for the metrics.
@@ -82,13 +131,18 @@ impl BytesHeld {
         let more = step.saturating_sub(self.units);
         let busy = || ApiError::Busy("too many request bytes in flight".into());
         let extra = u32::try_from(more).map_err(|_| busy())?;
-        let permit = Arc::clone(&admission.byte_units).try_acquire_many_owned(extra).map_err(|_| busy())?;
+        let permit = Arc::clone(&admission.byte_units).try_acquire_many_owned(extra).or_else(|_| {
+            // Near the end of the budget: take exactly what is needed.
+            let exact = u32::try_from(wanted - self.units).map_err(|_| busy())?;
+            Arc::clone(&admission.byte_units).try_acquire_many_owned(exact).map_err(|_| busy())
+        })?;
+        let got = permit.num_permits();
         match &mut self.permit {
             Some(p) => p.merge(permit),
             None => self.permit = Some(permit),
         }
-        self.units = step;
-        if wanted > step { Err(busy()) } else { Ok(()) }
+        self.units += got;
+        if wanted > self.units { Err(busy()) } else { Ok(()) }
     }
 }
 
@@ -150,25 +204,40 @@ mod tests {
     #[test]
     fn requests_over_the_budget_are_refused_and_places_come_back() {
         let a = Admission::new(&limits(2, 1 << 20));
-        let one = a.admit().unwrap();
-        let _two = a.admit().unwrap();
-        assert!(matches!(a.admit(), Err(ApiError::Busy(_))));
+        let one = a.admit("a").unwrap();
+        let _two = a.admit("b").unwrap();
+        assert!(matches!(a.admit("c"), Err(ApiError::Busy(_))));
         drop(one);
-        assert!(a.admit().is_ok());
+        assert!(a.admit("c").is_ok());
     }
 
     #[test]
-    fn bytes_over_the_budget_are_refused_and_come_back() {
+    fn one_caller_cannot_take_every_place() {
+        let a = Admission::new(&Limits { max_in_flight_per_caller: 2, ..limits(10, 1 << 20) });
+        let first = a.admit("mallory").unwrap();
+        let _second = a.admit("mallory").unwrap();
+        assert!(matches!(a.admit("mallory"), Err(ApiError::Busy(_))), "over the caller's share");
+        assert!(a.admit("regproc").is_ok(), "others still get in");
+        drop(first);
+        assert!(a.admit("mallory").is_ok());
+    }
+
+    #[test]
+    fn bytes_are_reserved_as_they_arrive_and_come_back() {
         let a = Admission::new(&limits(10, 1 << 20));
-        let big = a.reserve_bytes(700 * 1024).unwrap();
-        assert!(matches!(a.reserve_bytes(400 * 1024), Err(ApiError::Busy(_))));
-        let mut streamed = a.reserve_bytes(0).unwrap();
+        a.check_declared(1 << 20).unwrap();
+        assert!(matches!(a.check_declared((1 << 20) + 1), Err(ApiError::Busy(_))));
+        let mut big = a.no_bytes();
+        big.grow_to(&a, 700 * 1024).unwrap();
+        assert!(matches!(a.check_declared(400 * 1024), Err(ApiError::Busy(_))), "declared, not yet sent");
+        let mut streamed = a.no_bytes();
         streamed.grow_to(&a, 200 * 1024).unwrap();
         assert!(matches!(streamed.grow_to(&a, 400 * 1024), Err(ApiError::Busy(_))));
         drop(big);
         drop(streamed);
         assert_eq!(a.in_use().1, 0);
-        assert!(a.reserve_bytes(1 << 20).is_ok());
+        let mut all = a.no_bytes();
+        all.grow_to(&a, 1 << 20).unwrap();
     }
 
     #[tokio::test]

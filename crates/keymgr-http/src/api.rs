@@ -335,29 +335,30 @@ pub fn get_certificate_chain(km: &KeyManager, q: KeyQuery) -> Result<Certificate
     Ok(CertificateChainResponse { certificates_trust_path: pem, timestamp: km.now().to_mosip_string() })
 }
 
-/// `request` of `/encrypt` and `/decrypt`.
-#[derive(Debug, Deserialize)]
+/// `request` of `/encrypt` and `/decrypt`. No `Debug`: `data` is a plaintext on `/encrypt`.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CryptoRequest {
     application_id: Option<String>,
     reference_id: Option<String>,
     time_stamp: Option<String>,
-    data: Option<String>,
+    data: Option<Zeroizing<String>>,
     salt: Option<String>,
     aad: Option<String>,
     // `prependThumbprint` is accepted and ignored: the thumbprint is always written, as in MOSIP.
 }
 
-/// `response` of the crypto endpoints.
-#[derive(Debug, Serialize)]
+/// `response` of the crypto endpoints; `data` is a plaintext on `/decrypt` and
+/// `/decryptWithPin`, zeroized once written out.
+#[derive(Serialize)]
 pub struct DataResponse {
-    data: String,
+    data: Zeroizing<String>,
 }
 
 struct CryptoArgs {
     app: AppId,
     reference: RefId,
-    data: String,
+    data: Zeroizing<String>,
     salt: Option<Vec<u8>>,
     aad: Option<Vec<u8>>,
 }
@@ -366,7 +367,7 @@ fn crypto_args(req: CryptoRequest, max: usize) -> Result<CryptoArgs, ApiError> {
     let app = app_id(&req.application_id)?;
     let reference = ref_id(&req.reference_id)?;
     timestamp(&req.time_stamp, "timeStamp")?;
-    let data = required(&req.data, "data")?.to_owned();
+    let data = Zeroizing::new(required_secret(&req.data, "data")?.to_owned());
     let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
     let aad = optional_not_blank(&req.aad, "aad")?.map(|a| decode_b64("aad", a, max)).transpose()?;
     Ok(CryptoArgs { app, reference, data, salt, aad })
@@ -375,9 +376,9 @@ fn crypto_args(req: CryptoRequest, max: usize) -> Result<CryptoArgs, ApiError> {
 /// `POST /encrypt`.
 pub fn encrypt(km: &KeyManager, req: CryptoRequest, max: usize) -> Result<DataResponse, ApiError> {
     let a = crypto_args(req, max)?;
-    let plain = decode_b64("data", &a.data, max)?;
+    let plain = Zeroizing::new(decode_b64("data", &a.data, max)?);
     let data = km.encrypt(&a.app, &a.reference, &plain, a.salt.as_deref(), a.aad.as_deref())?;
-    Ok(DataResponse { data })
+    Ok(DataResponse { data: Zeroizing::new(data) })
 }
 
 /// `POST /decrypt`.
@@ -390,11 +391,11 @@ pub fn decrypt(
     let a = crypto_args(req, max)?;
     let plain =
         km.decrypt(&a.app, &a.reference, a.data.as_bytes(), a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
-    Ok(DataResponse { data: keymgr_envelope::base64::encode(&plain) })
+    Ok(DataResponse { data: Zeroizing::new(keymgr_envelope::base64::encode(&plain)) })
 }
 
-/// `request` of `/encryptWithPin` and `/decryptWithPin`.
-#[derive(Debug, Deserialize)]
+/// `request` of `/encryptWithPin` and `/decryptWithPin`. No `Debug`: it carries a PIN.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PinRequest {
     data: Option<Zeroizing<String>>,
@@ -405,7 +406,7 @@ pub struct PinRequest {
 pub fn encrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse, ApiError> {
     let data = required_secret(&req.data, "data")?;
     let pin = required_secret(&req.user_pin, "userPin")?;
-    Ok(DataResponse { data: km.encrypt_with_pin(data, pin)? })
+    Ok(DataResponse { data: Zeroizing::new(km.encrypt_with_pin(data, pin)?) })
 }
 
 /// `POST /decryptWithPin`.
@@ -413,11 +414,11 @@ pub fn decrypt_with_pin(km: &KeyManager, req: PinRequest) -> Result<DataResponse
     let data = required_secret(&req.data, "data")?;
     let pin = required_secret(&req.user_pin, "userPin")?;
     let text = km.decrypt_with_pin(data, pin)?;
-    Ok(DataResponse { data: text.as_str().to_owned() })
+    Ok(DataResponse { data: Zeroizing::new(text.as_str().to_owned()) })
 }
 
-/// `request` of `/generateArgon2Hash`.
-#[derive(Debug, Deserialize)]
+/// `request` of `/generateArgon2Hash`. No `Debug`: it carries a password.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Argon2Request {
     input_data: Option<Zeroizing<String>>,
@@ -443,13 +444,13 @@ pub fn generate_argon2_hash(km: &KeyManager, req: Argon2Request) -> Result<Argon
     })
 }
 
-/// `request` of `/jwtEncrypt`.
-#[derive(Debug, Deserialize)]
+/// `request` of `/jwtEncrypt`. No `Debug`: `data` is a plaintext.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JwtEncryptRequest {
     application_id: Option<String>,
     reference_id: Option<String>,
-    data: Option<String>,
+    data: Option<Zeroizing<String>>,
     enable_def_compression: Option<bool>,
     include_certificate: Option<bool>,
     include_cert_hash: Option<bool>,
@@ -457,16 +458,17 @@ pub struct JwtEncryptRequest {
     x509_certificate: Option<String>,
 }
 
-/// `response` of the JWE endpoints.
-#[derive(Debug, Serialize)]
+/// `response` of the JWE endpoints; `data` is a plaintext on `/jwtDecrypt`, zeroized once
+/// written out.
+#[derive(Serialize)]
 pub struct TimestampedData {
-    data: String,
+    data: Zeroizing<String>,
     timestamp: String,
 }
 
 /// `POST /jwtEncrypt`.
 pub fn jwt_encrypt(km: &KeyManager, req: JwtEncryptRequest) -> Result<TimestampedData, ApiError> {
-    let data = required(&req.data, "data")?;
+    let data = required_secret(&req.data, "data")?;
     let key = match req.application_id.as_deref().map(str::trim) {
         Some(a) if !a.is_empty() => Some((app_id(&req.application_id)?, ref_id(&req.reference_id)?)),
         _ => None,
@@ -483,7 +485,7 @@ pub fn jwt_encrypt(km: &KeyManager, req: JwtEncryptRequest) -> Result<Timestampe
         data,
         &options,
     )?;
-    Ok(TimestampedData { data: token, timestamp: km.now().to_mosip_string() })
+    Ok(TimestampedData { data: Zeroizing::new(token), timestamp: km.now().to_mosip_string() })
 }
 
 /// `request` of `/jwtDecrypt`.
@@ -506,7 +508,7 @@ pub fn jwt_decrypt(
     let token = required(&req.enc_data, "encData")?;
     let plain = km.jwt_decrypt(&app, &ref_id(&req.reference_id)?, token, &who.user)?;
     Ok(TimestampedData {
-        data: keymgr_envelope::base64::encode(&plain),
+        data: Zeroizing::new(keymgr_envelope::base64::encode(&plain)),
         timestamp: km.now().to_mosip_string(),
     })
 }

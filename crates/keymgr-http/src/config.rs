@@ -14,7 +14,7 @@ use keymgr_core::{DecryptionScope, KeyManager, KeyManagerConfig, KeygenReport, N
 use keymgr_crypto::fill_random;
 use keymgr_db::{Backend, Database};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
-use keymgr_model::{AppId, KeyRef, RefId, WellKnown};
+use keymgr_model::{AppId, KeyRef, KeyTier, RefId, WellKnown};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -95,8 +95,8 @@ pub struct DecryptConfig {
     /// the requested pair's).
     #[serde(default)]
     pub same_application: bool,
-    /// Keystore keys that may open envelopes sealed to them for requests of their own
-    /// application: `"APP"` for a module master, `"APP:REF"` otherwise. Default none.
+    /// Module masters (`"APP"`) that may open envelopes sealed to them for requests of their
+    /// own application. Default none; ROOT and signing keys cannot be listed.
     #[serde(default)]
     pub keystore_keys: Vec<String>,
 }
@@ -114,9 +114,10 @@ impl DecryptConfig {
                     RefId::new(reference.trim())
                         .map_err(|e| config_error(format!("decrypt.keystore_keys {k:?}: {e}")))?,
                 );
-                if !key_ref.tier().in_hsm() {
+                if key_ref.tier() != KeyTier::ModuleMaster {
                     return Err(config_error(format!(
-                        "decrypt.keystore_keys {k:?}: not a keystore key (base keys open their own pairs)"
+                        "decrypt.keystore_keys {k:?}: only module masters may be listed (ROOT and \
+                         signing keys never decrypt; base keys open their own pairs)"
                     )));
                 }
                 Ok(key_ref)
@@ -199,6 +200,10 @@ pub struct HttpConfig {
     /// Most requests handled at once; more are answered 503 (default 256).
     #[serde(default = "default_in_flight_requests")]
     pub max_in_flight_requests: usize,
+    /// Most requests of one token's user at once, so one token cannot take every place
+    /// (default 64).
+    #[serde(default = "default_in_flight_per_caller")]
+    pub max_in_flight_per_caller: usize,
     /// Most request-body bytes held at once; a request whose `Content-Length` does not fit is
     /// answered 503 before its body is read (default 128 MiB; at least `max_body_bytes`).
     #[serde(default = "default_in_flight_bytes")]
@@ -220,10 +225,22 @@ pub struct HttpConfig {
     /// more than `request_timeout_secs`).
     #[serde(default = "default_idle")]
     pub idle_timeout_secs: u64,
+    /// Slowest a client may read an answer the server is waiting to send, in bytes a second
+    /// over 10-second windows (default 16384); slower clients are disconnected.
+    #[serde(default = "default_min_send_rate")]
+    pub min_send_bytes_per_sec: usize,
+}
+
+fn default_min_send_rate() -> usize {
+    ServerLimits::default().min_send_rate
 }
 
 fn default_in_flight_requests() -> usize {
     Limits::default().max_in_flight_requests
+}
+
+fn default_in_flight_per_caller() -> usize {
+    Limits::default().max_in_flight_per_caller
 }
 
 fn default_in_flight_bytes() -> usize {
@@ -259,15 +276,23 @@ impl HttpConfig {
                 self.max_in_flight_bytes, self.max_body_bytes
             )));
         }
-        if self.request_timeout_secs == 0 || self.max_in_flight_requests == 0 || self.argon2_running == 0 {
+        if self.request_timeout_secs == 0
+            || self.max_in_flight_requests == 0
+            || self.max_in_flight_per_caller == 0
+            || self.argon2_running == 0
+            || self.argon2_running > 1024
+            || self.max_in_flight_requests > 1 << 20
+        {
             return Err(config_error(
-                "http.request_timeout_secs, max_in_flight_requests and argon2_running must be above 0",
+                "http.request_timeout_secs, max_in_flight_requests (at most 1048576), \
+                 max_in_flight_per_caller and argon2_running (at most 1024) must be above 0",
             ));
         }
         Ok(Limits {
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             max_in_flight_requests: self.max_in_flight_requests,
+            max_in_flight_per_caller: self.max_in_flight_per_caller,
             max_in_flight_bytes: self.max_in_flight_bytes,
             argon2_running: self.argon2_running,
             argon2_waiting: self.argon2_waiting,
@@ -289,6 +314,7 @@ impl HttpConfig {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            min_send_rate: self.min_send_bytes_per_sec,
         })
     }
 }
@@ -308,12 +334,14 @@ impl Default for HttpConfig {
             request_timeout_secs: default_timeout(),
             development_without_auth: false,
             max_in_flight_requests: default_in_flight_requests(),
+            max_in_flight_per_caller: default_in_flight_per_caller(),
             max_in_flight_bytes: default_in_flight_bytes(),
             argon2_running: default_argon2_running(),
             argon2_waiting: default_argon2_waiting(),
             max_connections: default_connections(),
             header_read_timeout_secs: default_header_read(),
             idle_timeout_secs: default_idle(),
+            min_send_bytes_per_sec: default_min_send_rate(),
         }
     }
 }
@@ -531,12 +559,23 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Reads a small secret file (the keystore PIN, the admin token) as trimmed text. The bytes
-/// go straight from the file into one zeroizing buffer of fixed size: a growing `Vec` or
-/// `String` would leave copies of the secret in freed memory.
+/// Reads a small secret file (the keystore PIN, the admin token) as trimmed text. The file is
+/// opened without following a symbolic link and its mode is checked on the open descriptor
+/// (no window between the check and the read); it must not be accessible by group or others.
+/// The bytes go straight from the file into one zeroizing buffer of fixed size: a growing
+/// `Vec` or `String` would leave copies of the secret in freed memory.
 fn read_secret_text(path: &Path, what: &str) -> Result<Zeroizing<String>, ApiError> {
     let fail = |e: std::io::Error| config_error(format!("{what} {}: {e}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let mut file =
+        std::fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path).map_err(fail)?;
+    let mode = file.metadata().map_err(fail)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(config_error(format!(
+            "{what} {path} has mode {mode:04o}: it must not be accessible by group or others; \
+             fix it with: chmod 600 {path}",
+            path = path.display()
+        )));
+    }
     let mut buf = Zeroizing::new(vec![0u8; MAX_SECRET_FILE_LEN + 1]);
     let mut len = 0;
     while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
@@ -558,6 +597,29 @@ fn read_secret_text(path: &Path, what: &str) -> Result<Zeroizing<String>, ApiErr
         .and_then(|b| std::str::from_utf8(b).ok())
         .ok_or_else(|| config_error(format!("{what} {} is not UTF-8 text", path.display())))?;
     Ok(Zeroizing::new(text.trim().to_owned()))
+}
+
+/// Why a PostgreSQL URL does not verify its server, or `None` when it does or need not: the
+/// server is on this host (loopback or a Unix socket), or the URL asks for `verify-full`.
+/// libpq's default (`prefer`) checks nothing and falls back to clear text.
+fn unverified_postgres(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://"))?;
+    if url.contains("sslmode=verify-full") {
+        return None;
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .unwrap_or_else(|| host.split(':').next().unwrap_or_default());
+    let local = host.is_empty()
+        || host == "localhost"
+        || host.starts_with("127.")
+        || host == "::1"
+        || url.contains("host=/");
+    (!local)
+        .then(|| format!("the connection to PostgreSQL at {host} does not verify the server's certificate"))
 }
 
 /// Refuses `path` when its group or others have any access to it; the error names the path
@@ -711,7 +773,6 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
                     if !pin_path.exists() && creating {
                         write_secret_file(&pin_path, random_secret()?.as_bytes())?;
                     }
-                    check_private(&pin_path, "keystore PIN file", "600")?;
                     let pin = read_secret_text(&pin_path, "keystore PIN file")?;
                     (pin, format!("the PIN file {}", pin_path.display()))
                 }
@@ -755,6 +816,11 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
     {
         create_sqlite_file(db)?;
     }
+    if let Some(why) = unverified_postgres(&url) {
+        tracing::warn!(
+            "database: {why}; add sslmode=verify-full&sslrootcert=CA.pem to the URL (docs/CONFIG.md)"
+        );
+    }
     let db = Database::connect(&url, config.database.pool_size)
         .map_err(|e| config_error(format!("database: {e}")))?;
     let database = format!("{:?}", db.backend());
@@ -772,6 +838,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         base_key_cache_size: keys.base_key_cache_size,
         base_key_cache_ttl: Duration::from_secs(keys.base_key_cache_ttl_secs),
         decryption,
+        argon2_concurrency: limits.argon2_running,
         jwe_max_inflated_len: keys.jwe_max_inflated_bytes,
         new_pairs,
         ..KeyManagerConfig::default()
@@ -794,7 +861,6 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ApiError> {
         write_secret_file(&token_path, random_secret()?.as_bytes())?;
     }
     let admin_token_path = if token_path.exists() {
-        check_private(&token_path, "admin token file", "600")?;
         let token = read_secret_text(&token_path, "admin token file")?;
         auth.add_token(
             &token,
@@ -870,6 +936,15 @@ mod tests {
         assert_eq!(sqlite_file("sqlite://d/keymgr.db"), Some(PathBuf::from("d/keymgr.db")));
         assert_eq!(sqlite_file("sqlite:/abs/k.db"), Some(PathBuf::from("/abs/k.db")));
         assert_eq!(sqlite_file("plain.db"), Some(PathBuf::from("plain.db")));
+        assert!(unverified_postgres("postgres://u@db.internal/mosip").is_some());
+        assert!(unverified_postgres("postgres://u:p@db.internal:5432/mosip?sslmode=require").is_some());
+        assert_eq!(
+            unverified_postgres("postgres://u@db.internal/m?sslmode=verify-full&sslrootcert=/ca.pem"),
+            None
+        );
+        assert_eq!(unverified_postgres("postgres://u@127.0.0.1:5432/test"), None);
+        assert_eq!(unverified_postgres("postgres://u@[::1]:5432/test"), None);
+        assert_eq!(unverified_postgres("sqlite://keymgr.db"), None);
         assert_eq!(sqlite_file("postgres://u@h/db"), None);
         assert_eq!(sqlite_file("postgresql://u@h/db"), None);
         assert_eq!(sqlite_file("sqlite://:memory:"), None);

@@ -84,6 +84,34 @@ impl ApiError {
         }
     }
 
+    /// The message a client sees: the error's text, except for keystore, database and
+    /// internal faults, whose texts can name files, drivers and hosts; those say where the
+    /// details are (the service log, written by [`crate::wrapper::respond`]).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Keymgr(KeymgrError::Keystore(_)) => {
+                "keystore error; the details are in the service log".into()
+            }
+            Self::Keymgr(KeymgrError::Database(_)) => {
+                "database error; the details are in the service log".into()
+            }
+            Self::Config(_) | Self::Internal(_) => {
+                "internal error; the details are in the service log".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the details of this error stay in the log (see [`Self::public_message`]).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Self::Keymgr(KeymgrError::Keystore(_) | KeymgrError::Database(_))
+                | Self::Config(_)
+                | Self::Internal(_)
+        )
+    }
+
     /// A blank or missing required field.
     pub fn blank(field: &str) -> Self {
         Self::InvalidRequest(format!("{field} should not be null or empty"))

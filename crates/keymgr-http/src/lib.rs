@@ -38,7 +38,7 @@ use zeroize::Zeroizing;
 pub use auth::{Authenticator, Principal};
 pub use error::ApiError;
 
-use crate::admission::{Admission, BytesHeld, HashGate};
+use crate::admission::{Admission, BytesHeld, HashGate, Ticket};
 use crate::metrics::Metrics;
 use crate::wrapper::{Echo, parse_request, respond};
 
@@ -58,6 +58,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most requests handled at once; more are answered 503 (`KER-KMS-503`) at once.
     pub max_in_flight_requests: usize,
+    /// Most requests of one caller (token user) handled at once, so that one token cannot
+    /// take every place; more are answered 503.
+    pub max_in_flight_per_caller: usize,
     /// Most request-body bytes held at once across all requests; a request whose
     /// `Content-Length` does not fit is answered 503 before its body is read. The memory a
     /// request takes is a small multiple of its body (JSON, base64, plaintext).
@@ -74,6 +77,7 @@ impl Default for Limits {
             max_body_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             max_in_flight_requests: 256,
+            max_in_flight_per_caller: 64,
             max_in_flight_bytes: 128 * 1024 * 1024,
             argon2_running: std::thread::available_parallelism().map_or(2, |n| n.get()),
             argon2_waiting: 16,
@@ -89,6 +93,7 @@ pub struct AppState {
     limits: Limits,
     admission: Admission,
     argon2: HashGate,
+    health: tokio::sync::Mutex<Option<(Instant, keymgr_core::Health)>>,
 }
 
 impl AppState {
@@ -101,6 +106,7 @@ impl AppState {
             metrics,
             admission: Admission::new(&limits),
             argon2: HashGate::new(limits.argon2_running, limits.argon2_waiting),
+            health: tokio::sync::Mutex::new(None),
             limits,
         }
     }
@@ -118,9 +124,9 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Reads the body within the limits: a `Content-Length` over the body limit is refused (413)
-/// and one that does not fit the in-flight byte budget is answered 503, both before a byte is
-/// read; a body without a length reserves budget as it arrives. The reservation is held
-/// until the response is made.
+/// and one that does not fit the in-flight byte budget now is answered 503, both before a
+/// byte is read. Budget is reserved as bytes arrive, so a client that announces a large body
+/// and sends nothing holds nothing.
 async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
@@ -135,20 +141,60 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    let mut held = state.admission.reserve_bytes(declared.unwrap_or(0))?;
+    state.admission.check_declared(declared.unwrap_or(0))?;
+    let mut held = state.admission.no_bytes();
     let mut body = body;
     // Zeroized when dropped, also on the error paths: bodies carry packets, PINs, passwords.
-    let mut buf = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit)));
+    let mut buf = Zeroizing::new(Vec::new());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::InvalidRequest(format!("request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
-        if buf.len() + data.len() > limit {
+        let len = buf.len() + data.len();
+        if len > limit {
             return Err(ApiError::BodyTooLarge { limit });
         }
+        held.grow_to(&state.admission, len)?;
+        if len > buf.capacity() {
+            // Grow by hand: a reallocating `Vec` would leave the old copy in freed memory.
+            let wanted = declared.filter(|d| *d >= len).unwrap_or(len.max(buf.capacity() * 2)).min(limit);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
         buf.extend_from_slice(&data);
-        held.grow_to(&state.admission, buf.len())?;
     }
     Ok((buf, held))
+}
+
+/// An answer's body that holds the request's [`Ticket`] until the server is done with it.
+struct TicketedBody {
+    inner: Body,
+    _ticket: Arc<Ticket>,
+}
+
+impl axum::body::HttpBody for TicketedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// `response` with `ticket` held until its body is gone.
+fn ticketed(response: Response, ticket: Arc<Ticket>) -> Response {
+    response.map(|inner| Body::new(TicketedBody { inner, _ticket: ticket }))
 }
 
 fn finish<T: Serialize>(
@@ -210,14 +256,15 @@ where
         Ok(p) => p,
         Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
     };
-    let _admitted = match state.admission.admit() {
+    let admitted = match state.admission.admit(&who.user) {
         Ok(a) => a,
         Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
     };
-    let (bytes, _held) = match read_body(&state, &headers, body).await {
+    let (bytes, held) = match read_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(e) => return finish::<()>(&state, role, started, &Echo::default(), Err(e)),
     };
+    let ticket = Ticket::new(admitted, held);
     let (echo, request) = parse_request::<Req>(&bytes);
     drop(bytes);
     let request = match request {
@@ -232,12 +279,14 @@ where
         },
     };
     let st = Arc::clone(&state);
+    let work_ticket = Arc::clone(&ticket);
     let result = blocking(move || {
         let _slot = slot;
+        let _ticket = work_ticket;
         f(&st, &who, request)
     })
     .await;
-    finish(&state, role, started, &echo, result)
+    ticketed(finish(&state, role, started, &echo, result), ticket)
 }
 
 /// A GET endpoint with query parameters.
@@ -256,7 +305,7 @@ where
     let result = match (state.auth.authorize(&headers, role), query) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(ApiError::InvalidRequest(format!("query: {}", e.body_text()))),
-        (Ok(_), Ok(Query(q))) => match state.admission.admit() {
+        (Ok(who), Ok(Query(q))) => match state.admission.admit(&who.user) {
             Err(e) => Err(e),
             Ok(admitted) => {
                 let km = Arc::clone(&state.km);
@@ -400,13 +449,27 @@ struct HealthBody {
     components: std::collections::BTreeMap<&'static str, ComponentHealth>,
 }
 
+/// How long a health check's result is reused.
+const HEALTH_REUSE: Duration = Duration::from_secs(2);
+
 /// `GET /actuator/health`: the database and the keystore, as MOSIP's health check (HTTP 503
 /// when a part is down, as Spring's actuator).
 async fn health(State(s): Shared) -> Response {
-    let km = Arc::clone(&s.km);
-    let Ok(h) = tokio::task::spawn_blocking(move || km.health()).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    // One check at a time, reused for a moment: a flood of health requests (they need no
+    // token) costs one database and keystore round trip per HEALTH_REUSE.
+    let mut cached = s.health.lock().await;
+    let h = match cached.as_ref() {
+        Some((taken, h)) if taken.elapsed() < HEALTH_REUSE => h.clone(),
+        _ => {
+            let km = Arc::clone(&s.km);
+            let Ok(h) = tokio::task::spawn_blocking(move || km.health()).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            *cached = Some((Instant::now(), h.clone()));
+            h
+        }
     };
+    drop(cached);
     // Component names and UP/DOWN only: the reasons name paths and drivers, so they go to
     // the log, not to whoever can reach the health endpoint.
     let part = |name: &str, r: &Result<(), String>| match r {

@@ -35,6 +35,19 @@ struct Incoming<'a> {
     request: Option<&'a RawValue>,
 }
 
+/// Longest `id` or `version` echoed back; MOSIP's are short names (`mosip.keymanager`, `1.0`).
+const MAX_ECHO_LEN: usize = 256;
+
+/// `value` if it is a short scalar, else `null`: a client must not make an answer (error
+/// answers included) as large as its request by sending a huge `id`.
+fn echoable(value: Value) -> Value {
+    match &value {
+        Value::String(s) if s.len() > MAX_ECHO_LEN => Value::Null,
+        Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => value,
+        Value::Array(_) | Value::Object(_) => Value::Null,
+    }
+}
+
 /// Reads a wrapped request: the echo fields, and `request` as `T`. Only `request` is
 /// validated, as in MOSIP; `requesttime` is read leniently if present.
 pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiError>) {
@@ -53,7 +66,7 @@ pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiEr
             );
         }
     };
-    let echo = Echo { id: outer.id, version: outer.version };
+    let echo = Echo { id: echoable(outer.id), version: echoable(outer.version) };
     if let Some(Value::String(t)) = &outer.requesttime
         && UtcTime::parse_lenient(t).is_err()
     {
@@ -103,7 +116,7 @@ pub fn respond<T: Serialize>(echo: &Echo, now: UtcTime, result: Result<T, ApiErr
             .into_response(),
         Err(e) => {
             let status = e.status();
-            if status.is_server_error() {
+            if status.is_server_error() || e.is_internal() {
                 tracing::error!(code = e.code(), "request failed: {e}");
             }
             let body: Wrapper<'_, ()> = Wrapper {
@@ -112,7 +125,7 @@ pub fn respond<T: Serialize>(echo: &Echo, now: UtcTime, result: Result<T, ApiErr
                 responsetime,
                 metadata: None,
                 response: None,
-                errors: Some(vec![ServiceError { error_code: e.code(), message: e.to_string() }]),
+                errors: Some(vec![ServiceError { error_code: e.code(), message: e.public_message() }]),
             };
             (status, Json(body)).into_response()
         }

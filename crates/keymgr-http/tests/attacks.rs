@@ -249,48 +249,71 @@ async fn jwe_bomb_is_refused() {
     assert_eq!(body["errors"], Value::Null, "1 MiB inflates: {body}");
 }
 
-/// Six clients each announce a 600 KB body and trickle it; with a 1 MiB budget one is read
-/// and the other five are answered 503 before their bodies are read.
+/// With a 1 MiB budget, one client has sent 600 KB of its body and stalls; five more announce
+/// 600 KB each and are answered 503 on their `Content-Length`, before a byte of their bodies
+/// is read. Announcing without sending holds nothing; one token cannot take every place.
 #[tokio::test]
 async fn parallel_large_body_flood_is_turned_away() {
-    let limits = Limits { max_body_bytes: 1 << 20, max_in_flight_bytes: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_body_bytes: 1 << 20,
+        max_in_flight_bytes: 1 << 20,
+        max_in_flight_per_caller: 8,
+        ..Limits::default()
+    };
     let s = service(
         limits,
         ServerLimits::default(),
         Argon2Params { iterations: 1, memory_kib: 64, parallelism: 1 },
     )
     .await;
-    let mut streams = Vec::new();
-    for _ in 0..6 {
+    let bytes_in_flight =
+        |addr| async move { gauge(&metrics(addr).await, "keymgr_http_body_bytes_in_flight") };
+
+    // Announcing a large body and sending nothing reserves nothing.
+    let mut announcer = TcpStream::connect(s.addr).await.unwrap();
+    announcer.write_all(head("POST", "/decrypt", READER, 900_000).as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bytes_in_flight(s.addr).await, 0, "announced bytes are not reserved");
+    drop(announcer);
+
+    let mut holder = TcpStream::connect(s.addr).await.unwrap();
+    holder.write_all(head("POST", "/decrypt", READER, 700_000).as_bytes()).await.unwrap();
+    holder.write_all(&vec![b' '; 600_000]).await.unwrap();
+    let mut reserved = 0;
+    for _ in 0..200 {
+        reserved = bytes_in_flight(s.addr).await;
+        if reserved >= 600_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(reserved >= 600_000, "the sent bytes are reserved: {reserved}");
+
+    let started = Instant::now();
+    let mut flood = Vec::new();
+    for _ in 0..5 {
         let mut stream = TcpStream::connect(s.addr).await.unwrap();
         stream.write_all(head("POST", "/decrypt", READER, 600_000).as_bytes()).await.unwrap();
-        stream.write_all(&[b' '; 1000]).await.unwrap();
-        streams.push(stream);
+        flood.push(stream);
     }
-    let mut refused = 0;
-    let mut holding = Vec::new();
-    for mut stream in streams {
-        match tokio::time::timeout(Duration::from_secs(5), answer(&mut stream)).await {
-            Ok((status, body)) => {
-                assert_eq!((status, error_code(&body)), (503, "KER-KMS-503"), "{body}");
-                refused += 1;
-            }
-            Err(_) => holding.push(stream),
-        }
+    for mut stream in flood {
+        let (status, body) =
+            tokio::time::timeout(Duration::from_secs(10), answer(&mut stream)).await.unwrap();
+        assert_eq!((status, error_code(&body)), (503, "KER-KMS-503"), "{body}");
     }
-    assert_eq!((refused, holding.len()), (5, 1), "one body is read, five are refused");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused at once, not after a wait");
     let m = metrics(s.addr).await;
     assert_eq!(counted(&m, "postdecrypt", "KER-KMS-503"), 5, "refusals are counted");
-    assert!(gauge(&m, "keymgr_http_body_bytes_in_flight") >= 600_000);
-    drop(holding);
-    // The budget comes back: a body larger than half of it is read again.
+    drop(holder);
+
+    // The budget comes back: a body of most of it is read again.
     let mut freed = false;
-    for _ in 0..50 {
-        if gauge(&metrics(s.addr).await, "keymgr_http_body_bytes_in_flight") == 0 {
+    for _ in 0..100 {
+        if bytes_in_flight(s.addr).await == 0 {
             freed = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(freed, "the dropped request gave its bytes back");
     let big = wrap(
@@ -299,11 +322,35 @@ async fn parallel_large_body_flood_is_turned_away() {
     let (status, body) = send(s.addr, "POST", "/encrypt", ADMIN, &big).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["errors"], Value::Null, "{body}");
+
     // Over the body limit by Content-Length alone: 413 without a byte of body.
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     stream.write_all(head("POST", "/decrypt", READER, 2 << 20).as_bytes()).await.unwrap();
     let (status, body) = answer(&mut stream).await;
     assert_eq!((status, error_code(&body)), (413, "KER-KMS-005"));
+
+    // One token holds at most 8 places: the ninth stalled request of READER is refused, while
+    // ADMIN still gets in.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut stream = TcpStream::connect(s.addr).await.unwrap();
+        stream.write_all(head("POST", "/decrypt", READER, 10).as_bytes()).await.unwrap();
+        stalled.push(stream);
+    }
+    let mut ninth = None;
+    for _ in 0..100 {
+        let (status, body) = post(s.addr, "/decrypt", READER, json!({})).await;
+        if status == 503 {
+            ninth = Some(error_code(&body).to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ninth.as_deref(), Some("KER-KMS-503"), "the caller's share is taken");
+    let (status, body) =
+        send(s.addr, "GET", "/getCertificate?applicationId=REGISTRATION&referenceId=x", ADMIN, b"").await;
+    assert_eq!(status, 200, "another caller is served: {body}");
+    drop(stalled);
 }
 
 /// Argon2 takes 64 MiB a hash: one runs, one waits, the rest get 429 at once; a waiter whose

@@ -162,9 +162,20 @@ pub fn decrypt(jwe: ParsedJwe, cek: &DataKey, max_len: usize) -> Result<Zeroizin
     if jwe.header.zip.is_none() {
         return Ok(content);
     }
-    match miniz_oxide::inflate::decompress_to_vec_with_limit(&content, max_len) {
-        Ok(plain) => Ok(Zeroizing::new(plain)),
-        Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+    // Inflate into one zeroizing buffer of the limit's size (a growing vector would leave
+    // copies of the plaintext in freed memory); one byte more tells an overflow.
+    let mut plain = Zeroizing::new(vec![0u8; max_len.saturating_add(1)]);
+    match miniz_oxide::inflate::decompress_slice_iter_to_slice(
+        &mut plain,
+        std::iter::once(&content[..]),
+        false,
+        true,
+    ) {
+        Ok(len) if len <= max_len => {
+            plain.truncate(len);
+            Ok(plain)
+        }
+        Ok(_) | Err(miniz_oxide::inflate::TINFLStatus::HasMoreOutput) => {
             Err(JoseError::TooLarge { max: max_len })
         }
         Err(_) => Err(JoseError::DecryptFailed),

@@ -25,12 +25,13 @@ impl KeyManager {
         if data.is_empty() {
             return Err(KeymgrError::EmptyData);
         }
-        let plaintext: Vec<u8> = if data.split('.').count() == 3 {
-            data.as_bytes().to_vec()
+        let plaintext: Zeroizing<Vec<u8>> = if data.split('.').count() == 3 {
+            Zeroizing::new(data.as_bytes().to_vec())
         } else {
             let bytes =
                 keymgr_envelope::base64::decode(data.as_bytes(), self.config.codec.max_envelope_len())?;
-            serde_json::from_slice::<serde_json::Value>(&bytes)
+            let bytes = Zeroizing::new(bytes);
+            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
                 .map_err(|e| KeymgrError::InvalidJson(e.to_string()))?;
             bytes
         };
