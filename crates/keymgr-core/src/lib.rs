@@ -18,6 +18,7 @@ mod clock;
 mod error;
 mod manager;
 mod rate;
+mod slots;
 mod stored_key;
 
 pub use clock::{Clock, ManualClock, SystemClock};

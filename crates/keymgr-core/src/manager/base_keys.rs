@@ -1,0 +1,222 @@
+//! Base keys: the RSA-2048 keys per (application, reference) made in software, wrapped by
+//! their module master into `key_store` and certified by it; their current key, lazy
+//! generation and rotation under the generation lock, the limits on new pairs, and
+//! revocation.
+
+use std::sync::Arc;
+
+use keymgr_crypto::issue::{
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
+    subject_of,
+};
+use keymgr_crypto::{Certificate, RsaPrivateKey, SignAlgorithm};
+use keymgr_db::{Locked, NewKey, StoredKey};
+use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, WellKnown};
+use keymgr_policy::{Decision, decide, new_key_expiry};
+
+use super::{
+    CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique, unique_ident,
+};
+use crate::KeymgrError;
+use crate::stored_key::wrap_private_key_for_store;
+
+impl KeyManager {
+    /// The current certificate of (app, ref): the master in the HSM for an empty ref (and the
+    /// signing refs), else the base key, made on first use. MOSIP's `getCertificate`.
+    pub fn get_certificate(&self, app: &AppId, reference: &RefId) -> Result<CertificateInfo, KeymgrError> {
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        self.current_key(&key_ref).map(|c| Self::info(&c))
+    }
+
+    pub(super) fn current_key(&self, key_ref: &KeyRef) -> Result<Arc<Current>, KeymgrError> {
+        if key_ref.tier().in_hsm() {
+            self.current_hsm_key(key_ref, false)
+        } else {
+            self.current_base_key(key_ref)
+        }
+    }
+
+    pub(super) fn current_base_key(&self, key_ref: &KeyRef) -> Result<Arc<Current>, KeymgrError> {
+        let now = self.clock.now();
+        if let Some(c) = self.current.get(key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+        {
+            return Ok(c);
+        }
+        let app = &key_ref.app;
+        let pre = self.pre_expire(key_ref)?;
+        // Read without the lock first: the common case is a key that exists. Other domains'
+        // certificates (PARTNER, IDA) are read here too; their applications need no policy.
+        let existing = self.db.aliases_for(key_ref)?;
+        if let Decision::Use(a) = decide(&existing, now, pre) {
+            let cert = self.certificate_of(&a)?;
+            return Ok(self.remember(key_ref, a, cert, pre));
+        }
+        for refused in [WellKnown::ROOT_APP, WellKnown::KERNEL_APP, WellKnown::PARTNER_APP] {
+            if app.eq_ignore_case(refused) {
+                return Err(KeymgrError::GenerationNotAllowed(format!("base keys of {app}")));
+            }
+        }
+        let policy = self.active_policy(app)?;
+        if existing.is_empty() {
+            self.admit_new_pair(key_ref)?;
+        }
+        let master = self.current_hsm_key(&KeyRef::master(app.clone()), false)?;
+        let result = self.db.with_generation_lock(key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(key_ref)?;
+            match decide(&aliases, now, pre) {
+                Decision::Use(a) => {
+                    // Through the locked connection: a second pooled connection here could
+                    // wait on the pool while holding the lock.
+                    let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
+                        KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
+                    })?;
+                    let cert = Certificate::from_pem(row.certificate.as_bytes())?;
+                    return Ok((a, cert));
+                }
+                Decision::Ambiguous(v) => {
+                    return Err(not_unique(key_ref, v.len()));
+                }
+                Decision::Generate => {}
+            }
+            for a in &aliases {
+                if tx.stored_key(&a.alias)?.is_some_and(|s| s.private_key == StoredKey::NO_PRIVATE_KEY) {
+                    return Err(KeymgrError::GenerationNotAllowed(format!(
+                        "{key_ref} holds another domain's certificate"
+                    )));
+                }
+            }
+            // A successor carries the DN of the pair's oldest certificate; a first key takes
+            // CN "<APP>-<REF>" and the other parts from its master's subject (MOSIP).
+            let inherited = match aliases.first() {
+                Some(oldest) => tx
+                    .stored_key(&oldest.alias)?
+                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+                    .and_then(|c| subject_of(&c).ok()),
+                None => None,
+            };
+            let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
+            let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
+            self.make_base_key(tx, &plan, &master)
+        });
+        self.forget_pair(key_ref);
+        let (alias, cert) = result?;
+        Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    /// Whether a first key may be made for `key_ref` under [`NewPairLimits`]: its reference
+    /// must match its application's pattern (`KER-KMS-010`), and the per-minute budget must
+    /// have a token (`KER-KMS-429`).
+    pub(super) fn admit_new_pair(&self, key_ref: &KeyRef) -> Result<(), KeymgrError> {
+        let patterns = &self.config.new_pairs.reference_patterns;
+        if let Some((_, pattern)) = patterns.iter().find(|(app, _)| app.eq_ignore_case(key_ref.app.as_str()))
+            && !pattern.is_match(key_ref.reference.as_str())
+        {
+            return Err(KeymgrError::RefIdNotSupported(key_ref.reference.to_string()));
+        }
+        if let Some(budget) = &self.new_pair_budget
+            && !budget.try_take()
+        {
+            return Err(KeymgrError::KeyCreationRateLimited);
+        }
+        Ok(())
+    }
+
+    /// The subject of a pair's first base key: CN `<APP>-<REF>`, the other parts from the
+    /// master's subject, the configured defaults where the master has none.
+    pub(super) fn base_subject(&self, key_ref: &KeyRef, master: &Certificate) -> DistinguishedNameSpec {
+        let defaults = &self.config.default_subject;
+        let from_master = subject_of(master).unwrap_or_default();
+        let pick = |m: String, d: &String| if m.is_empty() { d.clone() } else { m };
+        DistinguishedNameSpec {
+            common_name: format!("{}-{}", key_ref.app, key_ref.reference),
+            organizational_unit: pick(from_master.organizational_unit, &defaults.organizational_unit),
+            organization: pick(from_master.organization, &defaults.organization),
+            locality: pick(from_master.locality, &defaults.locality),
+            state: pick(from_master.state, &defaults.state),
+            country: pick(from_master.country, &defaults.country),
+        }
+    }
+
+    /// Makes a base key for `plan` under the pair's lock: RSA-2048 in software, wrapped for
+    /// `key_store` by `master`, certified by `master` in the keystore.
+    pub(super) fn make_base_key(
+        &self,
+        tx: &mut Locked<'_>,
+        plan: &NewKeyPlan<'_>,
+        master: &Current,
+    ) -> Result<(KeyAlias, Certificate), KeymgrError> {
+        let NewKeyPlan { key_ref, policy, pre, ref name, now } = *plan;
+        let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
+        let key = RsaPrivateKey::generate_2048()?;
+        let public = key.public_key()?;
+        let master_public = master.certificate.rsa_public_key()?;
+        let wrapped = wrap_private_key_for_store(&key.to_pkcs8_der()?, &master_public)?;
+        let spec = CertificateSpec {
+            subject: name.clone(),
+            not_before: now,
+            not_after: expiry.expires_at,
+            profile: CertificateProfile::Encryption,
+        };
+        let sign = |m: &[u8]| {
+            self.keystore
+                .sign(&master.alias.alias, SignAlgorithm::Rs256, m)
+                .map_err(|_| keymgr_crypto::CryptoError::SignFailed)
+        };
+        let cert = issue_certificate(
+            &spec,
+            public.spki_der(),
+            &CertificateIssuer {
+                certificate: Some(&master.certificate),
+                public_key_spki: master.certificate.spki_der(),
+                sign: &sign,
+            },
+        )?;
+        let alias = uuid::Uuid::new_v4().to_string();
+        let record = KeyAlias {
+            alias: alias.clone(),
+            key_ref: key_ref.clone(),
+            generated_at: now,
+            expires_at: expiry.expires_at,
+            thumbprint: Some(cert.thumbprint()),
+            unique_ident: Some(unique_ident(key_ref, now, &alias)),
+        };
+        let stored = StoredKey {
+            alias: alias.clone(),
+            master_alias: master.alias.alias.clone(),
+            private_key: wrapped,
+            certificate: cert.to_pem(),
+        };
+        tx.insert_key(&NewKey { alias: &record, stored: Some(&stored), actor: &self.config.actor })?;
+        self.base_keys.insert(alias, key);
+        Ok((record, cert))
+    }
+
+    /// Expires the current key of a base pair now, so the next request makes a new one.
+    /// Masters and `KERNEL`/`SIGN` cannot be revoked. MOSIP's `revokeKey`.
+    pub fn revoke_key(&self, app: &AppId, reference: &RefId) -> Result<(), KeymgrError> {
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        if key_ref.tier().in_hsm() {
+            return Err(KeymgrError::RevocationNotAllowed(key_ref.to_string()));
+        }
+        let pre = self.pre_expire(&key_ref)?;
+        let result = self.db.with_generation_lock(&key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(&key_ref)?;
+            let current = current_keys(&aliases, now, pre);
+            match current.as_slice() {
+                [one] => {
+                    tx.set_expiry(&one.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
+                    Ok(one.alias.clone())
+                }
+                other => Err(not_unique(&key_ref, other.len())),
+            }
+        });
+        self.forget_pair(&key_ref);
+        let revoked = result?;
+        self.base_keys.remove(&revoked);
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Configuration of the [`KeyManager`]: its settings and their defaults (MOSIP's where MOSIP
+//! has one), which keys may open caller bytes ([`DecryptionScope`]), and the limits on making
+//! first keys of new pairs ([`NewPairLimits`]).
+
+use std::time::Duration;
+
+use keymgr_crypto::issue::DistinguishedNameSpec;
+use keymgr_envelope::Codec;
+use keymgr_model::{AppId, KeyRef};
+
+/// Settings of a [`KeyManager`].
+#[derive(Debug, Clone)]
+pub struct KeyManagerConfig {
+    /// Default subject parts (`mosip.kernel.keymanager.certificate.default.*`); the common
+    /// name becomes `"<cn> (<APP>)"` for masters.
+    pub default_subject: DistinguishedNameSpec,
+    /// Most unwrapped base private keys kept in memory; 0 turns the cache off (MOSIP keeps
+    /// none and pays an HSM unwrap on every decrypt).
+    pub base_key_cache_size: usize,
+    /// Longest an unwrapped base key stays in memory.
+    pub base_key_cache_ttl: Duration,
+    /// Longest a current certificate is cached; bounds how late a replica sees another's
+    /// revocation.
+    pub certificate_cache_ttl: Duration,
+    /// The envelope codec (splitter, size limit).
+    pub codec: Codec,
+    /// Written as `cr_by` / `upd_by` (MOSIP writes `SYSTEM`).
+    pub actor: String,
+    /// PBKDF2 iterations of PIN encryption (MOSIP: 100000; both sides must agree).
+    pub pin_kdf_iterations: u32,
+    /// Argon2id parameters of `argon2_hash` (MOSIP: t=10, m=64 MiB, p=2).
+    pub argon2: keymgr_crypto::password::Argon2Params,
+    /// Most Argon2 hashes computed at once (each takes `argon2.memory_kib`); more wait.
+    pub argon2_concurrency: usize,
+    /// Which keys may open envelopes and JWEs beyond the requested pair's own base keys.
+    pub decryption: DecryptionScope,
+    /// Largest plaintext a compressed JWE may inflate to (`zip: DEF`); a few KiB of DEFLATE
+    /// can otherwise claim hundreds of MiB.
+    pub jwe_max_inflated_len: usize,
+    /// Limits on making the first key of a pair nobody asked for before.
+    pub new_pairs: NewPairLimits,
+}
+
+/// Which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`).
+///
+/// By default only the base keys of the requested (application, reference) pair do: keys held
+/// in the keystore (ROOT, module masters, `KERNEL`/`SIGN`) never open caller bytes, because
+/// `key_store` rows are themselves envelopes sealed to the masters, and a master that opens an
+/// envelope would hand a base private key to whoever can read the database and holds a
+/// decrypt token.
+#[derive(Debug, Clone, Default)]
+pub struct DecryptionScope {
+    /// Any base key of the requested application opens, not only the requested pair's:
+    /// MOSIP's rule (reference section 1, step 3). Off by default.
+    pub same_application: bool,
+    /// Keystore keys that may open envelopes (never JWEs) for requests of their own
+    /// application, for deployments whose clients seal to a master certificate. Even then a
+    /// plaintext shaped like a PKCS#8 private key is refused.
+    pub keystore_keys: Vec<KeyRef>,
+}
+
+/// Limits on making the first key of a pair: by default none, as in MOSIP, where any new
+/// `referenceId` on `getCertificate` or `/encrypt` makes an RSA key and a database row.
+#[derive(Debug, Clone, Default)]
+pub struct NewPairLimits {
+    /// Most first keys of new pairs made per minute by this instance (a token bucket with
+    /// that burst); `None` for no limit. Rotations of existing pairs are never limited.
+    pub per_minute: Option<u32>,
+    /// Per application, the references a new pair may have (a regular expression matched
+    /// against the whole reference); applications not listed take any reference.
+    pub reference_patterns: Vec<(AppId, regex::Regex)>,
+}
+
+impl Default for KeyManagerConfig {
+    fn default() -> Self {
+        Self {
+            default_subject: DistinguishedNameSpec {
+                common_name: "www.mosip.io".into(),
+                organizational_unit: "MOSIP-TECH-CENTER".into(),
+                organization: "IITB".into(),
+                locality: "BANGALORE".into(),
+                state: "KA".into(),
+                country: "IN".into(),
+            },
+            base_key_cache_size: 1024,
+            base_key_cache_ttl: Duration::from_secs(600),
+            certificate_cache_ttl: Duration::from_secs(60),
+            codec: Codec::default(),
+            actor: "SYSTEM".into(),
+            pin_kdf_iterations: keymgr_crypto::password::PIN_KDF_ITERATIONS,
+            argon2: keymgr_crypto::password::Argon2Params::MOSIP,
+            argon2_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            decryption: DecryptionScope::default(),
+            jwe_max_inflated_len: 4 * 1024 * 1024,
+            new_pairs: NewPairLimits::default(),
+        }
+    }
+}

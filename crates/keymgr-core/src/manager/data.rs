@@ -1,0 +1,229 @@
+//! Data operations: `/encrypt` seals to a pair's current key; `/decrypt` opens with the key
+//! the envelope's thumbprint names, under the decryption scope (only the requested pair's base
+//! keys unless configured) and the application's `access_allowed`.
+
+use std::sync::Arc;
+
+use keymgr_crypto::{RsaPrivateKey, SecretBytes};
+use keymgr_db::StoredKey;
+use keymgr_envelope::{EnvelopeError, KeyUnwrapper, OpenParams, Plaintext, SealMode};
+use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, Thumbprint, WellKnown};
+
+use super::{Current, KeyManager};
+use crate::KeymgrError;
+use crate::stored_key::unwrap_stored_private_key;
+
+/// An already-unwrapped data key, handed to the codec after the key manager unwrapped it with
+/// its own error handling.
+pub(super) struct Unwrapped(SecretBytes);
+
+impl KeyUnwrapper for Unwrapped {
+    fn unwrap_data_key(&self, _: &Thumbprint, _: &[u8]) -> Result<SecretBytes, EnvelopeError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Where the private key that opens caller bytes is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Holder {
+    /// A base key: `key_store`, wrapped by its master.
+    Database,
+    /// A key inside the keystore (only when [`DecryptionScope::keystore_keys`] lists it).
+    Keystore,
+}
+
+impl KeyManager {
+    /// Seals `data` for the current key of (app, ref). Modes as MOSIP: a salt selects the
+    /// caller-salt mode, else an aad the legacy mode, else VER_R2. MOSIP's `/encrypt`.
+    pub fn encrypt(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        data: &[u8],
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+    ) -> Result<String, KeymgrError> {
+        if data.is_empty() {
+            return Err(KeymgrError::EmptyData);
+        }
+        let current = self.encryption_key(app, reference)?;
+        let recipient = current.recipient.as_ref().ok_or_else(|| {
+            KeymgrError::EncryptNotAllowed("the current certificate is not an RSA-2048 key".into())
+        })?;
+        let mode = match (salt.filter(|s| !s.is_empty()), aad.filter(|a| !a.is_empty())) {
+            (Some(salt), aad) => SealMode::CallerSalt { salt, aad: aad.unwrap_or_default() },
+            (None, Some(aad)) => SealMode::Legacy { aad },
+            (None, None) => SealMode::VerR2,
+        };
+        Ok(self.config.codec.seal_text(data, recipient, mode)?)
+    }
+
+    /// The current key `/encrypt` seals to: never a master, `KERNEL`/`SIGN` or
+    /// `KERNEL`/`IDENTITY_CACHE` (`KER-CRY-011`).
+    pub(super) fn encryption_key(&self, app: &AppId, reference: &RefId) -> Result<Arc<Current>, KeymgrError> {
+        if reference.is_master() {
+            return Err(KeymgrError::InvalidRequest("referenceId must not be blank".into()));
+        }
+        if app.eq_ignore_case(WellKnown::KERNEL_APP)
+            && (reference.as_str() == WellKnown::SIGN_REF
+                || reference.as_str() == WellKnown::IDENTITY_CACHE_REF)
+        {
+            return Err(KeymgrError::EncryptNotAllowed(format!(
+                "{app}/{reference} is not an encryption key"
+            )));
+        }
+        self.current_key(&KeyRef::new(app.clone(), reference.clone()))
+    }
+
+    /// Opens an envelope sealed for a key of (app, ref), MOSIP's `/decrypt`: the caller
+    /// (`user`, the token's preferred user name) must be allowed by the application's
+    /// `access_allowed`; the thumbprint selects the key, which must be a base key of the pair
+    /// (or another key [`DecryptionScope`] admits). A key held in the keystore answers as a
+    /// key of another pair (`KER-KMS-024`): `key_store` rows are envelopes sealed to masters.
+    pub fn decrypt(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        text: &[u8],
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+        user: &str,
+    ) -> Result<Plaintext, KeymgrError> {
+        self.check_decrypt_access(app, user)?;
+        let codec = &self.config.codec;
+        let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
+        let salt = salt.filter(|s| !s.is_empty());
+        let layout = codec.parse(&bytes, salt.is_some())?;
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        let (key, holder) = self.decryption_key(&layout.thumbprint, &key_ref)?;
+        let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
+        let data_key = self.unwrap_data_key(&key, holder, wrapped)?;
+        let params = OpenParams { salt, aad: aad.unwrap_or_default() };
+        let plain = codec.open(bytes, &Unwrapped(data_key), params)?;
+        if holder == Holder::Keystore && keymgr_crypto::is_private_key_info(&plain) {
+            return Err(KeymgrError::DecryptNotAllowedWithKey(
+                "a keystore key does not open private keys".into(),
+            ));
+        }
+        Ok(plain)
+    }
+
+    /// MOSIP's decrypt access rule: the application's `access_allowed` must admit `user`.
+    pub(super) fn check_decrypt_access(&self, app: &AppId, user: &str) -> Result<(), KeymgrError> {
+        match self.policy(app)? {
+            Some(p) if p.access_allowed.allows(user) => Ok(()),
+            _ => Err(KeymgrError::DecryptNotAllowed),
+        }
+    }
+
+    /// MOSIP's thumbprint lookup: the key with that thumbprint, narrowed to the pair when
+    /// several share it, which must be a key of the requested application.
+    pub(super) fn key_for_thumbprint(
+        &self,
+        thumbprint: &Thumbprint,
+        key_ref: &KeyRef,
+    ) -> Result<KeyAlias, KeymgrError> {
+        let aliases = match self.by_thumbprint.get(thumbprint) {
+            Some(a) => a,
+            None => {
+                let found = self.db.aliases_by_thumbprint(thumbprint)?;
+                if !found.is_empty() {
+                    self.by_thumbprint.insert(*thumbprint, found.clone());
+                }
+                found
+            }
+        };
+        let chosen = match aliases.as_slice() {
+            [] => return Err(KeymgrError::UnknownThumbprint),
+            [one] => one.clone(),
+            several => {
+                let mine: Vec<&KeyAlias> = several.iter().filter(|a| &a.key_ref == key_ref).collect();
+                match mine.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => return Err(KeymgrError::SeveralKeysForThumbprint),
+                }
+            }
+        };
+        if chosen.key_ref.app != key_ref.app {
+            return Err(KeymgrError::ThumbprintNotForPair);
+        }
+        Ok(chosen)
+    }
+
+    /// The key that opens an envelope sealed to `thumbprint` for a request naming `key_ref`,
+    /// and where it is held: a base key of the pair (of the application, with
+    /// [`DecryptionScope::same_application`]), or a keystore key listed in
+    /// [`DecryptionScope::keystore_keys`]. Anything else is `KER-KMS-024`.
+    pub(super) fn decryption_key(
+        &self,
+        thumbprint: &Thumbprint,
+        key_ref: &KeyRef,
+    ) -> Result<(KeyAlias, Holder), KeymgrError> {
+        let key = self.key_for_thumbprint(thumbprint, key_ref)?;
+        let scope = &self.config.decryption;
+        if key.key_ref.tier().in_hsm() {
+            return if scope.keystore_keys.contains(&key.key_ref) {
+                Ok((key, Holder::Keystore))
+            } else {
+                Err(KeymgrError::ThumbprintNotForPair)
+            };
+        }
+        self.require_pair(&key, key_ref)?;
+        Ok((key, Holder::Database))
+    }
+
+    /// A base key opens only for its own pair, or for its application with
+    /// [`DecryptionScope::same_application`].
+    pub(super) fn require_pair(&self, key: &KeyAlias, key_ref: &KeyRef) -> Result<(), KeymgrError> {
+        if &key.key_ref == key_ref
+            || (self.config.decryption.same_application && key.key_ref.app == key_ref.app)
+        {
+            Ok(())
+        } else {
+            Err(KeymgrError::ThumbprintNotForPair)
+        }
+    }
+
+    /// RSA-OAEP-unwraps an envelope's data key with `key`: a base key (from the cache, or from
+    /// `key_store` unwrapped by its master in the HSM), or a keystore key that
+    /// [`Self::decryption_key`] admitted.
+    pub(super) fn unwrap_data_key(
+        &self,
+        key: &KeyAlias,
+        holder: Holder,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes, KeymgrError> {
+        match holder {
+            Holder::Database => {
+                self.base_private_key(key)?.oaep_unwrap(wrapped).map_err(|_| KeymgrError::DecryptionFailed)
+            }
+            Holder::Keystore => self.keystore.rsa_oaep_unwrap(&key.alias, wrapped).map_err(|e| match e {
+                keymgr_hsm::HsmError::UnwrapFailed => KeymgrError::DecryptionFailed,
+                other => KeymgrError::Keystore(other),
+            }),
+        }
+    }
+
+    /// The private key of a base key, from the cache or unwrapped from its `key_store` row by
+    /// its master in the HSM (then cached).
+    pub(super) fn base_private_key(&self, key: &KeyAlias) -> Result<RsaPrivateKey, KeymgrError> {
+        if let Some(private) = self.base_keys.get(&key.alias) {
+            return Ok(private);
+        }
+        let row = self
+            .db
+            .stored_key(&key.alias)?
+            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
+        if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
+            return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
+        }
+        let master_cert = self.hsm_certificate(&row.master_alias)?;
+        let modulus_len = master_cert.rsa_public_key()?.modulus_len();
+        let pkcs8 = unwrap_stored_private_key(&row.private_key, modulus_len, |w| {
+            self.keystore.rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore)
+        })?;
+        let private = RsaPrivateKey::from_pkcs8_der(pkcs8.expose())?;
+        self.base_keys.insert(key.alias.clone(), private.clone());
+        Ok(private)
+    }
+}
