@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use keymgr_db::Database;
-use keymgr_http::config::{ServiceConfig, start};
 use keymgr_model::{AppId, UtcTime};
 use keymgr_policy::{Severity, forecast, lint};
+use keymgr_service::{ServiceConfig, start};
 use serde::Serialize;
 
 use crate::error::CliError;

@@ -17,14 +17,20 @@ mod cache;
 mod clock;
 mod error;
 mod manager;
+mod observed;
 mod rate;
 mod slots;
 mod stored_key;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KeymgrError;
+/// Re-exported for the REST layer, which depends on core and the model only: request subject
+/// fields, token hashing, JWE options.
+pub use keymgr_crypto::{issue::DistinguishedNameSpec, sha256};
+pub use keymgr_jose::JweOptions;
 pub use manager::{
     Argon2Hash, CacheStats, CertificateInfo, CertificateRecord, CsrInfo, DecryptionScope, Health, KeyManager,
     KeyManagerConfig, KeygenReport, NewPairLimits, SymmetricKeyStatus,
 };
+pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -1,15 +1,19 @@
 //! The repository: what the key hierarchy asks of the database, written once for both engines.
+//! Keys, policies and the generation lock are here; the certificate stores are in `certs`, the
+//! audit log in `audit`.
+
+mod audit;
+mod certs;
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
 use time::PrimitiveDateTime;
 
+use self::audit::audit;
 use crate::connection::{AnyConnection, ConnectionPool, open_pool};
-use crate::records::{AuditEntry, CertRecord, NewKey, PartnerCertRecord, StoredKey};
-use crate::schema::{
-    ca_cert_store, key_alias, key_policy_def, key_store, keymgr_audit_log, partner_cert_store,
-};
+use crate::records::{AuditEntry, NewKey, StoredKey};
+use crate::schema::{key_alias, key_policy_def, key_store};
 use crate::{Backend, DbError};
 
 type AliasRow = (
@@ -93,21 +97,6 @@ fn aliases_for(conn: &mut AnyConnection, key_ref: &KeyRef) -> Result<Vec<KeyAlia
     rows.into_iter().map(decode_alias).collect()
 }
 
-fn audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<(), DbError> {
-    diesel::insert_into(keymgr_audit_log::table)
-        .values((
-            keymgr_audit_log::event_time.eq(entry.time.to_primitive()),
-            keymgr_audit_log::actor.eq(&entry.actor),
-            keymgr_audit_log::action.eq(&entry.action),
-            keymgr_audit_log::app_id.eq(&entry.app_id),
-            keymgr_audit_log::ref_id.eq(&entry.ref_id),
-            keymgr_audit_log::key_alias.eq(&entry.key_alias),
-            keymgr_audit_log::detail.eq(&entry.detail),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 fn insert_key(conn: &mut AnyConnection, new: &NewKey<'_>) -> Result<(), DbError> {
     let a = new.alias;
     let created = now();
@@ -143,7 +132,7 @@ fn insert_key(conn: &mut AnyConnection, new: &NewKey<'_>) -> Result<(), DbError>
     }
     audit(
         conn,
-        &AuditEntry {
+        AuditEntry {
             time: UtcTime::from_primitive(created),
             actor: new.actor.to_owned(),
             action: "key_created".into(),
@@ -173,7 +162,7 @@ fn set_expiry(
     }
     audit(
         conn,
-        &AuditEntry {
+        AuditEntry {
             time: UtcTime::now(),
             actor: actor.to_owned(),
             action: "expiry_changed".into(),
@@ -221,7 +210,7 @@ fn replace_certificate(
     }
     audit(
         conn,
-        &AuditEntry {
+        AuditEntry {
             time: UtcTime::now(),
             actor: actor.to_owned(),
             action: "certificate_replaced".into(),
@@ -508,203 +497,5 @@ impl Database {
             TxError::Db(e) => E::from(DbError::from(e)),
             TxError::Caller(e) => e,
         })
-    }
-
-    /// Stores a CA certificate row.
-    pub fn insert_ca_cert(&self, cert: &CertRecord, actor: &str) -> Result<(), DbError> {
-        diesel::insert_into(ca_cert_store::table)
-            .values((
-                ca_cert_store::cert_id.eq(&cert.cert_id),
-                ca_cert_store::cert_subject.eq(&cert.subject),
-                ca_cert_store::cert_issuer.eq(&cert.issuer),
-                ca_cert_store::issuer_id.eq(&cert.issuer_id),
-                ca_cert_store::cert_not_before.eq(cert.not_before.map(|t| t.to_primitive())),
-                ca_cert_store::cert_not_after.eq(cert.not_after.map(|t| t.to_primitive())),
-                ca_cert_store::crl_uri.eq(&cert.crl_uri),
-                ca_cert_store::cert_data.eq(&cert.cert_data),
-                ca_cert_store::cert_thumbprint.eq(&cert.thumbprint),
-                ca_cert_store::cert_serial_no.eq(&cert.serial_no),
-                ca_cert_store::partner_domain.eq(&cert.partner_domain),
-                ca_cert_store::ca_cert_type.eq(&cert.ca_cert_type),
-                ca_cert_store::cr_by.eq(actor),
-                ca_cert_store::cr_dtimes.eq(now()),
-                ca_cert_store::is_deleted.eq(false),
-            ))
-            .execute(&mut *self.conn()?)?;
-        Ok(())
-    }
-
-    /// The CA certificate rows of a partner domain, oldest first.
-    pub fn ca_certs(&self, partner_domain: &str) -> Result<Vec<CertRecord>, DbError> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<PrimitiveDateTime>,
-            Option<PrimitiveDateTime>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = ca_cert_store::table
-            .filter(ca_cert_store::partner_domain.eq(partner_domain))
-            .select((
-                ca_cert_store::cert_id,
-                ca_cert_store::cert_subject,
-                ca_cert_store::cert_issuer,
-                ca_cert_store::issuer_id,
-                ca_cert_store::cert_not_before,
-                ca_cert_store::cert_not_after,
-                ca_cert_store::crl_uri,
-                ca_cert_store::cert_data,
-                ca_cert_store::cert_thumbprint,
-                ca_cert_store::cert_serial_no,
-                ca_cert_store::partner_domain,
-                ca_cert_store::ca_cert_type,
-            ))
-            .order((ca_cert_store::cr_dtimes.asc(), ca_cert_store::cert_id.asc()))
-            .load(&mut *self.conn()?)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| CertRecord {
-                cert_id: r.0,
-                subject: r.1,
-                issuer: r.2,
-                issuer_id: r.3,
-                not_before: r.4.map(UtcTime::from_primitive),
-                not_after: r.5.map(UtcTime::from_primitive),
-                crl_uri: r.6,
-                cert_data: r.7,
-                thumbprint: r.8,
-                serial_no: r.9,
-                partner_domain: r.10,
-                ca_cert_type: r.11,
-            })
-            .collect())
-    }
-
-    /// Stores a partner certificate row.
-    pub fn insert_partner_cert(&self, cert: &PartnerCertRecord, actor: &str) -> Result<(), DbError> {
-        diesel::insert_into(partner_cert_store::table)
-            .values((
-                partner_cert_store::cert_id.eq(&cert.cert_id),
-                partner_cert_store::cert_subject.eq(&cert.subject),
-                partner_cert_store::cert_issuer.eq(&cert.issuer),
-                partner_cert_store::issuer_id.eq(&cert.issuer_id),
-                partner_cert_store::cert_not_before.eq(cert.not_before.map(|t| t.to_primitive())),
-                partner_cert_store::cert_not_after.eq(cert.not_after.map(|t| t.to_primitive())),
-                partner_cert_store::partner_domain.eq(&cert.partner_domain),
-                partner_cert_store::cert_data.eq(&cert.cert_data),
-                partner_cert_store::key_usage.eq(&cert.key_usage),
-                partner_cert_store::organization_name.eq(&cert.organization_name),
-                partner_cert_store::cert_thumbprint.eq(&cert.thumbprint),
-                partner_cert_store::cert_serial_no.eq(&cert.serial_no),
-                partner_cert_store::signed_cert_data.eq(&cert.signed_cert_data),
-                partner_cert_store::cr_by.eq(actor),
-                partner_cert_store::cr_dtimes.eq(now()),
-                partner_cert_store::is_deleted.eq(false),
-            ))
-            .execute(&mut *self.conn()?)?;
-        Ok(())
-    }
-
-    /// The partner certificate row `cert_id`.
-    pub fn partner_cert(&self, cert_id: &str) -> Result<Option<PartnerCertRecord>, DbError> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<PrimitiveDateTime>,
-            Option<PrimitiveDateTime>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let row: Option<Row> = partner_cert_store::table
-            .filter(partner_cert_store::cert_id.eq(cert_id))
-            .select((
-                partner_cert_store::cert_id,
-                partner_cert_store::cert_subject,
-                partner_cert_store::cert_issuer,
-                partner_cert_store::issuer_id,
-                partner_cert_store::cert_not_before,
-                partner_cert_store::cert_not_after,
-                partner_cert_store::partner_domain,
-                partner_cert_store::cert_data,
-                partner_cert_store::key_usage,
-                partner_cert_store::organization_name,
-                partner_cert_store::cert_thumbprint,
-                partner_cert_store::cert_serial_no,
-                partner_cert_store::signed_cert_data,
-            ))
-            .first(&mut *self.conn()?)
-            .optional()?;
-        Ok(row.map(|r| PartnerCertRecord {
-            cert_id: r.0,
-            subject: r.1,
-            issuer: r.2,
-            issuer_id: r.3,
-            not_before: r.4.map(UtcTime::from_primitive),
-            not_after: r.5.map(UtcTime::from_primitive),
-            partner_domain: r.6,
-            cert_data: r.7,
-            key_usage: r.8,
-            organization_name: r.9,
-            thumbprint: r.10,
-            serial_no: r.11,
-            signed_cert_data: r.12,
-        }))
-    }
-
-    /// Appends an entry to the audit log.
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), DbError> {
-        audit(&mut *self.conn()?, entry)
-    }
-
-    /// The newest `limit` audit entries, newest first.
-    pub fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError> {
-        type Row = (
-            PrimitiveDateTime,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = keymgr_audit_log::table
-            .select((
-                keymgr_audit_log::event_time,
-                keymgr_audit_log::actor,
-                keymgr_audit_log::action,
-                keymgr_audit_log::app_id,
-                keymgr_audit_log::ref_id,
-                keymgr_audit_log::key_alias,
-                keymgr_audit_log::detail,
-            ))
-            .order(keymgr_audit_log::id.desc())
-            .limit(limit)
-            .load(&mut *self.conn()?)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                time: UtcTime::from_primitive(r.0),
-                actor: r.1,
-                action: r.2,
-                app_id: r.3,
-                ref_id: r.4,
-                key_alias: r.5,
-                detail: r.6,
-            })
-            .collect())
     }
 }

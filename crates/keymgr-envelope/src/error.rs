@@ -91,3 +91,16 @@ impl EnvelopeError {
         }
     }
 }
+
+impl From<keymgr_model::ModelError> for EnvelopeError {
+    /// The base64 layer's refusals, as the conformance manifest names them.
+    fn from(e: keymgr_model::ModelError) -> Self {
+        use keymgr_model::ModelError;
+        match e {
+            ModelError::EmptyBase64 => Self::EmptyInput,
+            ModelError::InvalidBase64(why) => Self::InvalidBase64(why),
+            ModelError::Base64TooLarge { len, max } => Self::TooLarge { len, max },
+            other => Self::InvalidBase64(other.to_string()),
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! The endpoints of MOSIP's reference sections 5.1 (keys) and 5.2 (crypto), each a function
 //! from a typed request to a typed response, run off the async workers by the router.
 
+use keymgr_core::DistinguishedNameSpec;
 use keymgr_core::{KeyManager, KeymgrError};
-use keymgr_crypto::issue::DistinguishedNameSpec;
 use keymgr_model::{AppId, RefId, UtcTime, WellKnown};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -12,8 +12,8 @@ use crate::auth::Principal;
 
 /// Largest `data` accepted by `/encrypt` after decoding; envelopes are bounded by the codec.
 fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
-    keymgr_envelope::base64::decode(text.as_bytes(), max).map_err(|e| match e {
-        keymgr_envelope::EnvelopeError::TooLarge { .. } => {
+    keymgr_model::base64::decode(text.as_bytes(), max).map_err(|e| match e {
+        keymgr_model::ModelError::Base64TooLarge { .. } => {
             ApiError::InvalidRequest(format!("{field} is larger than {max} bytes"))
         }
         _ => ApiError::Keymgr(KeymgrError::InvalidData(format!("{field} is not base64 encoded"))),
@@ -391,7 +391,7 @@ pub fn decrypt(
     let a = crypto_args(req, max)?;
     let plain =
         km.decrypt(&a.app, &a.reference, a.data.as_bytes(), a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
-    Ok(DataResponse { data: Zeroizing::new(keymgr_envelope::base64::encode(&plain)) })
+    Ok(DataResponse { data: Zeroizing::new(keymgr_model::base64::encode(&plain)) })
 }
 
 /// `request` of `/encryptWithPin` and `/decryptWithPin`. No `Debug`: it carries a PIN.
@@ -439,8 +439,8 @@ pub fn generate_argon2_hash(km: &KeyManager, req: Argon2Request) -> Result<Argon
     let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
     let h = km.argon2_hash(input, salt.as_deref())?;
     Ok(Argon2Response {
-        hash_value: keymgr_envelope::base64::encode(&h.hash),
-        salt: keymgr_envelope::base64::encode(&h.salt),
+        hash_value: keymgr_model::base64::encode(&h.hash),
+        salt: keymgr_model::base64::encode(&h.salt),
     })
 }
 
@@ -473,7 +473,7 @@ pub fn jwt_encrypt(km: &KeyManager, req: JwtEncryptRequest) -> Result<Timestampe
         Some(a) if !a.is_empty() => Some((app_id(&req.application_id)?, ref_id(&req.reference_id)?)),
         _ => None,
     };
-    let options = keymgr_jose::JweOptions {
+    let options = keymgr_core::JweOptions {
         compress: req.enable_def_compression.unwrap_or(true),
         include_certificate: req.include_certificate.unwrap_or(false),
         include_cert_hash: req.include_cert_hash.unwrap_or(false),
@@ -508,7 +508,7 @@ pub fn jwt_decrypt(
     let token = required(&req.enc_data, "encData")?;
     let plain = km.jwt_decrypt(&app, &ref_id(&req.reference_id)?, token, &who.user)?;
     Ok(TimestampedData {
-        data: Zeroizing::new(keymgr_envelope::base64::encode(&plain)),
+        data: Zeroizing::new(keymgr_model::base64::encode(&plain)),
         timestamp: km.now().to_mosip_string(),
     })
 }

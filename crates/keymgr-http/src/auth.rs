@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use keymgr_crypto::sha256;
+use keymgr_core::sha256;
 use serde::Deserialize;
 
 use crate::ApiError;

@@ -1,7 +1,9 @@
 //! The key manager's MOSIP-compatible REST API (reference sections 0, 5.1, 5.2, 13): the
 //! router, MOSIP's request and response wrappers, bearer-token auth with per-endpoint roles,
-//! health, Prometheus metrics and the OpenAPI document; and the service configuration and
-//! first-start initialisation the `keymgr serve` binary uses.
+//! health, Prometheus metrics and the OpenAPI document, the admission limits and the
+//! connection loop ([`server`]). It depends on `keymgr-core` and `keymgr-model` only: the
+//! process around it (configuration, data directory, database and keystore) is
+//! `keymgr-service`'s.
 //!
 //! Every key-manager call runs on Tokio's blocking pool, never on an async worker: RSA,
 //! Argon2 and database calls block. Handled errors are answered as MOSIP does (HTTP 200 with
@@ -13,9 +15,7 @@
 mod admission;
 mod api;
 pub mod auth;
-pub mod config;
 mod error;
-pub mod metered;
 pub mod metrics;
 pub mod server;
 mod wrapper;
@@ -97,8 +97,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a router over `km`, recording into `metrics` (share it with a
-    /// [`metered::MeteredKeystore`] under `km` to see keystore latency).
+    /// The state of a router over `km`, recording into `metrics` (install `metrics` as the
+    /// [`keymgr_core::KeystoreObserver`] of the keystore under `km` to see keystore latency).
     pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits, metrics: Arc<Metrics>) -> Self {
         Self {
             km,

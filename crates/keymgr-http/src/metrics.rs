@@ -99,12 +99,6 @@ impl Metrics {
         inner.latency.entry(endpoint).or_default().observe(took);
     }
 
-    /// Records one keystore call of `operation`.
-    pub fn record_keystore(&self, operation: &'static str, took: Duration) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.keystore.entry(operation).or_default().observe(took);
-    }
-
     /// The count of keys expiring within 30 days, taken at most every few minutes.
     fn expiring_keys(&self, km: &KeyManager) -> Option<usize> {
         let mut cached = self.expiring.lock().unwrap_or_else(PoisonError::into_inner);
@@ -175,5 +169,13 @@ impl Metrics {
             let _ = writeln!(out, "keymgr_keys_expiring_30d {n}");
         }
         out
+    }
+}
+
+impl keymgr_core::KeystoreObserver for Metrics {
+    /// Records one keystore call of `operation` (`keymgr_keystore_call_duration_seconds`).
+    fn keystore_call(&self, operation: &'static str, took: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.keystore.entry(operation).or_default().observe(took);
     }
 }

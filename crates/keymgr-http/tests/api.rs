@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use keymgr_core::{KeyManager, KeyManagerConfig, SystemClock};
+use keymgr_core::{KeyManager, KeyManagerConfig, KeystoreObserver, ObservedKeystore, SystemClock};
 use keymgr_crypto::issue::{
     CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
 };
@@ -18,7 +18,6 @@ use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, sha2
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams};
 use keymgr_http::auth::TokenConfig;
-use keymgr_http::metered::MeteredKeystore;
 use keymgr_http::metrics::Metrics;
 use keymgr_http::{AppState, Authenticator, Limits, router};
 use keymgr_model::{AppId, KeyPolicy, UtcTime};
@@ -62,7 +61,8 @@ fn api_with(dev: bool) -> Api {
         ..KeyManagerConfig::default()
     };
     let metrics = Arc::new(Metrics::default());
-    let keystore = Arc::new(MeteredKeystore::new(keystore, Arc::clone(&metrics)));
+    let keystore =
+        Arc::new(ObservedKeystore::new(keystore, Arc::clone(&metrics) as Arc<dyn KeystoreObserver>));
     let km = Arc::new(KeyManager::new(db, keystore, clock, config));
     km.run_keygen(&[]).unwrap();
     // RESIDENT may only be decrypted by "resident-service".

@@ -28,6 +28,20 @@ pub enum ModelError {
     /// A timestamp could not be parsed or is out of range.
     #[error("timestamp {0:?} is not an ISO 8601 UTC date-time")]
     BadTimestamp(String),
+    /// Base64 text to decode was empty.
+    #[error("the base64 text is empty")]
+    EmptyBase64,
+    /// Text that MOSIP's decoders would refuse as base64; the reason names the offset.
+    #[error("invalid base64: {0}")]
+    InvalidBase64(String),
+    /// Base64 text that decodes to more than the limit (checked before decoding).
+    #[error("the base64 text decodes to {len} bytes; at most {max} are accepted")]
+    Base64TooLarge {
+        /// Decoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A policy field is out of range (for example a negative validity).
     #[error("invalid key policy: {0}")]
     BadPolicy(&'static str),

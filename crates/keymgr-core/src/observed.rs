@@ -1,34 +1,40 @@
-//! A keystore wrapper that times every call into the metrics (`keymgr_keystore_call_duration_seconds`).
+//! A keystore wrapper that reports the latency of every call to an observer: the service
+//! installs one that feeds its metrics (`keymgr_keystore_call_duration_seconds`), so that core
+//! knows nothing of metrics and the HTTP layer nothing of keystores.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keymgr_crypto::SecretBytes;
 use keymgr_hsm::{HsmError, KeyKind, Keystore, SignAlgorithm};
 
-use crate::metrics::Metrics;
-
-/// `inner`, with the latency of each call recorded by operation name.
-pub struct MeteredKeystore {
-    inner: Arc<dyn Keystore>,
-    metrics: Arc<Metrics>,
+/// Told how long each keystore call took, by operation name (`sign`, `rsa_oaep_unwrap`, ...).
+pub trait KeystoreObserver: Send + Sync {
+    /// One call of `operation` took `took`.
+    fn keystore_call(&self, operation: &'static str, took: Duration);
 }
 
-impl MeteredKeystore {
-    /// Wraps `inner`, recording into `metrics`.
-    pub fn new(inner: Arc<dyn Keystore>, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+/// `inner`, with the latency of each call reported to an observer.
+pub struct ObservedKeystore {
+    inner: Arc<dyn Keystore>,
+    observer: Arc<dyn KeystoreObserver>,
+}
+
+impl ObservedKeystore {
+    /// Wraps `inner`, reporting to `observer`.
+    pub fn new(inner: Arc<dyn Keystore>, observer: Arc<dyn KeystoreObserver>) -> Self {
+        Self { inner, observer }
     }
 
     fn timed<T>(&self, operation: &'static str, f: impl FnOnce(&dyn Keystore) -> T) -> T {
         let started = Instant::now();
         let out = f(self.inner.as_ref());
-        self.metrics.record_keystore(operation, started.elapsed());
+        self.observer.keystore_call(operation, started.elapsed());
         out
     }
 }
 
-impl Keystore for MeteredKeystore {
+impl Keystore for ObservedKeystore {
     fn generate(&self, alias: &str, kind: KeyKind) -> Result<Option<Vec<u8>>, HsmError> {
         self.timed("generate", |k| k.generate(alias, kind))
     }

@@ -10,9 +10,9 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use keymgr_http::ApiError;
-use keymgr_http::config::{
-    ADMIN_TOKEN_FILE, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceConfig, start, write_secret_file,
+use keymgr_service::{
+    ADMIN_TOKEN_FILE, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceConfig, ServiceError, start,
+    write_secret_file,
 };
 
 /// A data directory (mode 0700, as a first start makes it) inside a temporary directory.
@@ -54,7 +54,7 @@ impl Site {
     fn refused(&self) -> String {
         match start(&self.config()) {
             Ok(_) => panic!("the start was not refused"),
-            Err(ApiError::Config(message)) => message,
+            Err(ServiceError::Config(message)) => message,
             Err(other) => panic!("not a configuration error: {other}"),
         }
     }

@@ -1,0 +1,256 @@
+//! The base64 text layer, written for MOSIP's decoders. It lives here, below every crate that
+//! reads or writes MOSIP's base64 (the envelope codec, core, the REST layer), so that all of
+//! them apply the same rules.
+//!
+//! Writing: URL-safe alphabet, no padding, as MOSIP's `/encrypt` answers.
+//!
+//! Reading: what `java.util.Base64.getUrlDecoder()` accepts, falling back to `getDecoder()`
+//! (MOSIP's `CryptomanagerUtils.decodeBase64Data`), in **one** pass over the text: either
+//! alphabet but not both in one text, padding optional but exact when present, nothing after
+//! it, no white space, no final group of one symbol, unused low bits ignored.
+
+// Every index below is a `u8` into a 256-entry table, a value masked to 6 bits into the
+// 64-symbol alphabet, a 12-bit half of a 24-bit group into the 4096-entry pair table, or a
+// remainder into a table of that modulus: none can be out of range.
+#![allow(clippy::indexing_slicing)]
+
+use crate::ModelError;
+
+/// Marks a byte outside both alphabets in [`DECODE`] (bit 24 of the table entries).
+const INVALID: u32 = 1 << 24;
+/// Marks `-` and `_`, only in the URL-safe alphabet.
+const URL_ONLY: u32 = 1 << 25;
+/// Marks `+` and `/`, only in the standard alphabet.
+const STD_ONLY: u32 = 1 << 26;
+
+/// The 6-bit value of every byte (`INVALID` for none) and its alphabet class.
+const fn symbol_table() -> [u32; 256] {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 26 {
+        table[b'A' as usize + i] = i as u32;
+        table[b'a' as usize + i] = 26 + i as u32;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        table[b'0' as usize + d] = 52 + d as u32;
+        d += 1;
+    }
+    table[b'-' as usize] = 62 | URL_ONLY;
+    table[b'_' as usize] = 63 | URL_ONLY;
+    table[b'+' as usize] = 62 | STD_ONLY;
+    table[b'/' as usize] = 63 | STD_ONLY;
+    table
+}
+
+/// The symbol table with each value pre-shifted to its place in a 4-symbol group, so that a
+/// group decodes as four loads OR-ed together; the class bits (24 and up) are not shifted.
+const fn shifted(shift: u32) -> [u32; 256] {
+    let base = symbol_table();
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = ((base[i] & 63) << shift) | (base[i] & !63);
+        i += 1;
+    }
+    table
+}
+
+static DECODE: [u32; 256] = symbol_table();
+static DECODE_0: [u32; 256] = shifted(18);
+static DECODE_1: [u32; 256] = shifted(12);
+static DECODE_2: [u32; 256] = shifted(6);
+static DECODE_3: [u32; 256] = shifted(0);
+
+/// The URL-safe alphabet.
+static ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Two symbols for every 12-bit value: a 3-byte group encodes with two loads.
+static ENCODE_PAIRS: [[u8; 2]; 4096] = {
+    let mut table = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        table[i] = [ENCODE[i >> 6], ENCODE[i & 63]];
+        i += 1;
+    }
+    table
+};
+
+/// Length of the unpadded URL-safe text of `n` bytes.
+pub fn encoded_len(n: usize) -> usize {
+    n / 3 * 4 + [0, 2, 3][n % 3]
+}
+
+/// Length of the bytes that unpadded text of `text_len` symbols decodes to (a final group of
+/// one symbol, which is invalid, counts as nothing).
+pub fn decoded_len(text_len: usize) -> usize {
+    text_len / 4 * 3 + [0, 0, 1, 2][text_len % 4]
+}
+
+/// The URL-safe, unpadded base64 of `bytes`.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut text = vec![0u8; encoded_len(bytes.len())];
+    let (groups, tail) = bytes.as_chunks::<3>();
+    let (out_groups, out_tail) = text.as_chunks_mut::<4>();
+    for (&[a, b, c], dst) in groups.iter().zip(out_groups.iter_mut()) {
+        let n = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        let [s0, s1] = ENCODE_PAIRS[n >> 12];
+        let [s2, s3] = ENCODE_PAIRS[n & 0xfff];
+        *dst = [s0, s1, s2, s3];
+    }
+    let n = tail.iter().enumerate().fold(0usize, |n, (i, &b)| n | usize::from(b) << (16 - 8 * i));
+    for (i, dst) in out_tail.iter_mut().enumerate() {
+        *dst = ENCODE[(n >> (18 - 6 * i)) & 63];
+    }
+    // Every byte written comes from the ASCII alphabet, so this never fails.
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Decodes base64 text as MOSIP's `/decrypt` does (see the module docs), refusing text that
+/// would decode to more than `max_len` bytes before allocating anything.
+pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, ModelError> {
+    if text.is_empty() {
+        return Err(ModelError::EmptyBase64);
+    }
+    let body = strip_padding(text)?;
+    let out_len = decoded_len(body.len());
+    if out_len > max_len {
+        return Err(ModelError::Base64TooLarge { len: out_len, max: max_len });
+    }
+    let mut out = vec![0u8; out_len];
+    let mut seen = 0u32;
+    let (groups, rest) = body.as_chunks::<4>();
+    let (out_groups, out_rest) = out.as_chunks_mut::<3>();
+    for (&[a, b, c, d], dst) in groups.iter().zip(out_groups.iter_mut()) {
+        let n = DECODE_0[a as usize] | DECODE_1[b as usize] | DECODE_2[c as usize] | DECODE_3[d as usize];
+        seen |= n;
+        *dst = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    }
+    let mut n = 0u32;
+    for (i, &symbol) in rest.iter().enumerate() {
+        let v = DECODE[symbol as usize];
+        seen |= v;
+        n |= (v & 63) << (18 - 6 * i);
+    }
+    for (i, dst) in out_rest.iter_mut().enumerate() {
+        *dst = (n >> (16 - 8 * i)) as u8;
+    }
+    if seen & INVALID != 0 {
+        return Err(ModelError::InvalidBase64(describe_invalid(body)));
+    }
+    if seen & URL_ONLY != 0 && seen & STD_ONLY != 0 {
+        return Err(ModelError::InvalidBase64(
+            "mixes the URL-safe ('-', '_') and standard ('+', '/') alphabets".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Removes exact trailing padding and checks the length of what is left.
+fn strip_padding(text: &[u8]) -> Result<&[u8], ModelError> {
+    let pads = text.iter().rev().take_while(|&&c| c == b'=').count();
+    let body = text.get(..text.len() - pads).unwrap_or_default();
+    let ok = match pads {
+        0 => body.len() % 4 != 1,
+        1 => body.len() % 4 == 3,
+        2 => body.len() % 4 == 2,
+        _ => false,
+    };
+    if ok {
+        Ok(body)
+    } else if pads == 0 {
+        Err(ModelError::InvalidBase64("the last group has a single symbol".into()))
+    } else {
+        Err(ModelError::InvalidBase64(format!("{pads} padding symbols after {} symbols", body.len())))
+    }
+}
+
+/// Names the first offending byte; only called once decoding has failed.
+fn describe_invalid(body: &[u8]) -> String {
+    match body.iter().position(|&c| DECODE[c as usize] & INVALID != 0) {
+        Some(at) if body.get(at) == Some(&b'=') => format!("padding inside the text at offset {at}"),
+        Some(at) => {
+            format!("byte 0x{:02x} at offset {at} is not a base64 symbol", body.get(at).copied().unwrap_or(0))
+        }
+        None => "invalid symbol".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::base64::Engine as _;
+    use ::base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use proptest::prelude::*;
+
+    const MAX: usize = usize::MAX;
+
+    fn err(text: &str) -> String {
+        match decode(text.as_bytes(), MAX) {
+            Err(ModelError::InvalidBase64(why)) => why,
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn java_decoder_rules() {
+        assert_eq!(decode(b"QQ", MAX).expect("unpadded"), b"A");
+        assert_eq!(decode(b"QQ==", MAX).expect("padded"), b"A");
+        assert_eq!(decode(b"QUI=", MAX).expect("padded"), b"AB");
+        assert_eq!(decode(b"QR==", MAX).expect("low bits ignored"), b"A");
+        assert_eq!(decode(b"-_8", MAX).expect("url"), decode(b"+/8", MAX).expect("std"));
+        assert_eq!(decode(b"", MAX), Err(ModelError::EmptyBase64));
+        err("QQ=");
+        err("QUI==");
+        err("QUJD=");
+        err("QQ===");
+        err("=");
+        err("Q");
+        err("QUJDR");
+        err("QQ==QQ==");
+        err("QU JD");
+        err("QUJD\n");
+        assert!(err("-+AA").contains("mixes"));
+        assert!(err("QU\u{e9}").contains("offset 2"));
+    }
+
+    #[test]
+    fn size_limit_is_checked_before_allocation() {
+        assert_eq!(decode(b"QUJDREVG", 5), Err(ModelError::Base64TooLarge { len: 6, max: 5 }));
+        assert_eq!(decode(b"QUJDREVG", 6).expect("fits"), b"ABCDEF");
+    }
+
+    proptest! {
+        #[test]
+        fn encode_matches_reference_crate(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            prop_assert_eq!(encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+        }
+
+        #[test]
+        fn decodes_every_form_mosip_writes_or_reads(bytes in proptest::collection::vec(any::<u8>(), 1..600)) {
+            for text in [URL_SAFE_NO_PAD.encode(&bytes), STANDARD.encode(&bytes), STANDARD_NO_PAD.encode(&bytes), ::base64::engine::general_purpose::URL_SAFE.encode(&bytes)] {
+                prop_assert_eq!(decode(text.as_bytes(), MAX).expect("valid"), bytes.clone());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_and_agrees_with_reference(text in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let ours = decode(&text, MAX);
+            // The reference crate with indifferent padding and ignored trailing bits, tried
+            // with either alphabet, accepts exactly what the Java decoders accept.
+            let config = ::base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(::base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true);
+            let url = ::base64::engine::GeneralPurpose::new(&::base64::alphabet::URL_SAFE, config);
+            let std = ::base64::engine::GeneralPurpose::new(&::base64::alphabet::STANDARD, config);
+            let reference = url.decode(&text).or_else(|_| std.decode(&text));
+            match (ours, reference) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(_), Err(_)) => {}
+                (Err(ModelError::EmptyBase64), Ok(b)) => prop_assert!(b.is_empty()),
+                (a, b) => prop_assert!(false, "ours {:?} reference {:?}", a, b),
+            }
+        }
+    }
+}

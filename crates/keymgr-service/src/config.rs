@@ -1,0 +1,521 @@
+//! The service's configuration: a TOML file, then `KEYMGR_*` environment overrides, with
+//! every default in one place (see `docs/CONFIG.md`), and the checks that turn its sections
+//! into the settings of the HTTP layer and the key manager.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keymgr_core::{DecryptionScope, KeyManagerConfig, NewPairLimits};
+use keymgr_http::Limits;
+use keymgr_http::auth::TokenConfig;
+use keymgr_http::server::ServerLimits;
+use keymgr_model::{AppId, KeyRef, KeyTier, RefId};
+use serde::Deserialize;
+
+use crate::{ServiceError, config_error};
+
+/// Where the service listens unless configured (MOSIP's port, loopback only).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+/// The data directory unless configured.
+pub const DEFAULT_DATA_DIR: &str = "keymgr-data";
+/// The admin token's file in the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// The file keystore's PIN file in the data directory, made on first start when no
+/// `KEYMGR_KEYSTORE_PIN` is given.
+pub const PIN_FILE: &str = "keystore.pin";
+/// The shortest PIN, in characters, that a new file keystore is created under: the PIN is all
+/// that stands between a copy of `keystore.kmks` and the master keys. Keystores made before
+/// this check still open with a shorter PIN (with a warning). A PKCS#11 token enforces its own
+/// minimum; for it only an empty PIN is refused.
+pub const MIN_FILE_KEYSTORE_PIN_CHARS: usize = 12;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on (`KEYMGR_LISTEN`).
+    pub listen: Option<String>,
+    /// Data directory for the embedded defaults, the PIN file and the admin token
+    /// (`KEYMGR_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// The database.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// The keystore.
+    #[serde(default)]
+    pub keystore: KeystoreConfig,
+    /// HTTP limits and the development switch.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Tokens and roles.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Key settings.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Which keys open envelopes and JWEs.
+    #[serde(default)]
+    pub decrypt: DecryptConfig,
+}
+
+/// `[decrypt]`: which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`) besides
+/// the base keys of the requested pair. See `docs/SECURITY.md` before changing either.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptConfig {
+    /// Any base key of the requested application opens, as in MOSIP (default false: only
+    /// the requested pair's).
+    #[serde(default)]
+    pub same_application: bool,
+    /// Module masters (`"APP"`) that may open envelopes sealed to them for requests of their
+    /// own application. Default none; ROOT and signing keys cannot be listed.
+    #[serde(default)]
+    pub keystore_keys: Vec<String>,
+}
+
+impl DecryptConfig {
+    pub(crate) fn scope(&self) -> Result<DecryptionScope, ServiceError> {
+        let keystore_keys = self
+            .keystore_keys
+            .iter()
+            .map(|k| {
+                let (app, reference) = k.split_once(':').unwrap_or((k.as_str(), ""));
+                let key_ref = KeyRef::new(
+                    AppId::new(app.trim())
+                        .map_err(|e| config_error(format!("decrypt.keystore_keys {k:?}: {e}")))?,
+                    RefId::new(reference.trim())
+                        .map_err(|e| config_error(format!("decrypt.keystore_keys {k:?}: {e}")))?,
+                );
+                if key_ref.tier() != KeyTier::ModuleMaster {
+                    return Err(config_error(format!(
+                        "decrypt.keystore_keys {k:?}: only module masters may be listed (ROOT and \
+                         signing keys never decrypt; base keys open their own pairs)"
+                    )));
+                }
+                Ok(key_ref)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DecryptionScope { same_application: self.same_application, keystore_keys })
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://...` or `sqlite://PATH` (`KEYMGR_DATABASE_URL`); default SQLite in the data
+    /// directory.
+    pub url: Option<String>,
+    /// Connections in the pool.
+    #[serde(default = "default_pool")]
+    pub pool_size: u32,
+}
+
+fn default_pool() -> u32 {
+    16
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, pool_size: default_pool() }
+    }
+}
+
+/// `[keystore]`: the embedded file keystore or a PKCS#11 token. The PIN comes from
+/// `KEYMGR_KEYSTORE_PIN`, else (file keystore only) from `pin_file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeystoreConfig {
+    /// One encrypted file (default `DATA_DIR/keystore.kmks`).
+    File {
+        /// The keystore file.
+        path: Option<PathBuf>,
+        /// A file holding the PIN (default `DATA_DIR/keystore.pin`, made on first start).
+        pin_file: Option<PathBuf>,
+    },
+    /// A PKCS#11 token.
+    Pkcs11 {
+        /// The module, e.g. `/usr/lib/softhsm/libsofthsm2.so` (`KEYMGR_PKCS11_MODULE`).
+        module: PathBuf,
+        /// The token label (`KEYMGR_PKCS11_TOKEN_LABEL`).
+        token_label: String,
+        /// Sessions open at once.
+        #[serde(default = "default_sessions")]
+        sessions: usize,
+    },
+}
+
+fn default_sessions() -> usize {
+    8
+}
+
+impl Default for KeystoreConfig {
+    fn default() -> Self {
+        Self::File { path: None, pin_file: None }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body in bytes (default 64 MiB).
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Request timeout in seconds (default 60).
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+    /// Accept every request without a token. Development only: logged as a warning at every
+    /// start.
+    #[serde(default)]
+    pub development_without_auth: bool,
+    /// Most requests handled at once; more are answered 503 (default 256).
+    #[serde(default = "default_in_flight_requests")]
+    pub max_in_flight_requests: usize,
+    /// Most requests of one token's user at once, so one token cannot take every place
+    /// (default 64).
+    #[serde(default = "default_in_flight_per_caller")]
+    pub max_in_flight_per_caller: usize,
+    /// Most request-body bytes held at once; a request whose `Content-Length` does not fit is
+    /// answered 503 before its body is read (default 128 MiB; at least `max_body_bytes`).
+    #[serde(default = "default_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+    /// Most Argon2 hashes at once (default: the number of CPUs).
+    #[serde(default = "default_argon2_running")]
+    pub argon2_running: usize,
+    /// Most Argon2 hashes waiting; more are answered 429 (default 16).
+    #[serde(default = "default_argon2_waiting")]
+    pub argon2_waiting: usize,
+    /// Most open connections; more wait in the listen backlog (default 1024).
+    #[serde(default = "default_connections")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request head, also the longest a kept-alive connection
+    /// waits for its next request (default 10).
+    #[serde(default = "default_header_read")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may move no byte either way before it is closed (default 90;
+    /// more than `request_timeout_secs`).
+    #[serde(default = "default_idle")]
+    pub idle_timeout_secs: u64,
+    /// Slowest a client may read an answer the server is waiting to send, in bytes a second
+    /// over 10-second windows (default 16384); slower clients are disconnected.
+    #[serde(default = "default_min_send_rate")]
+    pub min_send_bytes_per_sec: usize,
+}
+
+fn default_min_send_rate() -> usize {
+    ServerLimits::default().min_send_rate
+}
+
+fn default_in_flight_requests() -> usize {
+    Limits::default().max_in_flight_requests
+}
+
+fn default_in_flight_per_caller() -> usize {
+    Limits::default().max_in_flight_per_caller
+}
+
+fn default_in_flight_bytes() -> usize {
+    Limits::default().max_in_flight_bytes
+}
+
+fn default_argon2_running() -> usize {
+    Limits::default().argon2_running
+}
+
+fn default_argon2_waiting() -> usize {
+    Limits::default().argon2_waiting
+}
+
+fn default_connections() -> usize {
+    ServerLimits::default().max_connections
+}
+
+fn default_header_read() -> u64 {
+    ServerLimits::default().header_read_timeout.as_secs()
+}
+
+fn default_idle() -> u64 {
+    ServerLimits::default().idle_timeout.as_secs()
+}
+
+impl HttpConfig {
+    /// The request limits, checked for consistency.
+    pub fn limits(&self) -> Result<Limits, ServiceError> {
+        if self.max_in_flight_bytes < self.max_body_bytes {
+            return Err(config_error(format!(
+                "http.max_in_flight_bytes ({}) must be at least http.max_body_bytes ({}), or no large request could ever run",
+                self.max_in_flight_bytes, self.max_body_bytes
+            )));
+        }
+        if self.request_timeout_secs == 0
+            || self.max_in_flight_requests == 0
+            || self.max_in_flight_per_caller == 0
+            || self.argon2_running == 0
+            || self.argon2_running > 1024
+            || self.max_in_flight_requests > 1 << 20
+        {
+            return Err(config_error(
+                "http.request_timeout_secs, max_in_flight_requests (at most 1048576), \
+                 max_in_flight_per_caller and argon2_running (at most 1024) must be above 0",
+            ));
+        }
+        Ok(Limits {
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            max_in_flight_requests: self.max_in_flight_requests,
+            max_in_flight_per_caller: self.max_in_flight_per_caller,
+            max_in_flight_bytes: self.max_in_flight_bytes,
+            argon2_running: self.argon2_running,
+            argon2_waiting: self.argon2_waiting,
+        })
+    }
+
+    /// The connection limits, checked for consistency.
+    pub fn server_limits(&self) -> Result<ServerLimits, ServiceError> {
+        if self.idle_timeout_secs <= self.request_timeout_secs {
+            return Err(config_error(format!(
+                "http.idle_timeout_secs ({}) must exceed http.request_timeout_secs ({}): a request being worked on moves no bytes",
+                self.idle_timeout_secs, self.request_timeout_secs
+            )));
+        }
+        if self.header_read_timeout_secs == 0 || self.max_connections == 0 {
+            return Err(config_error("http.header_read_timeout_secs and max_connections must be above 0"));
+        }
+        Ok(ServerLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            min_send_rate: self.min_send_bytes_per_sec,
+        })
+    }
+}
+
+fn default_body() -> usize {
+    Limits::default().max_body_bytes
+}
+
+fn default_timeout() -> u64 {
+    Limits::default().request_timeout.as_secs()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_body(),
+            request_timeout_secs: default_timeout(),
+            development_without_auth: false,
+            max_in_flight_requests: default_in_flight_requests(),
+            max_in_flight_per_caller: default_in_flight_per_caller(),
+            max_in_flight_bytes: default_in_flight_bytes(),
+            argon2_running: default_argon2_running(),
+            argon2_waiting: default_argon2_waiting(),
+            max_connections: default_connections(),
+            header_read_timeout_secs: default_header_read(),
+            idle_timeout_secs: default_idle(),
+            min_send_bytes_per_sec: default_min_send_rate(),
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Bearer tokens, as SHA-256 hashes.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Roles per endpoint role name, overriding the defaults (see `docs/API.md`).
+    #[serde(default)]
+    pub roles: HashMap<String, Vec<String>>,
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Certificate subject defaults (`mosip.kernel.keymanager.certificate.default.*`).
+    #[serde(default = "default_subject")]
+    pub subject: SubjectConfig,
+    /// Unwrapped base keys kept in memory; 0 turns the cache off.
+    #[serde(default = "default_cache")]
+    pub base_key_cache_size: usize,
+    /// Seconds an unwrapped base key stays in memory.
+    #[serde(default = "default_cache_ttl")]
+    pub base_key_cache_ttl_secs: u64,
+    /// Run the key generator at start (idempotent).
+    #[serde(default = "yes")]
+    pub keygen_on_start: bool,
+    /// Applications whose masters the key generator makes; empty = every active policy.
+    #[serde(default)]
+    pub keygen_apps: Vec<String>,
+    /// Largest plaintext a compressed JWE may inflate to, in bytes (default 4 MiB).
+    #[serde(default = "default_jwe_inflated")]
+    pub jwe_max_inflated_bytes: usize,
+    /// Most first keys of new (application, reference) pairs per minute on this replica;
+    /// absent = no limit, as in MOSIP.
+    #[serde(default)]
+    pub new_keys_per_minute: Option<u32>,
+    /// Per application, a regular expression every new reference must match as a whole,
+    /// e.g. `REGISTRATION = "[0-9]+_[0-9]+"`; applications not listed take any reference.
+    #[serde(default)]
+    pub reference_patterns: HashMap<String, String>,
+}
+
+fn default_jwe_inflated() -> usize {
+    KeyManagerConfig::default().jwe_max_inflated_len
+}
+
+impl KeysConfig {
+    pub(crate) fn new_pairs(&self) -> Result<NewPairLimits, ServiceError> {
+        let mut reference_patterns = Vec::new();
+        for (app, pattern) in &self.reference_patterns {
+            let app = AppId::new(app).map_err(|e| config_error(format!("keys.reference_patterns: {e}")))?;
+            let anchored = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| config_error(format!("keys.reference_patterns.{app}: {e}")))?;
+            reference_patterns.push((app, anchored));
+        }
+        Ok(NewPairLimits { per_minute: self.new_keys_per_minute, reference_patterns })
+    }
+}
+
+/// Certificate subject defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectConfig {
+    /// CN.
+    pub common_name: String,
+    /// OU.
+    pub organizational_unit: String,
+    /// O.
+    pub organization: String,
+    /// L.
+    pub location: String,
+    /// ST.
+    pub state: String,
+    /// C.
+    pub country: String,
+}
+
+fn default_subject() -> SubjectConfig {
+    let d = KeyManagerConfig::default().default_subject;
+    SubjectConfig {
+        common_name: d.common_name,
+        organizational_unit: d.organizational_unit,
+        organization: d.organization,
+        location: d.locality,
+        state: d.state,
+        country: d.country,
+    }
+}
+
+fn default_cache() -> usize {
+    KeyManagerConfig::default().base_key_cache_size
+}
+
+fn default_cache_ttl() -> u64 {
+    KeyManagerConfig::default().base_key_cache_ttl.as_secs()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            subject: default_subject(),
+            base_key_cache_size: default_cache(),
+            base_key_cache_ttl_secs: default_cache_ttl(),
+            keygen_on_start: true,
+            keygen_apps: Vec::new(),
+            jwe_max_inflated_bytes: default_jwe_inflated(),
+            new_keys_per_minute: None,
+            reference_patterns: HashMap::new(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Reads `path` (TOML), or the defaults when `None`, then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ServiceError> {
+        let mut config: ServiceConfig = match path {
+            None => ServiceConfig::default(),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| config_error(format!("{}: {e}", p.display())))?;
+                toml::from_str(&text).map_err(|e| config_error(format!("{}: {e}", p.display())))?
+            }
+        };
+        config.apply_env(|k| std::env::var(k).ok());
+        Ok(config)
+    }
+
+    /// Applies `KEYMGR_*` overrides read through `var`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = var("KEYMGR_LISTEN") {
+            self.listen = Some(v);
+        }
+        if let Some(v) = var("KEYMGR_DATA_DIR") {
+            self.data_dir = Some(v.into());
+        }
+        if let Some(v) = var("KEYMGR_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let (Some(module), Some(label)) = (var("KEYMGR_PKCS11_MODULE"), var("KEYMGR_PKCS11_TOKEN_LABEL")) {
+            let sessions = match &self.keystore {
+                KeystoreConfig::Pkcs11 { sessions, .. } => *sessions,
+                KeystoreConfig::File { .. } => default_sessions(),
+            };
+            self.keystore = KeystoreConfig::Pkcs11 { module: module.into(), token_label: label, sessions };
+        }
+    }
+
+    /// The listen address.
+    pub fn listen(&self) -> &str {
+        self.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_and_environment() {
+        let mut c: ServiceConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            [database]
+            url = "postgres://root@127.0.0.1/test"
+            [keystore]
+            type = "file"
+            path = "/tmp/x.kmks"
+            [[auth.tokens]]
+            sha256 = "00"
+            user = "regproc"
+            roles = ["CRYPTO_USER"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.listen(), "0.0.0.0:9000");
+        assert_eq!(c.database.pool_size, 16);
+        c.apply_env(|k| match k {
+            "KEYMGR_DATABASE_URL" => Some("sqlite://other.db".into()),
+            "KEYMGR_PKCS11_MODULE" => Some("/usr/lib/softhsm/libsofthsm2.so".into()),
+            "KEYMGR_PKCS11_TOKEN_LABEL" => Some("keymgr".into()),
+            _ => None,
+        });
+        assert_eq!(c.database.url.as_deref(), Some("sqlite://other.db"));
+        assert!(
+            matches!(c.keystore, KeystoreConfig::Pkcs11 { ref token_label, .. } if token_label == "keymgr")
+        );
+        assert!(toml::from_str::<ServiceConfig>("lisen = 1").is_err(), "unknown keys are refused");
+    }
+}

@@ -1,0 +1,197 @@
+//! The service's start: opening the database and keystore, first-start initialisation of an
+//! empty data directory (PIN file, admin token), the key generator, and the router's state.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keymgr_core::{KeyManager, KeyManagerConfig, KeygenReport, ObservedKeystore, SystemClock};
+use keymgr_db::Database;
+use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
+use keymgr_http::auth::{ROLE_CRYPTO_USER, ROLE_KEY_ADMIN};
+use keymgr_http::metrics::Metrics;
+use keymgr_http::server::ServerLimits;
+use keymgr_http::{AppState, Authenticator, Principal};
+use keymgr_model::{AppId, KeyRef, WellKnown};
+use zeroize::Zeroizing;
+
+use crate::config::{KeystoreConfig, ServiceConfig};
+use crate::files::{
+    check_new_file_keystore_pin, check_private, check_sqlite_files, create_sqlite_file, random_secret,
+    read_secret_text, sqlite_file, unverified_postgres, write_secret_file,
+};
+use crate::{ADMIN_TOKEN_FILE, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceError, config_error};
+
+/// A started service: the router state and what the start did, for the binary to report.
+pub struct Started {
+    /// The router's state.
+    pub state: Arc<AppState>,
+    /// What the key generator found and made (empty when it did not run).
+    pub keygen: KeygenReport,
+    /// Whether this start initialised an empty data directory.
+    pub first_start: bool,
+    /// Where the admin token is, if there is one.
+    pub admin_token_path: Option<PathBuf>,
+    /// The database engine in use, for the start message.
+    pub database: String,
+    /// The keystore in use, for the start message.
+    pub keystore: String,
+    /// The connection limits for [`keymgr_http::server::serve`].
+    pub server_limits: ServerLimits,
+}
+
+/// Opens the keystore and database of `config`, initialises an empty data directory, runs
+/// the key generator and builds the router state.
+pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
+    // Settings that can be wrong are checked before anything is made.
+    let limits = config.http.limits()?;
+    let server_limits = config.http.server_limits()?;
+    let decryption = config.decrypt.scope()?;
+    let new_pairs = config.keys.new_pairs()?;
+    let data_dir = config.data_dir();
+    // Only the service's user may enter: it holds the PIN file, the token and the keys.
+    if data_dir.exists() {
+        check_private(&data_dir, "data directory", "700")?;
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .map_err(|e| config_error(format!("{}: {e}", data_dir.display())))?;
+    }
+    let url = match &config.database.url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", data_dir.join("keymgr.db").display()),
+    };
+    // Before anything is opened or created: a readable database leaks every wrapped key.
+    let db_file = sqlite_file(&url);
+    if let Some(db) = &db_file {
+        check_sqlite_files(db)?;
+    }
+    let env_pin = std::env::var("KEYMGR_KEYSTORE_PIN").ok().map(Zeroizing::new);
+
+    let (keystore, keystore_name): (Arc<dyn Keystore>, String) = match &config.keystore {
+        KeystoreConfig::File { path, pin_file } => {
+            let path = path.clone().unwrap_or_else(|| data_dir.join("keystore.kmks"));
+            let creating = !path.exists();
+            let (pin, source) = match env_pin {
+                Some(p) => (p, "KEYMGR_KEYSTORE_PIN".to_owned()),
+                None => {
+                    let pin_path = pin_file.clone().unwrap_or_else(|| data_dir.join(PIN_FILE));
+                    if !pin_path.exists() && creating {
+                        write_secret_file(&pin_path, random_secret()?.as_bytes())?;
+                    }
+                    let pin = read_secret_text(&pin_path, "keystore PIN file")?;
+                    (pin, format!("the PIN file {}", pin_path.display()))
+                }
+            };
+            if creating {
+                check_new_file_keystore_pin(&pin, &source)?;
+            } else if pin.chars().count() < MIN_FILE_KEYSTORE_PIN_CHARS {
+                tracing::warn!(
+                    "the PIN of the file keystore {} (from {source}) is shorter than \
+                     {MIN_FILE_KEYSTORE_PIN_CHARS} characters; a new keystore would refuse it",
+                    path.display()
+                );
+            }
+            let ks = FileKeystore::open_or_create(&path, pin.as_bytes(), KdfParams::default())
+                .map_err(|e| config_error(format!("keystore {}: {e}", path.display())))?;
+            (Arc::new(ks), format!("file keystore {}", path.display()))
+        }
+        KeystoreConfig::Pkcs11 { module, token_label, sessions } => {
+            let pin = env_pin.ok_or_else(|| config_error("a PKCS#11 keystore needs KEYMGR_KEYSTORE_PIN"))?;
+            if pin.is_empty() {
+                return Err(config_error(
+                    "KEYMGR_KEYSTORE_PIN is empty: a PKCS#11 keystore needs the token's user PIN",
+                ));
+            }
+            let ks = Pkcs11Keystore::new(Pkcs11Config {
+                module: module.clone(),
+                token_label: token_label.clone(),
+                pin,
+                pool_size: *sessions,
+            })
+            .map_err(|e| config_error(format!("PKCS#11 token {token_label:?}: {e}")))?;
+            (Arc::new(ks), format!("PKCS#11 token {token_label:?} ({})", module.display()))
+        }
+    };
+
+    let metrics = Arc::new(Metrics::default());
+    let keystore: Arc<dyn Keystore> = Arc::new(ObservedKeystore::new(
+        keystore,
+        Arc::clone(&metrics) as Arc<dyn keymgr_core::KeystoreObserver>,
+    ));
+
+    if let Some(db) = &db_file
+        && !db.exists()
+    {
+        create_sqlite_file(db)?;
+    }
+    if let Some(why) = unverified_postgres(&url) {
+        tracing::warn!(
+            "database: {why}; add sslmode=verify-full&sslrootcert=CA.pem to the URL (docs/CONFIG.md)"
+        );
+    }
+    let db = Database::connect(&url, config.database.pool_size)
+        .map_err(|e| config_error(format!("database: {e}")))?;
+    let database = format!("{:?}", db.backend());
+
+    let keys = &config.keys;
+    let km_config = KeyManagerConfig {
+        default_subject: keymgr_crypto::issue::DistinguishedNameSpec {
+            common_name: keys.subject.common_name.clone(),
+            organizational_unit: keys.subject.organizational_unit.clone(),
+            organization: keys.subject.organization.clone(),
+            locality: keys.subject.location.clone(),
+            state: keys.subject.state.clone(),
+            country: keys.subject.country.clone(),
+        },
+        base_key_cache_size: keys.base_key_cache_size,
+        base_key_cache_ttl: Duration::from_secs(keys.base_key_cache_ttl_secs),
+        decryption,
+        argon2_concurrency: limits.argon2_running,
+        jwe_max_inflated_len: keys.jwe_max_inflated_bytes,
+        new_pairs,
+        ..KeyManagerConfig::default()
+    };
+    let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
+    let first_start = db.aliases_for(&root).map_err(config_error)?.is_empty();
+    let km = Arc::new(KeyManager::new(db, keystore, Arc::new(SystemClock), km_config));
+
+    let keygen = if keys.keygen_on_start || first_start {
+        let apps =
+            keys.keygen_apps.iter().map(AppId::new).collect::<Result<Vec<_>, _>>().map_err(config_error)?;
+        km.run_keygen(&apps).map_err(|e| config_error(format!("key generator: {e}")))?
+    } else {
+        KeygenReport::default()
+    };
+
+    let mut auth = Authenticator::new(&config.auth.tokens, &config.auth.roles).map_err(config_error)?;
+    let token_path = data_dir.join(ADMIN_TOKEN_FILE);
+    if first_start && !token_path.exists() {
+        write_secret_file(&token_path, random_secret()?.as_bytes())?;
+    }
+    let admin_token_path = if token_path.exists() {
+        let token = read_secret_text(&token_path, "admin token file")?;
+        auth.add_token(
+            &token,
+            Principal { user: "admin".into(), roles: vec![ROLE_KEY_ADMIN.into(), ROLE_CRYPTO_USER.into()] },
+        );
+        Some(token_path)
+    } else {
+        None
+    };
+    if config.http.development_without_auth {
+        auth = auth.development_without_auth();
+    }
+    Ok(Started {
+        state: Arc::new(AppState::new(km, auth, limits, metrics)),
+        keygen,
+        first_start,
+        admin_token_path,
+        database,
+        keystore: keystore_name,
+        server_limits,
+    })
+}
