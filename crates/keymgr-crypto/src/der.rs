@@ -48,6 +48,12 @@ pub(crate) fn oid(encoded: &[u8]) -> Vec<u8> {
     tlv(0x06, encoded)
 }
 
+/// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from fixed-width `r` and `s`
+/// (keystores sign ECDSA in the JWS form `r || s`; X.509 and PKCS#10 want this).
+pub(crate) fn ecdsa_der(r: &[u8], s: &[u8]) -> Vec<u8> {
+    seq(&[&uint(r), &uint(s)])
+}
+
 /// A certificate validity time: `UTCTime` before 2050, `GeneralizedTime` from then (RFC 5280).
 pub(crate) fn time(t: time::OffsetDateTime) -> Vec<u8> {
     let (y, mo, d, h, mi, s) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());

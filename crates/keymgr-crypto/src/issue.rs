@@ -7,118 +7,33 @@ use rcgen::{
 };
 use x509_parser::prelude::FromDer;
 
-use crate::{Certificate, CryptoError, fill_random, sha256};
+pub use crate::cert_spec::{
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, SignFn, subject_of,
+};
+use crate::cert_spec::{key_identifier, serial_bytes};
+use crate::{Certificate, CryptoError};
 
-/// The parts of a distinguished name MOSIP sets; empty parts are left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DistinguishedNameSpec {
-    /// CN.
-    pub common_name: String,
-    /// OU.
-    pub organizational_unit: String,
-    /// O.
-    pub organization: String,
-    /// L.
-    pub locality: String,
-    /// ST.
-    pub state: String,
-    /// C (PrintableString).
-    pub country: String,
-}
-
-impl DistinguishedNameSpec {
-    /// The parts in MOSIP's encoding order C, ST, L, O, OU, CN, with their attribute OIDs
-    /// (encoded arcs) and whether the value is a PrintableString.
-    pub(crate) fn ordered(&self) -> [(&'static [u8], &str, bool); 6] {
-        [
-            (&[0x55, 0x04, 0x06], self.country.as_str(), true),
-            (&[0x55, 0x04, 0x08], self.state.as_str(), false),
-            (&[0x55, 0x04, 0x07], self.locality.as_str(), false),
-            (&[0x55, 0x04, 0x0a], self.organization.as_str(), false),
-            (&[0x55, 0x04, 0x0b], self.organizational_unit.as_str(), false),
-            (&[0x55, 0x04, 0x03], self.common_name.as_str(), false),
-        ]
+/// The RDNs of `dn` in MOSIP's encoding order C, ST, L, O, OU, CN; C as PrintableString, the
+/// others UTF8String.
+fn rcgen_name(dn: &DistinguishedNameSpec) -> Result<DistinguishedName, CryptoError> {
+    let mut name = DistinguishedName::new();
+    if !dn.country.is_empty() {
+        let country = rcgen::string::PrintableString::try_from(dn.country.as_str())
+            .map_err(|_| CryptoError::Certificate("country must be printable ASCII".into()))?;
+        name.push(DnType::CountryName, DnValue::PrintableString(country));
     }
-
-    /// The RDNs in MOSIP's encoding order C, ST, L, O, OU, CN; C as PrintableString, the
-    /// others UTF8String.
-    fn to_rcgen(&self) -> Result<DistinguishedName, CryptoError> {
-        let mut dn = DistinguishedName::new();
-        if !self.country.is_empty() {
-            let country = rcgen::string::PrintableString::try_from(self.country.as_str())
-                .map_err(|_| CryptoError::Certificate("country must be printable ASCII".into()))?;
-            dn.push(DnType::CountryName, DnValue::PrintableString(country));
+    for (ty, value) in [
+        (DnType::StateOrProvinceName, &dn.state),
+        (DnType::LocalityName, &dn.locality),
+        (DnType::OrganizationName, &dn.organization),
+        (DnType::OrganizationalUnitName, &dn.organizational_unit),
+        (DnType::CommonName, &dn.common_name),
+    ] {
+        if !value.is_empty() {
+            name.push(ty, DnValue::Utf8String(value.clone()));
         }
-        for (ty, value) in [
-            (DnType::StateOrProvinceName, &self.state),
-            (DnType::LocalityName, &self.locality),
-            (DnType::OrganizationName, &self.organization),
-            (DnType::OrganizationalUnitName, &self.organizational_unit),
-            (DnType::CommonName, &self.common_name),
-        ] {
-            if !value.is_empty() {
-                dn.push(ty, DnValue::Utf8String(value.clone()));
-            }
-        }
-        Ok(dn)
     }
-}
-
-/// The subject parts of `certificate` (the first of each kind; absent ones empty), so that a
-/// successor key can carry the same name (MOSIP copies the DN of a pair's oldest certificate).
-pub fn subject_of(certificate: &Certificate) -> Result<DistinguishedNameSpec, CryptoError> {
-    let (_, cert) = x509_parser::prelude::X509Certificate::from_der(certificate.der())
-        .map_err(|e| CryptoError::Certificate(e.to_string()))?;
-    let subject = cert.subject();
-    let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
-        it.next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_owned()
-    };
-    Ok(DistinguishedNameSpec {
-        common_name: first(&mut subject.iter_common_name()),
-        organizational_unit: first(&mut subject.iter_organizational_unit()),
-        organization: first(&mut subject.iter_organization()),
-        locality: first(&mut subject.iter_locality()),
-        state: first(&mut subject.iter_state_or_province()),
-        country: first(&mut subject.iter_country()),
-    })
-}
-
-/// What a certificate is for, which fixes its key usage and basic constraints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertificateProfile {
-    /// ROOT: digitalSignature + keyCertSign (critical), CA with path length 2.
-    Root,
-    /// Module masters and signing keys: digitalSignature + keyCertSign, CA with path length 1.
-    Intermediate,
-    /// Base encryption keys: keyEncipherment, not a CA.
-    Encryption,
-}
-
-/// The validity, subject and profile of a certificate to issue.
-#[derive(Debug, Clone)]
-pub struct CertificateSpec {
-    /// The subject name.
-    pub subject: DistinguishedNameSpec,
-    /// Start of validity.
-    pub not_before: keymgr_model::UtcTime,
-    /// End of validity.
-    pub not_after: keymgr_model::UtcTime,
-    /// Usage profile.
-    pub profile: CertificateProfile,
-}
-
-/// A function that signs a message with SHA256withRSA using an issuer's private key.
-pub type SignFn<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, CryptoError> + 'a;
-
-/// Who signs a certificate: the issuer's certificate (`None` for self-signed) and a function
-/// that makes an RSA PKCS#1 v1.5 SHA-256 signature with the issuer's private key (in an HSM).
-pub struct CertificateIssuer<'a> {
-    /// The issuer's certificate; `None` when the certificate signs itself.
-    pub certificate: Option<&'a Certificate>,
-    /// The issuer's (or, self-signed, the subject's) DER `SubjectPublicKeyInfo`.
-    pub public_key_spki: &'a [u8],
-    /// Signs a message with SHA256withRSA using the issuer's private key.
-    pub sign: &'a SignFn<'a>,
+    Ok(name)
 }
 
 /// A public key in the form rcgen writes into certificates.
@@ -153,11 +68,6 @@ impl Spki {
             _ => return Err(CryptoError::KeyRejected("unsupported public key algorithm")),
         };
         Ok(Self { alg, key_bits: spki.subject_public_key.data.to_vec() })
-    }
-
-    /// RFC 7093 method 1: the leftmost 160 bits of SHA-256 of the key bits.
-    fn key_identifier(&self) -> Vec<u8> {
-        sha256(&self.key_bits).get(..20).unwrap_or_default().to_vec()
     }
 }
 
@@ -195,26 +105,10 @@ impl SigningKey for RemoteSigner<'_> {
         if std::ptr::eq(self.alg, &rcgen::PKCS_ECDSA_P256_SHA256) && signature.len() == 64 {
             // Keystores sign ECDSA in the JWS form r || s; X.509 wants ECDSA-Sig-Value.
             let (r, s) = signature.split_at(32);
-            return Ok(ecdsa_der(r, s));
+            return Ok(crate::der::ecdsa_der(r, s));
         }
         Ok(signature)
     }
-}
-
-/// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from fixed-width `r` and `s`.
-pub(crate) fn ecdsa_der(r: &[u8], s: &[u8]) -> Vec<u8> {
-    crate::der::seq(&[&crate::der::uint(r), &crate::der::uint(s)])
-}
-
-/// Eight random bytes of a positive 64-bit serial number (MOSIP's can be negative, against
-/// RFC 5280).
-pub(crate) fn serial_bytes() -> Result<[u8; 8], CryptoError> {
-    let mut bytes = [0u8; 8];
-    fill_random(&mut bytes)?;
-    if let Some(first) = bytes.first_mut() {
-        *first = (*first & 0x7f) | 0x01;
-    }
-    Ok(bytes)
 }
 
 fn serial() -> Result<SerialNumber, CryptoError> {
@@ -250,8 +144,8 @@ pub fn issue_certificate(
     params.not_before = spec.not_before.as_offset();
     params.not_after = spec.not_after.as_offset();
     params.serial_number = Some(serial()?);
-    params.distinguished_name = spec.subject.to_rcgen()?;
-    params.key_identifier_method = KeyIdMethod::PreSpecified(subject_key.key_identifier());
+    params.distinguished_name = rcgen_name(&spec.subject)?;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&subject_key.key_bits));
     let (is_ca, usages) = match spec.profile {
         CertificateProfile::Root => (
             IsCa::Ca(BasicConstraints::Constrained(2)),
@@ -299,7 +193,7 @@ pub fn certificate_request(
     let spki = Spki::parse(subject_spki)?;
     let alg = spki.alg;
     let mut params = CertificateParams::default();
-    params.distinguished_name = subject.to_rcgen()?;
+    params.distinguished_name = rcgen_name(subject)?;
     let signer = RemoteSigner { spki, alg, sign };
     let csr = params
         .serialize_request(&signer)

@@ -1,11 +1,16 @@
 //! Certificates and CSRs for secp256k1 keys (MOSIP's `EC_SECP256K1_SIGN`), which rcgen cannot
-//! write: the same profiles and names as [`crate::issue`], encoded with [`crate::der`].
+//! write: the same profiles and names as [`crate::issue`], encoded with [`crate::der`]. The
+//! specification types come from [`crate::cert_spec`]; [`crate::issue`] calls this module, not
+//! the other way round.
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::der::{bits, oid, seq, time, tlv, uint};
-use crate::issue::{CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, SignFn};
-use crate::{Certificate, CryptoError, sha256};
+use crate::cert_spec::{
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, SignFn, key_identifier,
+    serial_bytes,
+};
+use crate::der::{bits, ecdsa_der, oid, seq, time, tlv, uint};
+use crate::{Certificate, CryptoError};
 
 /// sha256WithRSAEncryption, with its NULL parameters.
 const SHA256_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
@@ -39,9 +44,9 @@ fn key_bits(spki_der: &[u8]) -> Result<Vec<u8>, CryptoError> {
     Ok(spki.subject_public_key.data.to_vec())
 }
 
-/// RFC 7093 method 1, as the rcgen path uses: the leftmost 160 bits of SHA-256 of the key bits.
+/// RFC 7093 method 1, as the rcgen path uses, of a DER `SubjectPublicKeyInfo`.
 fn key_id(spki_der: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    Ok(sha256(&key_bits(spki_der)?).get(..20).unwrap_or_default().to_vec())
+    Ok(key_identifier(&key_bits(spki_der)?))
 }
 
 fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
@@ -82,7 +87,7 @@ pub(crate) fn issue(
     let rsa_alg = seq(&[&oid(SHA256_WITH_RSA), &[0x05, 0x00]]);
     let tbs = seq(&[
         &tlv(0xa0, &uint(&[2])),
-        &uint(&crate::issue::serial_bytes()?),
+        &uint(&serial_bytes()?),
         &rsa_alg,
         issuer_cert.subject_der(),
         &seq(&[&time(spec.not_before.as_offset()), &time(spec.not_after.as_offset())]),
@@ -105,7 +110,7 @@ pub(crate) fn certificate_request(
     let signature = match raw.len() {
         64 => {
             let (r, s) = raw.split_at(32);
-            crate::issue::ecdsa_der(r, s)
+            ecdsa_der(r, s)
         }
         _ => raw,
     };

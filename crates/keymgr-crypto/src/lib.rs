@@ -8,26 +8,39 @@
 //!   for MOSIP's zero-knowledge key wrap; constant-time OAEP decoding for HSMs that only do
 //!   raw RSA.
 //! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing,
-//!   certificate issuance and CSRs signed through a callback ([`issue`]), certs-only PKCS#7
-//!   chains ([`pkcs7`]).
-//! * MOSIP's PIN encryption (PBKDF2-HMAC-SHA512 + AES-GCM) and Argon2id hash ([`password`]).
+//!   constant-time comparison ([`ct_eq`]).
+//! * With the `pki` feature (brings `rcgen`): certificate issuance and CSRs signed through a
+//!   callback (`issue`), certs-only PKCS#7 chains (`pkcs7`).
+//! * With the `password` feature (brings `argon2`): MOSIP's PIN encryption
+//!   (PBKDF2-HMAC-SHA512 + AES-GCM) and Argon2id (`password`).
 //! * Zeroizing holders for secret bytes ([`DataKey`], [`SecretBytes`]) whose `Debug` prints
 //!   no secret.
+//!
+//! No feature is on by default: a service that only seals packets compiles neither `rcgen`
+//! nor `argon2`.
 
 #![forbid(unsafe_code)]
 
 pub mod aead;
 mod cert;
+#[cfg(feature = "pki")]
+mod cert_spec;
+mod ct;
+#[cfg(feature = "pki")]
 mod der;
 mod digest;
 mod ecb;
 mod error;
+#[cfg(feature = "pki")]
 pub mod issue;
+#[cfg(feature = "pki")]
 mod k1_x509;
 mod key_shape;
 mod oaep;
+#[cfg(feature = "password")]
 pub mod password;
 pub mod pem;
+#[cfg(feature = "pki")]
 pub mod pkcs7;
 mod random;
 mod rsa;
@@ -36,6 +49,7 @@ mod sign;
 pub mod spki;
 
 pub use cert::Certificate;
+pub use ct::ct_eq;
 pub use digest::{sha1_hex_upper, sha256, thumbprint_of};
 pub use ecb::{aes256_ecb_decrypt, aes256_ecb_encrypt};
 pub use error::CryptoError;

@@ -89,17 +89,33 @@ pub const ARGON2_SALT_LEN: usize = 24;
 
 /// Argon2id v0x13 of `input` with `salt`, 32 bytes out (MOSIP's `/generateArgon2Hash`).
 pub fn argon2id_hash(input: &[u8], salt: &[u8], params: Argon2Params) -> Result<[u8; 32], CryptoError> {
-    let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+    let mut out = [0u8; 32];
+    argon2id_into(input, salt, params, &mut out)?;
+    Ok(out)
+}
+
+/// Argon2id v0x13 of `input` with `salt`, filling all of `out` (4 bytes or more; the output
+/// length is an Argon2 input, so a 64-byte output does not start with the 32-byte one). For
+/// keys derived from a PIN, such as the file keystore's file key and PIN check: pass a
+/// zeroizing buffer.
+///
+/// Bad parameters or output length are [`CryptoError::KeyRejected`]; a salt shorter than
+/// 8 bytes is a [`CryptoError::BadLength`].
+pub fn argon2id_into(
+    input: &[u8],
+    salt: &[u8],
+    params: Argon2Params,
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(out.len()))
         .map_err(|_| CryptoError::KeyRejected("Argon2 parameters"))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
-    let mut out = [0u8; 32];
-    argon.hash_password_into(input, salt, &mut out).map_err(|e| match e {
+    argon.hash_password_into(input, salt, out).map_err(|e| match e {
         argon2::Error::SaltTooShort | argon2::Error::SaltTooLong => {
             CryptoError::BadLength { what: "Argon2 salt", expected: "8 to 2^32-1 bytes", got: salt.len() }
         }
         _ => CryptoError::KeyRejected("Argon2 input"),
-    })?;
-    Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -154,5 +170,32 @@ mod tests {
         assert_eq!(hex(&m), "50dfdd32900fda49b373a50836c84d5b287096f394997a9a22ce838d1a538483");
         assert_ne!(a, argon2id_hash(b"password", b"othersalt", small).unwrap());
         assert!(matches!(argon2id_hash(b"p", b"short", small), Err(CryptoError::BadLength { .. })));
+    }
+
+    /// Any output length, as the file keystore's 64-byte file key and PIN check; the same
+    /// bytes as calling the `argon2` crate directly with that length.
+    #[test]
+    fn argon2_into_any_length() {
+        let small = Argon2Params { iterations: 1, memory_kib: 64, parallelism: 1 };
+        let mut out = [0u8; 64];
+        argon2id_into(b"1234", b"sixteen byte slt", small, &mut out).unwrap();
+        let mut direct = [0u8; 64];
+        argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(64, 1, 1, Some(64)).unwrap(),
+        )
+        .hash_password_into(b"1234", b"sixteen byte slt", &mut direct)
+        .unwrap();
+        assert_eq!(out, direct);
+        let mut short = [0u8; 32];
+        argon2id_into(b"1234", b"sixteen byte slt", small, &mut short).unwrap();
+        assert_ne!(out[..32], short, "the output length is an input of Argon2");
+        assert_eq!(short, argon2id_hash(b"1234", b"sixteen byte slt", small).unwrap());
+        let mut tiny = [0u8; 3];
+        assert_eq!(
+            argon2id_into(b"1234", b"sixteen byte slt", small, &mut tiny),
+            Err(CryptoError::KeyRejected("Argon2 parameters"))
+        );
     }
 }

@@ -174,6 +174,81 @@ impl std::fmt::Debug for Plaintext {
     }
 }
 
+/// Envelope bytes whose fields have been found ([`Codec::parse`]): the thumbprint and the
+/// wrapped data key are there to read, and [`ParsedEnvelope::open`] decrypts in place with the
+/// unwrapped data key, without a second parse.
+pub struct ParsedEnvelope {
+    bytes: Vec<u8>,
+    layout: Layout,
+}
+
+impl ParsedEnvelope {
+    /// The thumbprint of the recipient's certificate.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.layout.thumbprint
+    }
+
+    /// The RSA-OAEP-wrapped data key.
+    pub fn wrapped_key(&self) -> &[u8] {
+        self.bytes.get(self.layout.wrapped_key.clone()).unwrap_or_default()
+    }
+
+    /// Where each field is.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Checks the data key's length, the tag, and decrypts in place. Nothing of the plaintext
+    /// is released unless the tag verifies; a failed tag leaves zeros where the plaintext would
+    /// have been.
+    pub fn open(self, unwrapped: &SecretBytes, params: OpenParams<'_>) -> Result<Plaintext, EnvelopeError> {
+        if unwrapped.len() != DataKey::LEN {
+            return Err(EnvelopeError::BadDataKeyLength(unwrapped.len()));
+        }
+        let data_key = DataKey::from_slice(unwrapped.expose())?;
+        let Self { mut bytes, layout } = self;
+
+        // Small fields are copied out so the ciphertext can be borrowed mutably.
+        let mut nonce_buf = [0u8; LEGACY_IV_LEN];
+        let nonce: &[u8] = match layout.format {
+            Format::CallerSalt => params.salt.unwrap_or_default(),
+            Format::VerR2 | Format::Legacy => {
+                let n = bytes.get(layout.nonce.clone()).unwrap_or_default();
+                let slot = nonce_buf.get_mut(..n.len()).unwrap_or_default();
+                slot.copy_from_slice(n);
+                slot
+            }
+        };
+        if nonce.len() != NONCE_LEN && nonce.len() != LEGACY_IV_LEN {
+            return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
+        }
+        let mut aad_buf = [0u8; R2_AAD_LEN];
+        let aad: &[u8] = match layout.format {
+            Format::VerR2 => {
+                aad_buf.copy_from_slice(bytes.get(layout.aad.clone()).unwrap_or(&[0; R2_AAD_LEN]));
+                &aad_buf
+            }
+            Format::Legacy | Format::CallerSalt => params.aad,
+        };
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(bytes.get(layout.tag.clone()).unwrap_or(&[0; TAG_LEN]));
+
+        let ciphertext = bytes.get_mut(layout.ciphertext.clone()).unwrap_or_default();
+        if aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag).is_err() {
+            // What a failed open leaves in the buffer is unspecified: it may be plaintext.
+            ciphertext.zeroize();
+            return Err(EnvelopeError::AuthFailed);
+        }
+        Ok(Plaintext { buf: bytes, range: layout.ciphertext })
+    }
+}
+
+impl std::fmt::Debug for ParsedEnvelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParsedEnvelope({:?}, {} bytes)", self.layout.format, self.bytes.len())
+    }
+}
+
 /// The envelope codec: the splitter and the size limit, and the operations that use them.
 ///
 /// [`Codec::default`] is MOSIP's configuration (`#KEY_SPLITTER#`, 128 MiB limit).
@@ -220,12 +295,15 @@ impl Codec {
         self.max_envelope_len
     }
 
-    /// Finds the fields of `bytes` (see [`format::parse`]) with this codec's splitter.
-    pub fn parse(&self, bytes: &[u8], caller_salt: bool) -> Result<Layout, EnvelopeError> {
+    /// Finds the fields of `bytes` (see [`format::parse`]) with this codec's splitter, once:
+    /// the [`ParsedEnvelope`] names the thumbprint and the wrapped key, and is then opened with
+    /// the data key unwrapped by whoever holds the private key.
+    pub fn parse(&self, bytes: Vec<u8>, caller_salt: bool) -> Result<ParsedEnvelope, EnvelopeError> {
         if bytes.len() > self.max_envelope_len {
             return Err(EnvelopeError::TooLarge { len: bytes.len(), max: self.max_envelope_len });
         }
-        format::parse(bytes, &self.splitter, caller_salt)
+        let layout = format::parse(&bytes, &self.splitter, caller_salt)?;
+        Ok(ParsedEnvelope { bytes, layout })
     }
 
     /// Seals `plaintext` for `recipient` under a fresh data key and returns the envelope bytes.
@@ -292,51 +370,13 @@ impl Codec {
     /// tag, decrypt in place. Nothing of the plaintext is released unless the tag verifies.
     pub fn open(
         &self,
-        mut bytes: Vec<u8>,
+        bytes: Vec<u8>,
         keys: &dyn KeyUnwrapper,
         params: OpenParams<'_>,
     ) -> Result<Plaintext, EnvelopeError> {
-        let layout = self.parse(&bytes, params.salt.is_some())?;
-        let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
-        let unwrapped = keys.unwrap_data_key(&layout.thumbprint, wrapped)?;
-        if unwrapped.len() != DataKey::LEN {
-            return Err(EnvelopeError::BadDataKeyLength(unwrapped.len()));
-        }
-        let data_key = DataKey::from_slice(unwrapped.expose())?;
-        drop(unwrapped);
-
-        // Small fields are copied out so the ciphertext can be borrowed mutably.
-        let mut nonce_buf = [0u8; LEGACY_IV_LEN];
-        let nonce: &[u8] = match layout.format {
-            Format::CallerSalt => params.salt.unwrap_or_default(),
-            Format::VerR2 | Format::Legacy => {
-                let n = bytes.get(layout.nonce.clone()).unwrap_or_default();
-                let slot = nonce_buf.get_mut(..n.len()).unwrap_or_default();
-                slot.copy_from_slice(n);
-                slot
-            }
-        };
-        if nonce.len() != NONCE_LEN && nonce.len() != LEGACY_IV_LEN {
-            return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
-        }
-        let mut aad_buf = [0u8; R2_AAD_LEN];
-        let aad: &[u8] = match layout.format {
-            Format::VerR2 => {
-                aad_buf.copy_from_slice(bytes.get(layout.aad.clone()).unwrap_or(&[0; R2_AAD_LEN]));
-                &aad_buf
-            }
-            Format::Legacy | Format::CallerSalt => params.aad,
-        };
-        let mut tag = [0u8; TAG_LEN];
-        tag.copy_from_slice(bytes.get(layout.tag.clone()).unwrap_or(&[0; TAG_LEN]));
-
-        let ciphertext = bytes.get_mut(layout.ciphertext.clone()).unwrap_or_default();
-        if aead::open_in_place(&data_key, nonce, aad, ciphertext, &tag).is_err() {
-            // What a failed open leaves in the buffer is unspecified: it may be plaintext.
-            ciphertext.zeroize();
-            return Err(EnvelopeError::AuthFailed);
-        }
-        Ok(Plaintext { buf: bytes, range: layout.ciphertext })
+        let parsed = self.parse(bytes, params.salt.is_some())?;
+        let unwrapped = keys.unwrap_data_key(&parsed.thumbprint(), parsed.wrapped_key())?;
+        parsed.open(&unwrapped, params)
     }
 
     /// Opens envelope text: decodes it as MOSIP's `/decrypt` does, then [`Codec::open`].

@@ -35,7 +35,8 @@ mod error;
 pub mod format;
 
 pub use codec::{
-    Codec, DEFAULT_MAX_ENVELOPE_LEN, KeyUnwrapper, OpenParams, Plaintext, Recipient, RecipientKey, SealMode,
+    Codec, DEFAULT_MAX_ENVELOPE_LEN, KeyUnwrapper, OpenParams, ParsedEnvelope, Plaintext, Recipient,
+    RecipientKey, SealMode,
 };
 pub use error::EnvelopeError;
 pub use format::{Format, Layout};

@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keymgr_crypto::aead::{NONCE_LEN, TAG_LEN};
+use keymgr_crypto::password::{Argon2Params, argon2id_into};
 use keymgr_crypto::{
     AsymmetricKind, DataKey, RsaPrivateKey, SecretBytes, SignAlgorithm, SigningKey, aead, aes256_ecb_decrypt,
-    aes256_ecb_encrypt, fill_random,
+    aes256_ecb_encrypt, ct_eq, fill_random,
 };
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::{HsmError, KeyKind, Keystore};
@@ -82,12 +82,13 @@ impl KdfParams {
         pin: &[u8],
         salt: &[u8; SALT_LEN],
     ) -> Result<(DataKey, Zeroizing<[u8; CHECK_LEN]>), HsmError> {
-        let params = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(64))
-            .map_err(|e| HsmError::Config(format!("Argon2 parameters: {e}")))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let params = Argon2Params {
+            iterations: self.iterations,
+            memory_kib: self.memory_kib,
+            parallelism: self.parallelism,
+        };
         let mut out = Zeroizing::new([0u8; 64]);
-        argon
-            .hash_password_into(pin, salt, out.as_mut())
+        argon2id_into(pin, salt, params, out.as_mut())
             .map_err(|e| HsmError::Config(format!("Argon2: {e}")))?;
         let (key, check) = out.split_at(32);
         let key = DataKey::from_slice(key)?;
@@ -500,7 +501,7 @@ fn read_file(path: &Path, pin: &[u8]) -> Result<State, HsmError> {
     let nonce = r.take(NONCE_LEN).ok_or_else(short)?;
 
     let (key, check) = kdf.derive(pin, &salt)?;
-    if !bool::from(check.as_ref().ct_eq(stored_check)) {
+    if !ct_eq(check.as_ref(), stored_check) {
         return Err(HsmError::WrongPin);
     }
     let body_len = rest.len().checked_sub(TAG_LEN).ok_or_else(|| corrupt(path, "truncated"))?;
@@ -537,4 +538,46 @@ fn parse_entries(body: &[u8]) -> Option<Result<BTreeMap<String, Entry>, HsmError
         entries.insert(alias, entry);
     }
     r.0.is_empty().then_some(Ok(entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keystore written before the key derivation moved into `keymgr-crypto` (PIN
+    /// `fixture-pin`, [`KdfParams::insecure_for_tests`], one AES key `zk-master`).
+    const OLD_KEYSTORE: &str = "4b4d4b530100000040000000010000000106e895f0c3513b363c64f2ba0d8401db5a8b\
+        addf241e713a1c0395645134db541a9ad04f9122bd16bfbf257e4201242cf30453d1d091d8c78a91d5c8ca5ebb7d\
+        c64101de1044e53aa25e9e562ff189398587b511815bdcd3a6ed7f601e322a3596566c1de268a77137277b9dada7\
+        3bc167eed2872ef911c8c3d0da6dd7c311c08c8fac63";
+    /// `zk-master`'s AES-256-ECB encryption of 16 zero bytes, recorded with the file above.
+    const OLD_ECB_OF_ZEROS: &str = "1004d8bf9298647a55fc5cd3d5aef5db";
+
+    fn unhex(text: &str) -> Vec<u8> {
+        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn keystores_written_by_earlier_versions_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("keystore");
+        std::fs::write(&path, unhex(OLD_KEYSTORE)).expect("write");
+        assert!(matches!(FileKeystore::open(&path, b"fixture-pi"), Err(HsmError::WrongPin)));
+        let ks = FileKeystore::open(&path, b"fixture-pin").expect("opens");
+        assert_eq!(ks.aliases().expect("aliases"), ["zk-master"]);
+        assert_eq!(ks.aes_ecb_encrypt("zk-master", &[0; 16]).expect("encrypt"), unhex(OLD_ECB_OF_ZEROS));
+
+        // Written again (new nonce), it keeps the same header fields and opens again.
+        ks.generate("rsa", KeyKind::Asymmetric(AsymmetricKind::Rsa2048)).expect("generate");
+        drop(ks);
+        let again = std::fs::read(&path).expect("read");
+        let old = unhex(OLD_KEYSTORE);
+        assert_eq!(again.get(..HEADER_LEN - NONCE_LEN), old.get(..HEADER_LEN - NONCE_LEN));
+        let ks = FileKeystore::open(&path, b"fixture-pin").expect("reopens");
+        assert_eq!(ks.aes_ecb_encrypt("zk-master", &[0; 16]).expect("encrypt"), unhex(OLD_ECB_OF_ZEROS));
+    }
 }

@@ -6,22 +6,12 @@ use std::sync::Arc;
 
 use keymgr_crypto::{RsaPrivateKey, SecretBytes};
 use keymgr_db::StoredKey;
-use keymgr_envelope::{EnvelopeError, KeyUnwrapper, OpenParams, Plaintext, SealMode};
+use keymgr_envelope::{OpenParams, Plaintext, SealMode};
 use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, Thumbprint, WellKnown};
 
 use super::{Current, KeyManager};
 use crate::KeymgrError;
 use crate::stored_key::unwrap_stored_private_key;
-
-/// An already-unwrapped data key, handed to the codec after the key manager unwrapped it with
-/// its own error handling.
-pub(super) struct Unwrapped(SecretBytes);
-
-impl KeyUnwrapper for Unwrapped {
-    fn unwrap_data_key(&self, _: &Thumbprint, _: &[u8]) -> Result<SecretBytes, EnvelopeError> {
-        Ok(self.0.clone())
-    }
-}
 
 /// Where the private key that opens caller bytes is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +83,12 @@ impl KeyManager {
         let codec = &self.config.codec;
         let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
         let salt = salt.filter(|s| !s.is_empty());
-        let layout = codec.parse(&bytes, salt.is_some())?;
+        let parsed = codec.parse(bytes, salt.is_some())?;
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let (key, holder) = self.decryption_key(&layout.thumbprint, &key_ref)?;
-        let wrapped = bytes.get(layout.wrapped_key.clone()).unwrap_or_default();
-        let data_key = self.unwrap_data_key(&key, holder, wrapped)?;
+        let (key, holder) = self.decryption_key(&parsed.thumbprint(), &key_ref)?;
+        let data_key = self.unwrap_data_key(&key, holder, parsed.wrapped_key())?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
-        let plain = codec.open(bytes, &Unwrapped(data_key), params)?;
+        let plain = parsed.open(&data_key, params)?;
         if holder == Holder::Keystore && keymgr_crypto::is_private_key_info(&plain) {
             return Err(KeymgrError::DecryptNotAllowedWithKey(
                 "a keystore key does not open private keys".into(),
