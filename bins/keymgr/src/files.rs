@@ -1,29 +1,11 @@
 //! Reading inputs and writing outputs: `-` for standard input and output, atomic file writes.
 
-use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use keymgr_crypto::SecretBytes;
 
 use crate::CliError;
-
-/// `O_NOFOLLOW` (the open fails when the last component of the path is a symbolic link), as
-/// Linux's generic ABI defines it for these architectures. std has no constant for it and the
-/// binary does not depend on `libc`.
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
-))]
-const O_NOFOLLOW: i32 = 0o400_000;
-/// Elsewhere no extra flag: `O_CREAT|O_EXCL` (`create_new`) alone already refuses to open a
-/// symbolic link at the path, whatever it points to.
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
-)))]
-const O_NOFOLLOW: i32 = 0;
 
 /// Reads an input file (or standard input for `-`), stopping after `limit + 1` bytes so that
 /// the caller can tell an input over the limit without reading all of it.
@@ -95,35 +77,5 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<(), CliError> {
         let mut out = std::io::stdout().lock();
         return out.write_all(data).and_then(|()| out.flush()).map_err(fail);
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name =
-        path.file_name().ok_or_else(|| CliError::Usage(format!("{} is not a file name", path.display())))?;
-    let mut suffix = [0u8; 16];
-    keymgr_crypto::fill_random(&mut suffix)
-        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".");
-    tmp_name.push(suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(O_NOFOLLOW)
-        // Outputs are packets and their plaintexts: only the user who wrote them reads them.
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    // From here the temporary file is ours: remove it if anything fails.
-    let result =
-        file.write_all(data).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
-    drop(file);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.and_then(|()| std::fs::File::open(dir)?.sync_all()).map_err(fail)
+    keymgr_hsm::write_private_file(path, &[data]).map_err(fail)
 }

@@ -16,9 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use keymgr_crypto::aead::{NONCE_LEN, TAG_LEN};
@@ -175,7 +173,6 @@ pub struct FileKeystore {
     path: PathBuf,
     _lock: File,
     state: RwLock<State>,
-    writes: AtomicU64,
 }
 
 impl std::fmt::Debug for FileKeystore {
@@ -198,12 +195,12 @@ impl FileKeystore {
                 fill_random(&mut salt)?;
                 let (key, check) = kdf.derive(pin, &salt)?;
                 let state = State { kdf, salt, check, key, entries: BTreeMap::new() };
-                write_file(&path, &state, 0)?;
+                write_file(&path, &state)?;
                 state
             }
             Err(e) => return Err(HsmError::Io(format!("{}: {e}", path.display()))),
         };
-        Ok(Self { path, _lock: lock, state: RwLock::new(state), writes: AtomicU64::new(1) })
+        Ok(Self { path, _lock: lock, state: RwLock::new(state) })
     }
 
     /// Opens an existing keystore; a missing file is an error.
@@ -211,7 +208,7 @@ impl FileKeystore {
         let path = path.into();
         let lock = lock_file(&path)?;
         let state = read_file(&path, pin)?;
-        Ok(Self { path, _lock: lock, state: RwLock::new(state), writes: AtomicU64::new(1) })
+        Ok(Self { path, _lock: lock, state: RwLock::new(state) })
     }
 
     /// The keystore file.
@@ -229,7 +226,7 @@ impl FileKeystore {
 
     /// Writes the state; on failure the caller undoes its change in memory.
     fn persist(&self, state: &State) -> Result<(), HsmError> {
-        write_file(&self.path, state, self.writes.fetch_add(1, Ordering::Relaxed))
+        write_file(&self.path, state)
     }
 
     fn with_entry<T>(
@@ -373,19 +370,6 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
-/// Creates a new file with mode 0600 (on Unix): fails if anything, a link included, is at
-/// `path` (`O_CREAT|O_EXCL`, which never follows a symbolic link).
-fn new_private_file(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
 fn corrupt(path: &Path, reason: impl Into<String>) -> HsmError {
     HsmError::Corrupt { path: path.display().to_string(), reason: reason.into() }
 }
@@ -419,7 +403,7 @@ fn serialize(entries: &BTreeMap<String, Entry>) -> Zeroizing<Vec<u8>> {
     body
 }
 
-fn write_file(path: &Path, state: &State, serial: u64) -> Result<(), HsmError> {
+fn write_file(path: &Path, state: &State) -> Result<(), HsmError> {
     let io = |e: std::io::Error| HsmError::Io(format!("writing {}: {e}", path.display()));
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
@@ -427,31 +411,7 @@ fn write_file(path: &Path, state: &State, serial: u64) -> Result<(), HsmError> {
     let mut body = serialize(&state.entries);
     let tag = aead::seal_in_place(&state.key, &nonce, &header, &mut body)?;
 
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name =
-        path.file_name().ok_or_else(|| HsmError::Config(format!("{} is not a file", path.display())))?;
-    // An unpredictable name, created exclusively: a file or link planted at the temporary
-    // path makes the write fail instead of being followed or overwritten.
-    let mut suffix = [0u8; 16];
-    fill_random(&mut suffix)?;
-    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!(".{}.{serial}.{suffix}.tmp", name.to_string_lossy()));
-    let mut file = new_private_file(&tmp).map_err(io)?;
-    let result = (|| {
-        file.write_all(&header)?;
-        file.write_all(&body)?;
-        file.write_all(&tag)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::write_private_file(path, &[&header, &body, &tag]).map_err(io)
 }
 
 /// Reads big-endian integers and byte strings with bounds checks.

@@ -2,8 +2,7 @@
 //! atomically and privately and read back without following links, the mode checks of the
 //! data directory and the SQLite files, PIN rules, and the PostgreSQL TLS check.
 
-use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -16,65 +15,13 @@ use crate::{MIN_FILE_KEYSTORE_PIN_CHARS, ServiceError, config_error};
 /// The largest PIN or admin-token file read, in bytes.
 const MAX_SECRET_FILE_LEN: usize = 4096;
 
-/// `O_NOFOLLOW` (the open fails when the last component of the path is a symbolic link), as
-/// Linux's generic ABI defines it for these architectures. std has no constant for it and this
-/// crate does not depend on `libc`.
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
-))]
-const O_NOFOLLOW: i32 = 0o400_000;
-/// Elsewhere no extra flag: `O_CREAT|O_EXCL` (`create_new`) alone already refuses to open a
-/// symbolic link at the path, whatever it points to.
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
-)))]
-const O_NOFOLLOW: i32 = 0;
-
 /// Writes `contents` to `path` atomically with mode 0600: a temporary file in the same
 /// directory with an unpredictable name, created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`, so
 /// a file or symbolic link planted there is never written through), fsync, rename over `path`
 /// (which replaces a symbolic link at `path` rather than following it), directory fsync.
 pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), ServiceError> {
-    let fail = |e: std::io::Error| config_error(format!("{}: {e}", path.display()));
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name =
-        path.file_name().ok_or_else(|| config_error(format!("{} is not a file name", path.display())))?;
-    let mut suffix = [0u8; 16];
-    fill_random(&mut suffix).map_err(config_error)?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", hex(&suffix)));
-    let tmp = dir.join(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(O_NOFOLLOW)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    // From here the temporary file is ours: remove it if anything fails.
-    let written =
-        file.write_all(contents).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
-    drop(file);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
-    Ok(())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    keymgr_hsm::write_private_file(path, &[contents])
+        .map_err(|e| config_error(format!("{}: {e}", path.display())))
 }
 
 /// Reads a small secret file (the keystore PIN, the admin token) as trimmed text. The file is
@@ -84,8 +31,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// `Vec` or `String` would leave copies of the secret in freed memory.
 pub(crate) fn read_secret_text(path: &Path, what: &str) -> Result<Zeroizing<String>, ServiceError> {
     let fail = |e: std::io::Error| config_error(format!("{what} {}: {e}", path.display()));
-    let mut file =
-        std::fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path).map_err(fail)?;
+    let mut file = keymgr_hsm::open_private_file(path).map_err(fail)?;
     let mode = file.metadata().map_err(fail)?.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(config_error(format!(
@@ -212,12 +158,7 @@ pub(crate) fn check_sqlite_files(db: &Path) -> Result<(), ServiceError> {
 /// Creates an empty SQLite database file with mode 0600 before SQLite opens it (SQLite would
 /// create it 0644 under the usual umask); its `-wal` and `-shm` files take the same mode.
 pub(crate) fn create_sqlite_file(db: &Path) -> Result<(), ServiceError> {
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(O_NOFOLLOW)
-        .mode(0o600)
-        .open(db);
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(db);
     match created {
         Ok(file) => file.sync_all().map_err(|e| config_error(format!("database file {}: {e}", db.display()))),
         // Made meanwhile by another process: check it like any existing file.
