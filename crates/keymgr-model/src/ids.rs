@@ -24,6 +24,31 @@ fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ModelEr
     Ok(())
 }
 
+/// `Display` (the id as stored), `Debug` (`Name("...")`) and `FromStr` (through `new`, so
+/// parsing validates) for a string newtype id.
+macro_rules! text_id_impls {
+    ($name:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ModelError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
 /// An application id (`key_alias.app_id`), such as `REGISTRATION` or `ROOT`.
 ///
 /// Non-empty, at most 36 characters, no control characters and no surrounding white space.
@@ -56,24 +81,7 @@ impl AppId {
     }
 }
 
-impl fmt::Display for AppId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for AppId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AppId({:?})", self.0)
-    }
-}
-
-impl std::str::FromStr for AppId {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
+text_id_impls!(AppId);
 
 /// A reference id (`key_alias.ref_id`), such as `10001_110011` or `SIGN`.
 ///
@@ -105,24 +113,7 @@ impl RefId {
     }
 }
 
-impl fmt::Display for RefId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RefId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RefId({:?})", self.0)
-    }
-}
-
-impl std::str::FromStr for RefId {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
+text_id_impls!(RefId);
 
 /// The identity of a key series: (application id, reference id). At any instant at most one
 /// key of a series is current.
