@@ -13,8 +13,9 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group};
 use keymgr_core::{KeyManager, KeyManagerConfig, SystemClock};
 use keymgr_db::Database;
-use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
+use keymgr_hsm::{Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AppId, RefId};
+use keymgr_test_support::softhsm;
 
 const TOKEN: &str = "keymgr-core-bench";
 
@@ -54,13 +55,7 @@ fn paths(c: &mut Criterion, name: &str, keystore: Arc<dyn Keystore>, dir: &Path)
 
 fn file_keystore(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let ks = FileKeystore::open_or_create(
-        dir.path().join("bench.kmks"),
-        b"bench",
-        KdfParams::insecure_for_tests(),
-    )
-    .unwrap();
-    paths(c, "file", Arc::new(ks), dir.path());
+    paths(c, "file", Arc::new(keymgr_benches::file_keystore(dir.path())), dir.path());
 }
 
 fn softhsm(c: &mut Criterion) {
@@ -70,9 +65,9 @@ fn softhsm(c: &mut Criterion) {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = Pkcs11Config {
-        module: keymgr_benches::SOFTHSM.into(),
+        module: softhsm::MODULE.into(),
         token_label: TOKEN.into(),
-        pin: zeroize::Zeroizing::new("1234".into()),
+        pin: zeroize::Zeroizing::new(softhsm::PIN.into()),
         pool_size: 4,
     };
     paths(c, "softhsm", Arc::new(Pkcs11Keystore::new(config).unwrap()), dir.path());
@@ -81,7 +76,7 @@ fn softhsm(c: &mut Criterion) {
 criterion_group!(benches, file_keystore, softhsm);
 
 fn main() {
-    keymgr_benches::rerun_with_softhsm_token(TOKEN);
+    softhsm::rerun_with_token(TOKEN);
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -8,12 +8,11 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{Criterion, criterion_group};
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
 use keymgr_crypto::{AsymmetricKind, RsaPublicKey, SignAlgorithm};
 use keymgr_db::{Database, NewKey};
-use keymgr_hsm::{FileKeystore, KdfParams, KeyKind, Keystore, Pkcs11Config, Pkcs11Keystore};
+use keymgr_hsm::{KeyKind, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{KeyAlias, KeyRef, Thumbprint, UtcTime};
+use keymgr_test_support::{postgres, softhsm};
 
 const TOKEN: &str = "keymgr-bench";
 
@@ -36,13 +35,7 @@ fn keystore_ops(c: &mut Criterion, name: &str, ks: &dyn Keystore) {
 
 fn file_keystore(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let ks = FileKeystore::open_or_create(
-        dir.path().join("bench.kmks"),
-        b"bench",
-        KdfParams::insecure_for_tests(),
-    )
-    .unwrap();
-    keystore_ops(c, "file", &ks);
+    keystore_ops(c, "file", &keymgr_benches::file_keystore(dir.path()));
 }
 
 fn softhsm(c: &mut Criterion) {
@@ -51,9 +44,9 @@ fn softhsm(c: &mut Criterion) {
         return;
     }
     let config = Pkcs11Config {
-        module: keymgr_benches::SOFTHSM.into(),
+        module: softhsm::MODULE.into(),
         token_label: TOKEN.into(),
-        pin: zeroize::Zeroizing::new("1234".into()),
+        pin: zeroize::Zeroizing::new(softhsm::PIN.into()),
         pool_size: 2,
     };
     let ks = Pkcs11Keystore::new(config).unwrap();
@@ -97,25 +90,20 @@ fn sqlite(c: &mut Criterion) {
 }
 
 fn postgres(c: &mut Criterion) {
-    let server =
-        std::env::var("KEYMGR_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) else {
+    let server = postgres::server_url();
+    if postgres::connect_admin(&server).is_err() {
         println!("SKIPPED db/postgres: no PostgreSQL at {server}");
         return;
-    };
-    let name = format!("keymgr_bench_{}", std::process::id());
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    let db = Database::connect(&format!("{server}/{name}"), 2).unwrap();
+    }
+    let test_db = postgres::TestDb::create(&server, "keymgr_bench");
+    let db = Database::connect(&test_db.url(), 2).unwrap();
     lookups(c, "postgres", &db);
-    drop(db);
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
 }
 
 criterion_group!(benches, file_keystore, softhsm, sqlite, postgres);
 
 fn main() {
-    keymgr_benches::rerun_with_softhsm_token(TOKEN);
+    softhsm::rerun_with_token(TOKEN);
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

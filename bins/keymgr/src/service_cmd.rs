@@ -120,7 +120,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
             }
             None => println!("  tokens: as configured in [auth] (no admin.token in the data directory)"),
         }
-        let housekeeping = keymgr_http::start_housekeeping(&started.state);
+        let housekeeping = keymgr_http::start_housekeeping(&started.state, keymgr_http::HOUSEKEEPING_EVERY);
         let app = keymgr_http::router(started.state);
         keymgr_http::server::serve(listener, app, started.server_limits, shutdown_signal())
             .await

@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,74 +20,31 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use keymgr_crypto::Certificate;
 use keymgr_model::KeyRef;
+use keymgr_test_support::tokens::sha256_hex;
+use keymgr_test_support::{postgres, softhsm};
 use serde_json::{Value, json};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "1234";
 const TOKEN: &str = "e2e-test-token";
-
-fn required(var: &str) -> bool {
-    std::env::var(var).as_deref() == Ok("1")
-}
 
 /// The PostgreSQL server and the SoftHSM2 module, or `None` after saying what is missing.
 fn services() -> Option<String> {
-    let base =
-        std::env::var("KEYMGR_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    if let Err(e) = PgConnection::establish(&format!("{base}/postgres")) {
-        assert!(
-            !required("KEYMGR_REQUIRE_PG"),
-            "KEYMGR_REQUIRE_PG=1 but PostgreSQL at {base} does not answer: {e}"
-        );
-        println!("SKIPPED: no PostgreSQL at {base}");
-        return None;
-    }
-    if !Path::new(MODULE).exists() {
-        assert!(!required("KEYMGR_REQUIRE_HSM"), "KEYMGR_REQUIRE_HSM=1 but SoftHSM2 is not installed");
-        println!("SKIPPED: SoftHSM2 is not installed ({MODULE})");
-        return None;
-    }
-    Some(base)
+    let base = postgres::server_or_skip()?;
+    softhsm::installed_or_skip().then_some(base)
 }
 
 /// A database, a SoftHSM2 token and a configuration file for the service; dropped after.
 struct Deployment {
+    db: postgres::TestDb,
     dir: tempfile::TempDir,
-    server: String,
-    db_name: String,
     softhsm_conf: PathBuf,
 }
 
 impl Deployment {
     fn new(base: &str, tag: &str) -> Self {
+        let db = postgres::TestDb::create(base, &format!("keymgr_e2e_{tag}"));
         let dir = tempfile::tempdir().unwrap();
-        let db_name = format!("keymgr_e2e_{tag}_{}", std::process::id());
-        let mut admin = PgConnection::establish(&format!("{base}/postgres")).unwrap();
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .unwrap();
-        diesel::sql_query(format!("CREATE DATABASE {db_name}")).execute(&mut admin).unwrap();
-
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir_all(&tokens).unwrap();
-        let softhsm_conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &softhsm_conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        let ok = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", "keymgr", "--pin", PIN, "--so-pin", "5678"])
-            .env("SOFTHSM2_CONF", &softhsm_conf)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "softhsm2-util --init-token");
-        let d = Self { dir, server: base.to_owned(), db_name, softhsm_conf };
+        let softhsm_conf = softhsm::init_token(dir.path(), "keymgr");
+        let d = Self { db, dir, softhsm_conf };
         std::fs::write(
             d.dir.path().join("keymgr.toml"),
             format!(
@@ -98,7 +55,7 @@ pool_size = 8
 
 [keystore]
 type = "pkcs11"
-module = "{MODULE}"
+module = "{module}"
 token_label = "keymgr"
 sessions = 4
 
@@ -108,7 +65,8 @@ user = "e2e"
 roles = ["KEY_ADMIN", "CRYPTO_USER"]
 "#,
                 url = d.url(),
-                sha = token_sha256(),
+                module = softhsm::MODULE,
+                sha = sha256_hex(TOKEN),
             ),
         )
         .unwrap();
@@ -116,7 +74,7 @@ roles = ["KEY_ADMIN", "CRYPTO_USER"]
     }
 
     fn url(&self) -> String {
-        format!("{}/{}", self.server, self.db_name)
+        self.db.url()
     }
 
     /// Starts `keymgr serve` on a free port and waits until it answers.
@@ -130,7 +88,7 @@ roles = ["KEY_ADMIN", "CRYPTO_USER"]
             .arg(&data)
             .args(["--listen", "127.0.0.1:0"])
             .env("SOFTHSM2_CONF", &self.softhsm_conf)
-            .env("KEYMGR_KEYSTORE_PIN", PIN)
+            .env("KEYMGR_KEYSTORE_PIN", softhsm::PIN)
             .env("KEYMGR_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -145,20 +103,6 @@ roles = ["KEY_ADMIN", "CRYPTO_USER"]
         std::thread::spawn(move || for _ in lines {});
         Replica { child, addr }
     }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", self.server)) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name))
-                .execute(&mut admin);
-        }
-    }
-}
-
-fn token_sha256() -> String {
-    let h = keymgr_crypto::sha256(TOKEN.as_bytes());
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct Replica {

@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
 use keymgr_core::{DecryptionScope, KeyManager, KeyManagerConfig, KeymgrError, ManualClock, NewPairLimits};
 use keymgr_crypto::Certificate;
 use keymgr_db::Database;
 use keymgr_envelope::{Recipient, seal_text};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AccessAllowed, AppId, KeyRef, RefId, UtcTime};
+use keymgr_test_support::{postgres, softhsm};
 use time::Duration;
 
 struct Setup {
@@ -25,7 +24,6 @@ struct Setup {
     url: String,
 }
 
-const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// Set in the child process that runs the suite on a SoftHSM2 token.
 const ON_SOFTHSM: &str = "KEYMGR_CORE_ON_SOFTHSM";
 
@@ -39,39 +37,11 @@ fn the_suite_on_softhsm() {
     if std::env::var_os(ON_SOFTHSM).is_some() {
         return;
     }
-    if !std::path::Path::new(SOFTHSM_MODULE).exists() {
-        assert!(
-            std::env::var("KEYMGR_REQUIRE_HSM").as_deref() != Ok("1"),
-            "KEYMGR_REQUIRE_HSM=1 but SoftHSM2 is not installed ({SOFTHSM_MODULE})"
-        );
-        println!("SKIPPED: SoftHSM2 is not installed ({SOFTHSM_MODULE})");
+    if !softhsm::installed_or_skip() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let init = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "core", "--pin", "1234", "--so-pin", "5678"])
-        .env("SOFTHSM2_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(init.success(), "softhsm2-util --init-token");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--test-threads=1", "--skip", "the_suite_on_softhsm"])
-        .env("SOFTHSM2_CONF", &conf)
-        .env(ON_SOFTHSM, "1")
-        .output()
-        .unwrap();
+    let token = softhsm::Token::new("core");
+    let out = token.run_current_exe(ON_SOFTHSM, &["--test-threads=1", "--skip", "the_suite_on_softhsm"]);
     let text = String::from_utf8_lossy(&out.stdout);
     println!("{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the suite failed on SoftHSM2");
@@ -87,9 +57,9 @@ fn setup() -> Setup {
     let keystore: Arc<dyn Keystore> = if std::env::var_os(ON_SOFTHSM).is_some() {
         Arc::new(
             Pkcs11Keystore::new(Pkcs11Config {
-                module: SOFTHSM_MODULE.into(),
+                module: softhsm::MODULE.into(),
                 token_label: "core".into(),
-                pin: zeroize::Zeroizing::new("1234".into()),
+                pin: zeroize::Zeroizing::new(softhsm::PIN.into()),
                 pool_size: 4,
             })
             .unwrap(),
@@ -501,22 +471,10 @@ fn racing_replicas_make_one_key_per_pair_on_sqlite() {
 
 #[test]
 fn racing_replicas_make_one_key_per_pair_on_postgres() {
-    let server = std::env::var("KEYMGR_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) else {
-        assert!(
-            std::env::var("KEYMGR_REQUIRE_PG").as_deref() != Ok("1"),
-            "KEYMGR_REQUIRE_PG=1 but no PostgreSQL at {server}"
-        );
-        println!("SKIPPED: no PostgreSQL at {server}");
-        return;
-    };
-    let name = format!("keymgr_core_race_{}", std::process::id());
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let Some(server) = postgres::server_or_skip() else { return };
+    let db = postgres::TestDb::create(&server, "keymgr_core_race");
     let s = setup();
-    race(&format!("{server}/{name}"), &s);
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+    race(&db.url(), &s);
 }
 
 /// MOSIP: a successor key carries the DN of the pair's oldest certificate, and a first base

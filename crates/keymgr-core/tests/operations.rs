@@ -9,14 +9,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use keymgr_core::{Clock, KeyManager, KeyManagerConfig, KeymgrError, ManualClock, SymmetricKeyStatus};
-use keymgr_crypto::issue::{
-    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
-};
+use keymgr_crypto::issue::DistinguishedNameSpec;
 use keymgr_crypto::password::Argon2Params;
-use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey};
+use keymgr_crypto::{AsymmetricKind, SigningKey};
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams};
 use keymgr_model::{AppId, RefId, UtcTime};
+use keymgr_test_support::ca::OutsideCa;
 use time::Duration;
 use x509_parser::prelude::FromDer;
 
@@ -54,48 +53,6 @@ fn reference(r: &str) -> RefId {
 
 fn code<T>(r: Result<T, KeymgrError>) -> Result<T, &'static str> {
     r.map_err(|e| e.code())
-}
-
-/// An outside CA (software key) and its self-signed certificate.
-fn outside_ca(now: UtcTime) -> (SigningKey, Certificate) {
-    let key = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
-    let spki = key.public_key_spki().unwrap();
-    let cert = issue_certificate(
-        &CertificateSpec {
-            subject: DistinguishedNameSpec { common_name: "Outside CA".into(), ..Default::default() },
-            not_before: now,
-            not_after: now.plus_days(3650),
-            profile: CertificateProfile::Root,
-        },
-        &spki,
-        &CertificateIssuer {
-            certificate: None,
-            public_key_spki: &spki,
-            sign: &|m| key.sign(SignAlgorithm::Rs256, m),
-        },
-    )
-    .unwrap();
-    (key, cert)
-}
-
-/// A certificate for `subject_spki` issued by the outside CA.
-fn certify(ca: &(SigningKey, Certificate), subject_spki: &[u8], cn: &str, now: UtcTime) -> Certificate {
-    let ca_spki = ca.0.public_key_spki().unwrap();
-    issue_certificate(
-        &CertificateSpec {
-            subject: DistinguishedNameSpec { common_name: cn.into(), ..Default::default() },
-            not_before: now,
-            not_after: now.plus_days(700),
-            profile: CertificateProfile::Encryption,
-        },
-        subject_spki,
-        &CertificateIssuer {
-            certificate: Some(&ca.1),
-            public_key_spki: &ca_spki,
-            sign: &|m| ca.0.sign(SignAlgorithm::Rs256, m),
-        },
-    )
-    .unwrap()
 }
 
 #[test]
@@ -161,11 +118,11 @@ fn csr_for_base_and_master_keys() {
 fn upload_certificate_installs_a_ca_signed_certificate_for_the_same_key() {
     let s = setup();
     let now = s.clock.now();
-    let ca = outside_ca(now);
+    let ca = OutsideCa::new(now);
     let (a, r) = (app("REGISTRATION"), reference("10001_110011"));
     let before = s.km.get_certificate(&a, &r).unwrap();
 
-    let signed = certify(&ca, before.certificate.spki_der(), "REGISTRATION-10001_110011", now);
+    let signed = ca.certify(before.certificate.spki_der(), "REGISTRATION-10001_110011", now);
     s.km.upload_certificate(&a, &r, &signed.to_pem()).unwrap();
     let after = s.km.get_certificate(&a, &r).unwrap();
     assert_eq!(after.alias, before.alias, "same key");
@@ -178,7 +135,7 @@ fn upload_certificate_installs_a_ca_signed_certificate_for_the_same_key() {
 
     // Another key's certificate, and junk.
     let other = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
-    let wrong = certify(&ca, &other.public_key_spki().unwrap(), "x", now);
+    let wrong = ca.certify(&other.public_key_spki().unwrap(), "x", now);
     assert_eq!(code(s.km.upload_certificate(&a, &r, &wrong.to_pem())), Err("KER-KMS-014"));
     assert_eq!(
         code(s.km.upload_certificate(
@@ -192,7 +149,7 @@ fn upload_certificate_installs_a_ca_signed_certificate_for_the_same_key() {
 
     // A master in the HSM takes one too.
     let master = s.km.get_certificate(&a, &reference("")).unwrap();
-    let signed_master = certify(&ca, master.certificate.spki_der(), "REGISTRATION master", now);
+    let signed_master = ca.certify(master.certificate.spki_der(), "REGISTRATION master", now);
     s.km.upload_certificate(&a, &reference(""), &signed_master.to_pem()).unwrap();
     assert_eq!(s.km.get_certificate(&a, &reference("")).unwrap().certificate.der(), signed_master.der());
 }
@@ -201,9 +158,9 @@ fn upload_certificate_installs_a_ca_signed_certificate_for_the_same_key() {
 fn other_domain_certificates() {
     let s = setup();
     let now = s.clock.now();
-    let ca = outside_ca(now);
+    let ca = OutsideCa::new(now);
     let partner = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
-    let first = certify(&ca, &partner.public_key_spki().unwrap(), "partner-1", now);
+    let first = ca.certify(&partner.public_key_spki().unwrap(), "partner-1", now);
     let (a, r) = (app("PARTNER"), reference("mpartner-default-auth"));
 
     s.km.upload_other_domain_certificate(&a, &r, &first.to_pem()).unwrap();
@@ -223,7 +180,7 @@ fn other_domain_certificates() {
     );
 
     s.clock.advance(Duration::minutes(5));
-    let second = certify(&ca, &partner.public_key_spki().unwrap(), "partner-1 renewed", s.clock.now());
+    let second = ca.certify(&partner.public_key_spki().unwrap(), "partner-1 renewed", s.clock.now());
     s.km.upload_other_domain_certificate(&a, &r, &second.to_pem()).unwrap();
     assert_eq!(s.km.get_certificate(&a, &r).unwrap().certificate.der(), second.der());
     assert_eq!(s.km.get_all_certificates(&a, &r).unwrap().len(), 2);
@@ -252,7 +209,7 @@ fn other_domain_certificates() {
     s.km.generate_symmetric_key(&sym.0, &sym.1, false).unwrap();
     s.clock.advance(Duration::days(3651));
     let later = s.clock.now();
-    let fresh = certify(&ca, &partner.public_key_spki().unwrap(), "partner-1 later", later);
+    let fresh = ca.certify(&partner.public_key_spki().unwrap(), "partner-1 later", later);
     assert_eq!(
         code(s.km.upload_other_domain_certificate(&sym.0, &sym.1, &fresh.to_pem())),
         Err("KER-KMS-032")
@@ -263,12 +220,12 @@ fn other_domain_certificates() {
 fn other_domain_certificate_may_follow_an_expired_base_key() {
     let s = setup();
     let now = s.clock.now();
-    let ca = outside_ca(now);
+    let ca = OutsideCa::new(now);
     let (a, r) = (app("RESIDENT"), reference("own"));
     let own = s.km.get_certificate(&a, &r).unwrap();
     s.km.revoke_key(&a, &r).unwrap();
     let spki = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap();
-    let cert = certify(&ca, &spki, "p", now);
+    let cert = ca.certify(&spki, "p", now);
     // The oldest key has a key_store row (a base key), so MOSIP lets the upload through.
     s.km.upload_other_domain_certificate(&a, &r, &cert.to_pem()).unwrap();
     let current = s.km.get_certificate(&a, &r).unwrap();

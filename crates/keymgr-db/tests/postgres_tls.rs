@@ -9,6 +9,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use keymgr_db::Database;
+use keymgr_test_support::postgres;
 
 /// Debian's self-signed server certificate, which the local PostgreSQL serves.
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
@@ -20,20 +21,8 @@ struct Ssl {
 }
 
 fn server_with_tls() -> Option<String> {
-    let base = std::env::var("KEYMGR_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost:5432".to_owned());
-    let plain = match PgConnection::establish(&format!("{base}/postgres?sslmode=disable")) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var("KEYMGR_REQUIRE_PG").as_deref() != Ok("1"),
-                "KEYMGR_REQUIRE_PG=1 but PostgreSQL at {base} does not answer: {e}"
-            );
-            println!("SKIPPED: no PostgreSQL at {base} ({e})");
-            return None;
-        }
-    };
-    drop(plain);
+    // localhost, not 127.0.0.1: the name the server's certificate holds.
+    let base = postgres::server_at_or_skip("postgres://postgres@localhost:5432", "?sslmode=disable")?;
     if !std::path::Path::new(SNAKEOIL).exists() {
         println!("SKIPPED: {SNAKEOIL} is not there to verify the server against");
         return None;

@@ -12,6 +12,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use keymgr_db::{AuditEntry, CertRecord, Database, DbError, NewKey, PartnerCertRecord, StoredKey};
 use keymgr_model::{AccessAllowed, AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
+use keymgr_test_support::postgres;
 
 const CHILD: &str = "KEYMGR_TEST_DB_CHILD_URL";
 
@@ -24,51 +25,6 @@ fn alias(key_ref: &KeyRef, generated_at: UtcTime, days: i64, thumb: u8) -> KeyAl
         generated_at,
         expires_at: generated_at.plus_days(days),
         thumbprint: Some(Thumbprint::from_bytes([thumb; 32])),
-    }
-}
-
-/// The PostgreSQL server to test against, or `None` (after saying so) when none answers.
-fn postgres_server() -> Option<String> {
-    let base = std::env::var("KEYMGR_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    match PgConnection::establish(&format!("{base}/postgres")) {
-        Ok(_) => Some(base),
-        Err(e) => {
-            assert!(
-                std::env::var("KEYMGR_REQUIRE_PG").as_deref() != Ok("1"),
-                "KEYMGR_REQUIRE_PG=1 but PostgreSQL at {base} does not answer: {e}"
-            );
-            println!("SKIPPED: no PostgreSQL at {base} ({e}); set KEYMGR_TEST_PG_URL to test against one");
-            None
-        }
-    }
-}
-
-/// A database created for this test and dropped when the guard goes.
-struct PgTestDb {
-    server: String,
-    name: String,
-}
-
-impl PgTestDb {
-    fn create(server: &str, tag: &str) -> Self {
-        let name = format!("keymgr_test_{tag}_{}", std::process::id());
-        let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        Self { server: server.to_owned(), name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-}
-
-impl Drop for PgTestDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", self.server)) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
     }
 }
 
@@ -254,8 +210,8 @@ fn repository_on_sqlite() {
 
 #[test]
 fn repository_on_postgres() {
-    let Some(server) = postgres_server() else { return };
-    let db = PgTestDb::create(&server, "repo");
+    let Some(server) = postgres::server_or_skip() else { return };
+    let db = postgres::TestDb::create(&server, "keymgr_test_repo");
     suite(&db.url());
 }
 
@@ -332,7 +288,7 @@ fn generation_lock_across_processes_on_sqlite() {
 
 #[test]
 fn generation_lock_across_processes_on_postgres() {
-    let Some(server) = postgres_server() else { return };
-    let db = PgTestDb::create(&server, "race");
+    let Some(server) = postgres::server_or_skip() else { return };
+    let db = postgres::TestDb::create(&server, "keymgr_test_race");
     two_processes(&db.url());
 }

@@ -11,47 +11,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use keymgr_crypto::{AsymmetricKind, RsaPublicKey, SignAlgorithm, verify};
 use keymgr_hsm::{HsmError, KeyKind, Keystore, Pkcs11Config, Pkcs11Keystore};
+use keymgr_test_support::softhsm;
 use zeroize::Zeroizing;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "1234";
 const CHILD: &str = "KEYMGR_TEST_SOFTHSM_CHILD";
 
 fn config(label: &str, pool_size: usize) -> Pkcs11Config {
     Pkcs11Config {
-        module: PathBuf::from(MODULE),
+        module: PathBuf::from(softhsm::MODULE),
         token_label: label.to_owned(),
-        pin: Zeroizing::new(PIN.to_owned()),
+        pin: Zeroizing::new(softhsm::PIN.to_owned()),
         pool_size,
     }
-}
-
-/// Makes a token directory and configuration, and initialises a token labelled `label` in it.
-fn make_token(dir: &Path, label: &str) -> PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let status = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", "5678"])
-        .env("SOFTHSM2_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("softhsm2-util runs");
-    assert!(status.success(), "softhsm2-util --init-token");
-    conf
 }
 
 #[test]
@@ -59,24 +35,14 @@ fn pkcs11_keystore_on_softhsm() {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
-    if !Path::new(MODULE).exists() {
-        assert!(
-            std::env::var("KEYMGR_REQUIRE_HSM").as_deref() != Ok("1"),
-            "KEYMGR_REQUIRE_HSM=1 but SoftHSM2 is not installed ({MODULE}); apt-get install -y softhsm2"
-        );
-        println!(
-            "SKIPPED: SoftHSM2 is not installed ({MODULE}); apt-get install -y softhsm2 to run this test"
-        );
+    if !softhsm::installed_or_skip() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let conf = make_token(dir.path(), "keymgr-test");
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["pkcs11_keystore_on_softhsm", "--exact", "--nocapture", "--test-threads=1"])
-        .env("SOFTHSM2_CONF", &conf)
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let token = softhsm::Token::new("keymgr-test");
+    let output = token.run_current_exe(
+        CHILD,
+        &["pkcs11_keystore_on_softhsm", "--exact", "--nocapture", "--test-threads=1"],
+    );
     let log =
         format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{log}");

@@ -529,16 +529,16 @@ async fn not_found(req: Request) -> Response {
     r
 }
 
-/// How often expired cache entries (unwrapped base keys above all) are dropped.
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// How often the service drops expired cache entries (unwrapped base keys above all).
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
-/// Starts the service's timer work on the current Tokio runtime: expired unwrapped keys leave
-/// memory within [`HOUSEKEEPING_EVERY`] of their time to live, looked up again or not. Abort
-/// the handle at shutdown.
-pub fn start_housekeeping(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// Starts the service's timer work on the current Tokio runtime: every `period`
+/// ([`HOUSEKEEPING_EVERY`] in the service) expired unwrapped keys leave memory, looked up
+/// again or not. Abort the handle at shutdown.
+pub fn start_housekeeping(state: &Arc<AppState>, period: Duration) -> tokio::task::JoinHandle<()> {
     let km = Arc::clone(&state.km);
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+        let mut every = tokio::time::interval(period);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;

@@ -10,17 +10,16 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use keymgr_core::{KeyManager, KeyManagerConfig, KeystoreObserver, ObservedKeystore, SystemClock};
-use keymgr_crypto::issue::{
-    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
-};
 use keymgr_crypto::password::Argon2Params;
-use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, sha256};
+use keymgr_crypto::{AsymmetricKind, Certificate, SigningKey};
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams};
 use keymgr_http::auth::TokenConfig;
 use keymgr_http::metrics::Metrics;
 use keymgr_http::{AppState, Authenticator, Limits, router};
 use keymgr_model::{AppId, KeyPolicy, UtcTime};
+use keymgr_test_support::ca::OutsideCa;
+use keymgr_test_support::tokens::sha256_hex;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -35,13 +34,9 @@ struct Api {
     km: Arc<KeyManager>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn token(t: &str, user: &str, roles: &[&str]) -> TokenConfig {
     TokenConfig {
-        sha256: hex(&sha256(t.as_bytes())),
+        sha256: sha256_hex(t),
         user: user.into(),
         roles: roles.iter().map(|r| (*r).into()).collect(),
     }
@@ -164,48 +159,6 @@ fn b64(bytes: &[u8]) -> String {
     keymgr_envelope::base64::encode(bytes)
 }
 
-fn outside_ca() -> (SigningKey, Certificate) {
-    let key = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
-    let spki = key.public_key_spki().unwrap();
-    let now = UtcTime::now();
-    let cert = issue_certificate(
-        &CertificateSpec {
-            subject: DistinguishedNameSpec { common_name: "Outside CA".into(), ..Default::default() },
-            not_before: now,
-            not_after: now.plus_days(3650),
-            profile: CertificateProfile::Root,
-        },
-        &spki,
-        &CertificateIssuer {
-            certificate: None,
-            public_key_spki: &spki,
-            sign: &|m| key.sign(SignAlgorithm::Rs256, m),
-        },
-    )
-    .unwrap();
-    (key, cert)
-}
-
-fn certify(ca: &(SigningKey, Certificate), spki: &[u8]) -> Certificate {
-    let now = UtcTime::now();
-    let ca_spki = ca.0.public_key_spki().unwrap();
-    issue_certificate(
-        &CertificateSpec {
-            subject: DistinguishedNameSpec { common_name: "certified".into(), ..Default::default() },
-            not_before: now,
-            not_after: now.plus_days(700),
-            profile: CertificateProfile::Encryption,
-        },
-        spki,
-        &CertificateIssuer {
-            certificate: Some(&ca.1),
-            public_key_spki: &ca_spki,
-            sign: &|m| ca.0.sign(SignAlgorithm::Rs256, m),
-        },
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn key_endpoints_happy_paths() {
     let api = api();
@@ -246,14 +199,17 @@ async fn key_endpoints_happy_paths() {
     assert!(chain["certificatesTrustPath"].as_str().unwrap().starts_with("-----BEGIN PKCS7-----"));
 
     // A CA-signed certificate for the current key, then another domain's certificate.
-    let ca = outside_ca();
-    let signed = certify(&ca, leaf.spki_der());
+    let ca = OutsideCa::new(UtcTime::now());
+    let signed = ca.certify(leaf.spki_der(), "certified", UtcTime::now());
     let done = api
         .ok("POST", "/uploadCertificate", json!({"applicationId": "REGISTRATION", "referenceId": "10001_110011", "certificateData": signed.to_pem()}))
         .await;
     assert_eq!(done["status"], "Upload Success");
-    let partner =
-        certify(&ca, &SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap());
+    let partner = ca.certify(
+        &SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap(),
+        "certified",
+        UtcTime::now(),
+    );
     let done = api
         .ok(
             "POST",
@@ -450,9 +406,10 @@ async fn jwe_endpoints() {
         )
         .await;
     assert_eq!(code, "KER-KMS-018");
-    let outside = certify(
-        &outside_ca(),
+    let outside = OutsideCa::new(UtcTime::now()).certify(
         &SigningKey::generate(AsymmetricKind::Rsa2048).unwrap().public_key_spki().unwrap(),
+        "certified",
+        UtcTime::now(),
     );
     let to_outside = api
         .ok("POST", "/jwtEncrypt", json!({"x509Certificate": outside.to_pem(), "data": b64(claims)}))
@@ -603,7 +560,11 @@ async fn bad_inputs_get_their_mosip_codes() {
 
     // An envelope for a key this service does not have: KER-KMS-025.
     let stranger = SigningKey::generate(AsymmetricKind::Rsa2048).unwrap();
-    let cert = certify(&outside_ca(), &stranger.public_key_spki().unwrap());
+    let cert = OutsideCa::new(UtcTime::now()).certify(
+        &stranger.public_key_spki().unwrap(),
+        "certified",
+        UtcTime::now(),
+    );
     let sealed =
         keymgr_envelope::seal_text(b"x", &keymgr_envelope::Recipient::from_certificate(&cert).unwrap())
             .unwrap();

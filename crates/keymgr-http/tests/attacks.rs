@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use keymgr_core::{KeyManager, KeyManagerConfig, SystemClock};
 use keymgr_crypto::password::Argon2Params;
-use keymgr_crypto::sha256;
 use keymgr_db::Database;
 use keymgr_envelope::{Recipient, seal_text};
 use keymgr_hsm::{FileKeystore, KdfParams};
@@ -19,6 +18,7 @@ use keymgr_http::metrics::Metrics;
 use keymgr_http::server::{ServerLimits, serve};
 use keymgr_http::{AppState, Authenticator, Limits, router};
 use keymgr_model::{AccessAllowed, AppId, RefId, UtcTime};
+use keymgr_test_support::tokens::sha256_hex;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,13 +33,9 @@ struct Service {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn token(t: &str, user: &str, roles: &[&str]) -> TokenConfig {
     TokenConfig {
-        sha256: hex(&sha256(t.as_bytes())),
+        sha256: sha256_hex(t),
         user: user.into(),
         roles: roles.iter().map(|r| (*r).into()).collect(),
     }
@@ -495,4 +491,43 @@ async fn health_says_up_or_down_only() {
         body,
         json!({"status": "UP", "components": {"db": {"status": "UP"}, "hsm": {"status": "UP"}}})
     );
+}
+
+/// An unwrapped base key must leave memory at its time to live even if nobody asks for it
+/// again (a lookup would drop it; the timer does without one).
+#[tokio::test]
+async fn expired_unwrapped_keys_leave_memory_on_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = Arc::new(
+        FileKeystore::open_or_create(dir.path().join("k.kmks"), b"pin", KdfParams::insecure_for_tests())
+            .unwrap(),
+    );
+    let db = Database::connect(&dir.path().join("k.db").to_string_lossy(), 4).unwrap();
+    let config =
+        KeyManagerConfig { base_key_cache_ttl: Duration::from_millis(300), ..KeyManagerConfig::default() };
+    let km = Arc::new(KeyManager::new(db, keystore, Arc::new(SystemClock), config));
+    let k = Arc::clone(&km);
+    tokio::task::spawn_blocking(move || {
+        k.run_keygen(&[]).unwrap();
+        let (app, reference) = (AppId::new("REGISTRATION").unwrap(), RefId::new("p").unwrap());
+        let sealed = k.encrypt(&app, &reference, b"x", None, None).unwrap();
+        k.decrypt(&app, &reference, sealed.as_bytes(), None, None, "u").unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(km.cached_base_keys(), 1, "the key that made the envelope is cached");
+    let auth = Authenticator::new(&[], &Default::default()).unwrap();
+    let state =
+        Arc::new(AppState::new(Arc::clone(&km), auth, Limits::default(), Arc::new(Metrics::default())));
+    let timer = keymgr_http::start_housekeeping(&state, Duration::from_millis(100));
+    let mut gone = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if km.cached_base_keys() == 0 {
+            gone = true;
+            break;
+        }
+    }
+    timer.abort();
+    assert!(gone, "the expired key left the cache without a lookup");
 }

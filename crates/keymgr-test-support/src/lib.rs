@@ -1,0 +1,21 @@
+//! Fixtures shared by the key manager's tests and benchmarks, and by nothing else.
+//!
+//! This crate is for tests and benches only: it is a `[dev-dependencies]` entry, never a
+//! normal dependency of a library or binary. Each module holds one fixture that several test
+//! files used to copy:
+//!
+//! - [`ca`]: an outside CA (a software RSA key and its self-signed root) that certifies an SPKI;
+//! - [`softhsm`]: a SoftHSM2 token initialised in a temporary folder, the skip-or-fail rule of
+//!   `KEYMGR_REQUIRE_HSM`, and re-running a test or bench binary with `SOFTHSM2_CONF` set;
+//! - [`postgres`]: the test server (`KEYMGR_TEST_PG_URL`), the skip-or-fail rule of
+//!   `KEYMGR_REQUIRE_PG`, and a throw-away database dropped with its guard;
+//! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it.
+
+// Test code: a fixture that cannot be set up must stop the test loudly, with a message that
+// says what failed, so panicking is this crate's error handling.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod ca;
+pub mod postgres;
+pub mod softhsm;
+pub mod tokens;
