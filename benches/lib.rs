@@ -2,6 +2,7 @@
 //! and a file keystore. SoftHSM2 tokens and PostgreSQL databases come from
 //! `keymgr-test-support`, a dev-dependency.
 
+#![forbid(unsafe_code)]
 // Benchmark set-up only: a broken fixture must stop the run loudly.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 

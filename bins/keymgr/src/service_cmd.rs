@@ -165,20 +165,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
 }
 
 fn open_database(config: &ServiceConfig) -> Result<Database, CliError> {
-    let url = match &config.database.url {
-        Some(u) => u.clone(),
-        None => {
-            let path = config.data_dir().join("keymgr.db");
-            if !path.exists() {
-                return Err(CliError::Usage(format!(
-                    "no database at {}: start the service once, or give --config / KEYMGR_DATABASE_URL",
-                    path.display()
-                )));
-            }
-            format!("sqlite://{}", path.display())
-        }
-    };
-    Database::connect(&url, 2).map_err(|e| CliError::Failed(format!("database: {e}")))
+    keymgr_service::open_database(config, 2, false).map_err(|e| CliError::Failed(e.to_string()))
 }
 
 #[derive(Serialize)]
@@ -275,15 +262,10 @@ pub fn report(args: &ReportArgs) -> Result<(), CliError> {
 /// Applies the database migrations (the service also does at start).
 pub fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
     let config = args.config.load()?;
-    let url = config
-        .database
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", config.data_dir().join("keymgr.db").display()));
-    if let Some(dir) = config.data_dir.clone().or_else(|| Some(config.data_dir())) {
-        std::fs::create_dir_all(&dir).map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;
+    if config.database.url.is_none() {
+        keymgr_service::prepare_data_dir(&config).map_err(|e| CliError::Failed(e.to_string()))?;
     }
-    let db = Database::connect(&url, 1).map_err(|e| CliError::Failed(format!("database: {e}")))?;
+    let db = keymgr_service::open_database(&config, 1, true).map_err(|e| CliError::Failed(e.to_string()))?;
     println!("migrations applied ({:?})", db.backend());
     Ok(())
 }

@@ -481,6 +481,14 @@ impl ServiceConfig {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
+
+    /// The database URL: the configured one, else SQLite's `keymgr.db` in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("keymgr.db").display()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -167,10 +167,11 @@ pub(crate) fn create_sqlite_file(db: &Path) -> Result<(), ServiceError> {
     }
 }
 
+/// 32 random bytes as URL-safe base64: a new keystore PIN or admin token.
 pub(crate) fn random_secret() -> Result<Zeroizing<String>, ServiceError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     fill_random(bytes.as_mut_slice()).map_err(config_error)?;
-    Ok(Zeroizing::new(keymgr_envelope::base64::encode(bytes.as_slice())))
+    Ok(Zeroizing::new(keymgr_model::base64::encode(bytes.as_slice())))
 }
 
 #[cfg(test)]

@@ -41,16 +41,10 @@ pub struct Started {
     pub server_limits: ServerLimits,
 }
 
-/// Opens the keystore and database of `config`, initialises an empty data directory, runs
-/// the key generator and builds the router state.
-pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
-    // Settings that can be wrong are checked before anything is made.
-    let limits = config.http.limits()?;
-    let server_limits = config.http.server_limits()?;
-    let decryption = config.decrypt.scope()?;
-    let new_pairs = config.keys.new_pairs()?;
+/// The data directory of `config`, made 0700 if it is not there; an existing one must be
+/// private to the service's user (it holds the PIN file, the token and the keys).
+pub fn prepare_data_dir(config: &ServiceConfig) -> Result<PathBuf, ServiceError> {
     let data_dir = config.data_dir();
-    // Only the service's user may enter: it holds the PIN file, the token and the keys.
     if data_dir.exists() {
         check_private(&data_dir, "data directory", "700")?;
     } else {
@@ -60,14 +54,48 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
             .create(&data_dir)
             .map_err(|e| config_error(format!("{}: {e}", data_dir.display())))?;
     }
-    let url = match &config.database.url {
-        Some(u) => u.clone(),
-        None => format!("sqlite://{}", data_dir.join("keymgr.db").display()),
-    };
+    Ok(data_dir)
+}
+
+/// Opens the database of `config` with a pool of `pool_size` connections, with the same checks
+/// wherever it is opened from: SQLite files must be private (and are created 0600 when
+/// `create`, else a missing one is an error that says how to make it); a PostgreSQL URL that
+/// does not verify its server is warned about.
+pub fn open_database(config: &ServiceConfig, pool_size: u32, create: bool) -> Result<Database, ServiceError> {
+    let url = config.database_url();
+    if let Some(db) = sqlite_file(&url) {
+        check_sqlite_files(&db)?;
+        if !db.exists() {
+            if !create {
+                return Err(config_error(format!(
+                    "no database at {}: start the service once, or give --config / KEYMGR_DATABASE_URL",
+                    db.display()
+                )));
+            }
+            create_sqlite_file(&db)?;
+        }
+    }
+    if let Some(why) = unverified_postgres(&url) {
+        tracing::warn!(
+            "database: {why}; add sslmode=verify-full&sslrootcert=CA.pem to the URL (docs/CONFIG.md)"
+        );
+    }
+    Database::connect(&url, pool_size).map_err(|e| config_error(format!("database: {e}")))
+}
+
+/// Opens the keystore and database of `config`, initialises an empty data directory, runs
+/// the key generator and builds the router state.
+pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
+    // Settings that can be wrong are checked before anything is made.
+    let limits = config.http.limits()?;
+    let server_limits = config.http.server_limits()?;
+    let decryption = config.decrypt.scope()?;
+    let new_pairs = config.keys.new_pairs()?;
+    let data_dir = prepare_data_dir(config)?;
+    let url = config.database_url();
     // Before anything is opened or created: a readable database leaks every wrapped key.
-    let db_file = sqlite_file(&url);
-    if let Some(db) = &db_file {
-        check_sqlite_files(db)?;
+    if let Some(db) = sqlite_file(&url) {
+        check_sqlite_files(&db)?;
     }
     let env_pin = std::env::var("KEYMGR_KEYSTORE_PIN").ok().map(Zeroizing::new);
 
@@ -123,23 +151,12 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         Arc::clone(&metrics) as Arc<dyn keymgr_core::KeystoreObserver>,
     ));
 
-    if let Some(db) = &db_file
-        && !db.exists()
-    {
-        create_sqlite_file(db)?;
-    }
-    if let Some(why) = unverified_postgres(&url) {
-        tracing::warn!(
-            "database: {why}; add sslmode=verify-full&sslrootcert=CA.pem to the URL (docs/CONFIG.md)"
-        );
-    }
-    let db = Database::connect(&url, config.database.pool_size)
-        .map_err(|e| config_error(format!("database: {e}")))?;
+    let db = open_database(config, config.database.pool_size, true)?;
     let database = format!("{:?}", db.backend());
 
     let keys = &config.keys;
     let km_config = KeyManagerConfig {
-        default_subject: keymgr_crypto::issue::DistinguishedNameSpec {
+        default_subject: keymgr_core::DistinguishedNameSpec {
             common_name: keys.subject.common_name.clone(),
             organizational_unit: keys.subject.organizational_unit.clone(),
             organization: keys.subject.organization.clone(),

@@ -11,6 +11,7 @@
 //!   `KEYMGR_REQUIRE_PG`, and a throw-away database dropped with its guard;
 //! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it.
 
+#![forbid(unsafe_code)]
 // Test code: a fixture that cannot be set up must stop the test loudly, with a message that
 // says what failed, so panicking is this crate's error handling.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
