@@ -96,6 +96,20 @@ struct NewKeyPlan<'a> {
     now: UtcTime,
 }
 
+impl NewKeyPlan<'_> {
+    /// The `key_alias` row of the key `alias` this plan made, certified by `cert`.
+    fn alias_record(&self, alias: &str, expires_at: UtcTime, cert: &Certificate) -> KeyAlias {
+        KeyAlias {
+            alias: alias.to_owned(),
+            key_ref: self.key_ref.clone(),
+            generated_at: self.now,
+            expires_at,
+            thumbprint: Some(cert.thumbprint()),
+            unique_ident: Some(unique_ident(self.key_ref, self.now, alias)),
+        }
+    }
+}
+
 /// `requested` when it names anything (a request's subject fields), else `None`.
 fn named(requested: &DistinguishedNameSpec) -> Option<&DistinguishedNameSpec> {
     (requested != &DistinguishedNameSpec::default()).then_some(requested)

@@ -14,9 +14,7 @@ use keymgr_db::{Locked, NewKey, StoredKey};
 use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, WellKnown};
 use keymgr_policy::{Decision, decide, new_key_expiry};
 
-use super::{
-    CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique, unique_ident,
-};
+use super::{CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique};
 use crate::KeymgrError;
 use crate::stored_key::wrap_private_key_for_store;
 
@@ -148,7 +146,7 @@ impl KeyManager {
         plan: &NewKeyPlan<'_>,
         master: &Current,
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
-        let NewKeyPlan { key_ref, policy, pre, ref name, now } = *plan;
+        let NewKeyPlan { policy, pre, ref name, now, .. } = *plan;
         let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
         let key = RsaPrivateKey::generate_2048()?;
         let public = key.public_key()?;
@@ -175,14 +173,7 @@ impl KeyManager {
             },
         )?;
         let alias = uuid::Uuid::new_v4().to_string();
-        let record = KeyAlias {
-            alias: alias.clone(),
-            key_ref: key_ref.clone(),
-            generated_at: now,
-            expires_at: expiry.expires_at,
-            thumbprint: Some(cert.thumbprint()),
-            unique_ident: Some(unique_ident(key_ref, now, &alias)),
-        };
+        let record = plan.alias_record(&alias, expiry.expires_at, &cert);
         let stored = StoredKey {
             alias: alias.clone(),
             master_alias: master.alias.alias.clone(),

@@ -17,7 +17,6 @@ use keymgr_policy::{Decision, decide, new_key_expiry};
 
 use super::{
     CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, ec_kind, named, not_unique,
-    unique_ident,
 };
 use crate::KeymgrError;
 
@@ -212,14 +211,7 @@ impl KeyManager {
                 &CertificateIssuer { certificate: signer_cert, public_key_spki: &signer_spki, sign: &sign },
             )?;
             self.keystore.store_certificate(&alias, cert.der())?;
-            let record = KeyAlias {
-                alias: alias.clone(),
-                key_ref: key_ref.clone(),
-                generated_at: now,
-                expires_at: expiry.expires_at,
-                thumbprint: Some(cert.thumbprint()),
-                unique_ident: Some(unique_ident(key_ref, now, &alias)),
-            };
+            let record = plan.alias_record(&alias, expiry.expires_at, &cert);
             tx.insert_key(&NewKey { alias: &record, stored: None, actor: &self.config.actor })?;
             Ok((record, cert))
         })();
