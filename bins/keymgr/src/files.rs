@@ -77,5 +77,8 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<(), CliError> {
         let mut out = std::io::stdout().lock();
         return out.write_all(data).and_then(|()| out.flush()).map_err(fail);
     }
+    if path.file_name().is_none() {
+        return Err(CliError::Usage(format!("{} is not a file name", path.display())));
+    }
     keymgr_hsm::write_private_file(path, &[data]).map_err(fail)
 }
