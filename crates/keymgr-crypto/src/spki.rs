@@ -103,3 +103,40 @@ mod tests {
         assert!(ec_spki(AsymmetricKind::EcP256, &[4; 64]).is_err());
     }
 }
+
+/// The kind of key a DER `SubjectPublicKeyInfo` holds, read from its `AlgorithmIdentifier`
+/// (`Rsa2048` stands for any RSA key here: verification accepts 2048 to 8192 bits); `None`
+/// for any other algorithm or curve.
+pub fn key_kind(spki: &[u8]) -> Option<AsymmetricKind> {
+    // SEQUENCE { SEQUENCE { OID, parameters }, BIT STRING }: the identifier sits in the first
+    // bytes, after two tag-length headers of at most 4 bytes each.
+    let head = spki.get(..spki.len().min(40))?;
+    let starts_at = |oid: &[u8]| head.windows(oid.len()).position(|w| w == oid);
+    if starts_at(RSA_ALGORITHM).is_some_and(|at| at <= 6) {
+        return Some(AsymmetricKind::Rsa2048);
+    }
+    let ec = starts_at(EC_PUBLIC_KEY_OID).filter(|at| *at <= 8)?;
+    let curve = head.get(ec + EC_PUBLIC_KEY_OID.len()..)?;
+    if curve.starts_with(P256_OID) {
+        Some(AsymmetricKind::EcP256)
+    } else if curve.starts_with(SECP256K1_OID) {
+        Some(AsymmetricKind::EcSecp256k1)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_of_every_key_we_make_is_read_back() {
+        for kind in [AsymmetricKind::Rsa2048, AsymmetricKind::EcP256, AsymmetricKind::EcSecp256k1] {
+            let key = crate::SigningKey::generate(kind).expect("key");
+            assert_eq!(key_kind(&key.public_key_spki().expect("spki")), Some(kind));
+        }
+        assert_eq!(key_kind(b""), None);
+        assert_eq!(key_kind(&[0x30, 0x03, 0x06, 0x01, 0x00]), None);
+    }
+}

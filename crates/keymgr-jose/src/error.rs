@@ -1,6 +1,7 @@
 //! The one error type of this crate.
 
 /// A JOSE object that cannot be made or read. Decryption failures carry no detail of why.
+/// (`Malformed`, `Unsupported` and `TooLarge` serve JWE and JWS alike.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JoseError {
     /// Not a compact JWE: wrong number of parts, bad base64url, bad header JSON, missing fields.
@@ -23,6 +24,10 @@ pub enum JoseError {
         /// The limit.
         max: usize,
     },
+    /// A JWS algorithm refused on principle: `none` (unsigned), an HMAC algorithm with a
+    /// public key, or an algorithm that does not fit the key's type.
+    #[error("JWS algorithm refused: {0}")]
+    AlgorithmRefused(String),
     /// A cryptographic primitive failed while encrypting.
     #[error("JWE encryption failed: {0}")]
     Crypto(String),
