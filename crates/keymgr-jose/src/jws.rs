@@ -278,7 +278,7 @@ pub fn verify(
             let signed = if b64 { URL_SAFE_NO_PAD.encode(given).into_bytes() } else { given.to_vec() };
             (signed, given.to_vec())
         }
-        (true, None) if !b64 => (Vec::new(), Vec::new()),
+        // An empty payload part and no detached payload: the payload is empty (RFC 7515).
         (true, None) => (Vec::new(), Vec::new()),
         (false, Some(_)) => return Err(JoseError::Malformed("a payload is both attached and given".into())),
         (false, None) => {
