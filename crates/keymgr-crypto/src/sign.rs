@@ -1,12 +1,12 @@
 //! Signing keys held in software: RSA (PKCS#1 v1.5 and PSS with SHA-256), ECDSA P-256 and
-//! secp256k1 with SHA-256. HSM keys sign inside the token; these serve the embedded keystore.
+//! secp256k1 with SHA-256, Ed25519. HSM keys sign inside the token; these serve the embedded keystore.
 
 use std::fmt;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair, RsaKeyPair};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair};
 
 use crate::{CryptoError, SecretBytes};
 
@@ -19,6 +19,8 @@ pub enum AsymmetricKind {
     EcP256,
     /// ECDSA on secp256k1 (`EC_SECP256K1_SIGN`).
     EcSecp256k1,
+    /// Ed25519 (`ED25519_SIGN`); MOSIP keeps these in software, wrapped by the app master.
+    Ed25519,
 }
 
 /// Signature algorithms, named as in JWS.
@@ -32,6 +34,8 @@ pub enum SignAlgorithm {
     Es256,
     /// ECDSA secp256k1 with SHA-256; fixed-length `r || s` (64 bytes).
     Es256K,
+    /// Ed25519 (RFC 8032), 64-byte signatures; JWS `EdDSA`.
+    EdDsa,
 }
 
 impl SignAlgorithm {
@@ -41,6 +45,7 @@ impl SignAlgorithm {
             Self::Rs256 | Self::Ps256 => AsymmetricKind::Rsa2048,
             Self::Es256 => AsymmetricKind::EcP256,
             Self::Es256K => AsymmetricKind::EcSecp256k1,
+            Self::EdDsa => AsymmetricKind::Ed25519,
         }
     }
 }
@@ -49,13 +54,14 @@ fn ec_alg(kind: AsymmetricKind) -> Option<&'static EcdsaSigningAlgorithm> {
     match kind {
         AsymmetricKind::EcP256 => Some(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
         AsymmetricKind::EcSecp256k1 => Some(&signature::ECDSA_P256K1_SHA256_FIXED_SIGNING),
-        AsymmetricKind::Rsa2048 => None,
+        AsymmetricKind::Rsa2048 | AsymmetricKind::Ed25519 => None,
     }
 }
 
 enum Inner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
 }
 
 /// A private signing key in software, kept with its PKCS#8 encoding (zeroized on drop).
@@ -68,6 +74,11 @@ pub struct SigningKey {
 impl SigningKey {
     /// Generates a fresh key of `kind`.
     pub fn generate(kind: AsymmetricKind) -> Result<Self, CryptoError> {
+        if kind == AsymmetricKind::Ed25519 {
+            let pair = Ed25519KeyPair::generate().map_err(|_| CryptoError::Random)?;
+            let doc = pair.to_pkcs8v1().map_err(|_| CryptoError::KeyRejected("cannot encode key"))?;
+            return Self::from_pkcs8(kind, SecretBytes::new(doc.as_ref().to_vec()));
+        }
         let pkcs8 = match ec_alg(kind) {
             None => {
                 let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError::Random)?;
@@ -87,6 +98,10 @@ impl SigningKey {
     /// Reads a PKCS#8 key of `kind`.
     pub fn from_pkcs8(kind: AsymmetricKind, pkcs8: SecretBytes) -> Result<Self, CryptoError> {
         let inner = match ec_alg(kind) {
+            None if kind == AsymmetricKind::Ed25519 => Inner::Ed(
+                Ed25519KeyPair::from_pkcs8(pkcs8.expose())
+                    .map_err(|_| CryptoError::KeyRejected("not an Ed25519 PKCS#8 key"))?,
+            ),
             None => Inner::Rsa(
                 RsaKeyPair::from_pkcs8(pkcs8.expose())
                     .map_err(|_| CryptoError::KeyRejected("not an RSA PKCS#8 key"))?,
@@ -114,6 +129,7 @@ impl SigningKey {
         let der: PublicKeyX509Der<'static> = match &self.inner {
             Inner::Rsa(k) => k.public_key().as_der(),
             Inner::Ec(k) => k.public_key().as_der(),
+            Inner::Ed(k) => k.public_key().as_der(),
         }
         .map_err(|_| CryptoError::KeyRejected("cannot encode public key"))?;
         Ok(der.as_ref().to_vec())
@@ -139,6 +155,7 @@ impl SigningKey {
             (Inner::Ec(k), _) => {
                 Ok(k.sign(&rng, message).map_err(|_| CryptoError::SignFailed)?.as_ref().to_vec())
             }
+            (Inner::Ed(k), _) => Ok(k.sign(message).as_ref().to_vec()),
             (Inner::Rsa(_), _) => Err(CryptoError::KeyRejected("signature algorithm does not suit the key")),
         }
     }
@@ -162,6 +179,7 @@ pub fn verify(
         SignAlgorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
         SignAlgorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
         SignAlgorithm::Es256K => &signature::ECDSA_P256K1_SHA256_FIXED,
+        SignAlgorithm::EdDsa => &signature::ED25519,
     };
     let key =
         signature::ParsedPublicKey::new(alg, spki).map_err(|_| CryptoError::KeyRejected("public key"))?;
@@ -174,7 +192,13 @@ mod tests {
 
     #[test]
     fn every_algorithm_signs_and_verifies() {
-        for alg in [SignAlgorithm::Rs256, SignAlgorithm::Ps256, SignAlgorithm::Es256, SignAlgorithm::Es256K] {
+        for alg in [
+            SignAlgorithm::Rs256,
+            SignAlgorithm::Ps256,
+            SignAlgorithm::Es256,
+            SignAlgorithm::Es256K,
+            SignAlgorithm::EdDsa,
+        ] {
             let key = SigningKey::generate(alg.key_kind()).expect("generate");
             let again = SigningKey::from_pkcs8(key.kind(), key.pkcs8().clone()).expect("reload");
             let spki = again.public_key_spki().expect("spki");

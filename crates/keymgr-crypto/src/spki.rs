@@ -67,7 +67,9 @@ pub fn ec_spki(kind: AsymmetricKind, point: &[u8]) -> Result<Vec<u8>, CryptoErro
     let curve = match kind {
         AsymmetricKind::EcP256 => P256_OID,
         AsymmetricKind::EcSecp256k1 => SECP256K1_OID,
-        AsymmetricKind::Rsa2048 => return Err(CryptoError::KeyRejected("not an EC key kind")),
+        AsymmetricKind::Rsa2048 | AsymmetricKind::Ed25519 => {
+            return Err(CryptoError::KeyRejected("not an EC key kind"));
+        }
     };
     if point.len() != 65 || point.first() != Some(&0x04) {
         return Err(CryptoError::KeyRejected("EC point must be 65 bytes, uncompressed"));
@@ -104,6 +106,9 @@ mod tests {
     }
 }
 
+/// `id-Ed25519` (1.3.101.112) as an encoded OID (RFC 8410).
+const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+
 /// The kind of key a DER `SubjectPublicKeyInfo` holds, read from its `AlgorithmIdentifier`
 /// (`Rsa2048` stands for any RSA key here: verification accepts 2048 to 8192 bits); `None`
 /// for any other algorithm or curve.
@@ -114,6 +119,9 @@ pub fn key_kind(spki: &[u8]) -> Option<AsymmetricKind> {
     let starts_at = |oid: &[u8]| head.windows(oid.len()).position(|w| w == oid);
     if starts_at(RSA_ALGORITHM).is_some_and(|at| at <= 6) {
         return Some(AsymmetricKind::Rsa2048);
+    }
+    if starts_at(ED25519_OID).is_some_and(|at| at <= 6) {
+        return Some(AsymmetricKind::Ed25519);
     }
     let ec = starts_at(EC_PUBLIC_KEY_OID).filter(|at| *at <= 8)?;
     let curve = head.get(ec + EC_PUBLIC_KEY_OID.len()..)?;
@@ -132,7 +140,12 @@ mod kind_tests {
 
     #[test]
     fn the_kind_of_every_key_we_make_is_read_back() {
-        for kind in [AsymmetricKind::Rsa2048, AsymmetricKind::EcP256, AsymmetricKind::EcSecp256k1] {
+        for kind in [
+            AsymmetricKind::Rsa2048,
+            AsymmetricKind::EcP256,
+            AsymmetricKind::EcSecp256k1,
+            AsymmetricKind::Ed25519,
+        ] {
             let key = crate::SigningKey::generate(kind).expect("key");
             assert_eq!(key_kind(&key.public_key_spki().expect("spki")), Some(kind));
         }

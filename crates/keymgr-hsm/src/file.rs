@@ -145,6 +145,7 @@ fn kind_code(kind: KeyKind) -> u8 {
         KeyKind::Asymmetric(AsymmetricKind::EcP256) => 2,
         KeyKind::Asymmetric(AsymmetricKind::EcSecp256k1) => 3,
         KeyKind::Aes256 => 4,
+        KeyKind::Asymmetric(AsymmetricKind::Ed25519) => 5,
     }
 }
 
@@ -154,6 +155,7 @@ fn kind_from_code(code: u8) -> Option<KeyKind> {
         2 => KeyKind::Asymmetric(AsymmetricKind::EcP256),
         3 => KeyKind::Asymmetric(AsymmetricKind::EcSecp256k1),
         4 => KeyKind::Aes256,
+        5 => KeyKind::Asymmetric(AsymmetricKind::Ed25519),
         _ => return None,
     })
 }

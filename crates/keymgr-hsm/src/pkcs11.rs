@@ -272,6 +272,11 @@ impl Keystore for Pkcs11Keystore {
                     session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)?;
                     self.public_key_of(session, alias).map(Some)
                 }
+                // MOSIP keeps Ed25519 keys in software, wrapped by their master; tokens differ
+                // in their EdDSA support, so none is made here.
+                KeyKind::Asymmetric(AsymmetricKind::Ed25519) => Err(Fail::Keystore(HsmError::Config(
+                    "Ed25519 keys are not made in the PKCS#11 keystore (MOSIP keeps them in software)".into(),
+                ))),
                 KeyKind::Asymmetric(curve) => {
                     let params = if curve == AsymmetricKind::EcP256 { P256_OID } else { SECP256K1_OID };
                     let public = [
@@ -394,6 +399,7 @@ impl Keystore for Pkcs11Keystore {
                 SignAlgorithm::Es256 | SignAlgorithm::Es256K => {
                     (Mechanism::Ecdsa, sha256(message).to_vec(), KeyType::EC)
                 }
+                SignAlgorithm::EdDsa => return Err(wrong_kind(alias, "sign with EdDSA")),
             };
             if key.key_type != needs {
                 return Err(wrong_kind(alias, "sign with this algorithm"));

@@ -158,3 +158,22 @@ fn many_threads_share_one_keystore() {
     let reopened = FileKeystore::open(dir.path().join("keys.kmks"), PIN).unwrap();
     assert_eq!(reopened.aliases().unwrap().len(), 1 + 8 * 4, "every write landed");
 }
+
+/// Ed25519 keys (MOSIP's `ED25519_SIGN`) live in the file keystore like the other signing
+/// keys and survive reopening; the signature is plain Ed25519 (RFC 8032).
+#[test]
+fn ed25519_keys_sign_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.kmks");
+    let ks = open(&path).unwrap();
+    let spki = ks.generate("ed", KeyKind::Asymmetric(AsymmetricKind::Ed25519)).unwrap().unwrap();
+    assert_eq!(keymgr_crypto::spki::key_kind(&spki), Some(AsymmetricKind::Ed25519));
+    let sig = ks.sign("ed", keymgr_crypto::SignAlgorithm::EdDsa, b"message").unwrap();
+    assert_eq!(sig.len(), 64);
+    keymgr_crypto::verify(keymgr_crypto::SignAlgorithm::EdDsa, &spki, b"message", &sig).unwrap();
+    assert!(ks.sign("ed", keymgr_crypto::SignAlgorithm::Es256, b"message").is_err(), "wrong algorithm");
+    drop(ks);
+    let ks = FileKeystore::open(&path, PIN).unwrap();
+    let again = ks.sign("ed", keymgr_crypto::SignAlgorithm::EdDsa, b"message").unwrap();
+    keymgr_crypto::verify(keymgr_crypto::SignAlgorithm::EdDsa, &spki, b"message", &again).unwrap();
+}

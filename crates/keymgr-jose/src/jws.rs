@@ -1,6 +1,6 @@
 //! JWS compact serialisation (RFC 7515), as MOSIP's `/jwsSign` and `/jwtSign` make it and
 //! `/jwtVerify` reads it: RS256, PS256 (salt 32), ES256 and ES256K (fixed 64-byte `r || s`,
-//! not DER); attached or detached payloads; RFC 7797 unencoded payloads (`"b64": false` with
+//! not DER), EdDSA (Ed25519); attached or detached payloads; RFC 7797 unencoded payloads (`"b64": false` with
 //! `"crit": ["b64"]`). The header is written in MOSIP's order (`alg`, `x5c`, `x5t#S256`, `x5u`,
 //! `kid`, additional v2 parameters, `typ`, `jku`, `cty`, `b64`, `crit`).
 //!
@@ -29,6 +29,8 @@ pub enum JwsAlgorithm {
     Es256,
     /// ECDSA secp256k1 with SHA-256 (RFC 8812).
     Es256K,
+    /// Ed25519 (RFC 8037).
+    EdDsa,
 }
 
 impl JwsAlgorithm {
@@ -39,6 +41,7 @@ impl JwsAlgorithm {
             Self::Ps256 => "PS256",
             Self::Es256 => "ES256",
             Self::Es256K => "ES256K",
+            Self::EdDsa => "EdDSA",
         }
     }
 
@@ -49,6 +52,7 @@ impl JwsAlgorithm {
             "PS256" => Ok(Self::Ps256),
             "ES256" => Ok(Self::Es256),
             "ES256K" => Ok(Self::Es256K),
+            "EdDSA" => Ok(Self::EdDsa),
             "none" | "None" | "NONE" => {
                 Err(JoseError::AlgorithmRefused("alg none: an unsigned token".into()))
             }
@@ -66,6 +70,7 @@ impl JwsAlgorithm {
             Self::Ps256 => SignAlgorithm::Ps256,
             Self::Es256 => SignAlgorithm::Es256,
             Self::Es256K => SignAlgorithm::Es256K,
+            Self::EdDsa => SignAlgorithm::EdDsa,
         }
     }
 
@@ -191,12 +196,12 @@ pub fn sign(
     input.extend_from_slice(&payload_part);
     let signature = sign(&input)?;
     let expected = match header.alg {
-        JwsAlgorithm::Es256 | JwsAlgorithm::Es256K => Some(64),
+        JwsAlgorithm::Es256 | JwsAlgorithm::Es256K | JwsAlgorithm::EdDsa => Some(64),
         JwsAlgorithm::Rs256 | JwsAlgorithm::Ps256 => None,
     };
     if expected.is_some_and(|n| n != signature.len()) {
         return Err(JoseError::Crypto(format!(
-            "{} signatures are 64 bytes (r || s), not {}",
+            "{} signatures are 64 bytes, not {}",
             header.alg.name(),
             signature.len()
         )));
@@ -368,7 +373,13 @@ mod tests {
 
     #[test]
     fn every_algorithm_attached_detached_and_unencoded() {
-        for alg in [JwsAlgorithm::Rs256, JwsAlgorithm::Ps256, JwsAlgorithm::Es256, JwsAlgorithm::Es256K] {
+        for alg in [
+            JwsAlgorithm::Rs256,
+            JwsAlgorithm::Ps256,
+            JwsAlgorithm::Es256,
+            JwsAlgorithm::Es256K,
+            JwsAlgorithm::EdDsa,
+        ] {
             let (key, public) = signer(alg);
             let header = JwsHeader { kid: Some("k1".into()), typ: Some("JWT".into()), ..JwsHeader::new(alg) };
             let token = signed(&header, &key, br#"{"sub":"x"}"#, false);
@@ -451,8 +462,10 @@ mod tests {
         assert!(matches!(refused(&es, &rsa), JoseError::AlgorithmRefused(_)));
         assert!(matches!(
             refused(&token_with_header(r#"{"alg":"EdDSA"}"#, "{}", b"s"), &rsa),
-            JoseError::Unsupported { .. }
+            JoseError::AlgorithmRefused(_)
         ));
+        let rs512 = token_with_header(r#"{"alg":"RS512"}"#, "{}", b"s");
+        assert!(matches!(refused(&rs512, &rsa), JoseError::Unsupported { .. }));
         let crit = token_with_header(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#, "{}", b"s");
         assert!(matches!(refused(&crit, &rsa), JoseError::Unsupported { .. }));
         let b64_no_crit = token_with_header(r#"{"alg":"RS256","b64":false}"#, "{}", b"s");

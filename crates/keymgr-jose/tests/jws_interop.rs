@@ -17,7 +17,7 @@ use keymgr_jose::jws::{JwsAlgorithm, JwsHeader, VerifyingKey, sign, verify};
 const PYTHON: &str = r#"
 import base64, json, sys
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, utils
 
 def b64d(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 def b64e(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
@@ -27,6 +27,8 @@ def check(key, alg, sig, data):
         key.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
     elif alg == "PS256":
         key.verify(sig, data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    elif alg == "EdDSA":
+        key.verify(sig, data)
     else:
         r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
         key.verify(utils.encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
@@ -48,6 +50,8 @@ else:
     if alg in ("RS256", "PS256"):
         from cryptography.hazmat.primitives.asymmetric import rsa
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif alg == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
     else:
         key = ec.generate_private_key(ec.SECP256K1() if curve == "k1" else ec.SECP256R1())
     h = b64e(json.dumps({"alg": alg, "typ": "JWT"}).encode())
@@ -57,6 +61,8 @@ else:
         sig = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     elif alg == "PS256":
         sig = key.sign(data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    elif alg == "EdDSA":
+        sig = key.sign(data)
     else:
         r, s = utils.decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
@@ -83,8 +89,13 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-const ALGORITHMS: [JwsAlgorithm; 4] =
-    [JwsAlgorithm::Rs256, JwsAlgorithm::Ps256, JwsAlgorithm::Es256, JwsAlgorithm::Es256K];
+const ALGORITHMS: [JwsAlgorithm; 5] = [
+    JwsAlgorithm::Rs256,
+    JwsAlgorithm::Ps256,
+    JwsAlgorithm::Es256,
+    JwsAlgorithm::Es256K,
+    JwsAlgorithm::EdDsa,
+];
 
 #[test]
 fn python_verifies_what_we_sign() {
@@ -132,7 +143,8 @@ fn we_verify_what_python_signs() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("jws.py");
     std::fs::write(&script, PYTHON).unwrap();
-    for (alg, curve) in [("RS256", "-"), ("PS256", "-"), ("ES256", "p256"), ("ES256K", "k1")] {
+    for (alg, curve) in [("RS256", "-"), ("PS256", "-"), ("ES256", "p256"), ("ES256K", "k1"), ("EdDSA", "-")]
+    {
         let out = Command::new("python3").arg(&script).args(["sign", alg, curve]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).unwrap();
