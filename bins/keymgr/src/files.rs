@@ -42,29 +42,15 @@ pub fn read_key_file(path: &Path) -> Result<SecretBytes, CliError> {
     let fail = |e: std::io::Error| CliError::Usage(format!("cannot read {}: {e}", path.display()));
     let mut buf = SecretBytes::new(vec![0; max.saturating_add(1)]);
     let len = if path == Path::new("-") {
-        fill_from(&mut std::io::stdin().lock(), buf.expose_mut())
+        keymgr_hsm::read_into(&mut std::io::stdin().lock(), buf.expose_mut())
     } else {
-        fill_from(&mut std::fs::File::open(path).map_err(fail)?, buf.expose_mut())
+        keymgr_hsm::read_into(&mut std::fs::File::open(path).map_err(fail)?, buf.expose_mut())
     }
     .map_err(fail)?;
     if len > max {
         return Err(CliError::Usage(format!("{} is larger than {max} bytes", path.display())));
     }
     Ok(SecretBytes::new(buf.expose().get(..len).unwrap_or_default().to_vec()))
-}
-
-/// Reads from `reader` into `buf` until end of input or until `buf` is full; the bytes read.
-fn fill_from(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut len = 0;
-    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
-        match reader.read(rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(len)
 }
 
 /// Writes `data` to `path` atomically (a temporary file in the same folder, flushed to disk,

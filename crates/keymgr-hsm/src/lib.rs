@@ -24,7 +24,7 @@ pub use error::HsmError;
 pub use file::{FileKeystore, KdfParams};
 pub use keymgr_crypto::{AsymmetricKind, SignAlgorithm};
 pub use pkcs11::{Pkcs11Config, Pkcs11Keystore};
-pub use private_file::{open_private_file, write_private_file};
+pub use private_file::{open_private_file, read_into, write_private_file};
 
 use keymgr_crypto::SecretBytes;
 

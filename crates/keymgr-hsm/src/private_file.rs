@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -69,6 +69,23 @@ pub fn open_private_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path)
 }
 
+/// Reads from `reader` into `buf` until end of input or until `buf` is full, and answers how
+/// many bytes were read: secrets go into a buffer allocated once (zeroizing, by the caller),
+/// never into a growing vector that would leave copies in freed memory. Give `buf` one byte
+/// more than the limit to tell an input over it.
+pub fn read_into(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +114,13 @@ mod tests {
             .expect("ls")
             .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".tmp")));
         assert_eq!(leftovers.count(), 0);
+    }
+
+    #[test]
+    fn read_into_fills_up_to_the_buffer() {
+        let mut buf = [0u8; 4];
+        assert_eq!(read_into(&mut &b"ab"[..], &mut buf).expect("short"), 2);
+        assert_eq!(read_into(&mut &b"abcdef"[..], &mut buf).expect("long"), 4);
+        assert_eq!(&buf, b"abcd");
     }
 }

@@ -154,6 +154,9 @@ pub fn parse(compact: &str, max_len: usize) -> Result<ParsedJwe, JoseError> {
     })
 }
 
+/// DEFLATE's largest expansion: a 258-byte match costs at least two bits, about 1032 to 1.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// Decrypts `jwe` with its unwrapped content key; inflates DEFLATE content up to `max_len`.
 pub fn decrypt(jwe: ParsedJwe, cek: &DataKey, max_len: usize) -> Result<Zeroizing<Vec<u8>>, JoseError> {
     let mut content = Zeroizing::new(jwe.ciphertext);
@@ -162,16 +165,19 @@ pub fn decrypt(jwe: ParsedJwe, cek: &DataKey, max_len: usize) -> Result<Zeroizin
     if jwe.header.zip.is_none() {
         return Ok(content);
     }
-    // Inflate into one zeroizing buffer of the limit's size (a growing vector would leave
-    // copies of the plaintext in freed memory); one byte more tells an overflow.
-    let mut plain = Zeroizing::new(vec![0u8; max_len.saturating_add(1)]);
+    // Inflate into one zeroizing buffer (a growing vector would leave copies of the plaintext
+    // in freed memory), one byte over what can come out: the limit, or what DEFLATE can
+    // expand this content to (at most 1032 to 1), whichever is smaller, so that a small token
+    // does not cost a buffer of the whole limit. The extra byte tells an overflow.
+    let can_inflate_to = content.len().saturating_mul(MAX_DEFLATE_RATIO).saturating_add(MAX_DEFLATE_RATIO);
+    let mut plain = Zeroizing::new(vec![0u8; max_len.min(can_inflate_to).saturating_add(1)]);
     match miniz_oxide::inflate::decompress_slice_iter_to_slice(
         &mut plain,
         std::iter::once(&content[..]),
         false,
         true,
     ) {
-        Ok(len) if len <= max_len => {
+        Ok(len) if len <= max_len && len < plain.len() => {
             plain.truncate(len);
             Ok(plain)
         }

@@ -280,8 +280,10 @@ impl HttpConfig {
                 self.idle_timeout_secs, self.request_timeout_secs
             )));
         }
-        if self.header_read_timeout_secs == 0 || self.max_connections == 0 {
-            return Err(config_error("http.header_read_timeout_secs and max_connections must be above 0"));
+        if self.header_read_timeout_secs == 0 || self.max_connections == 0 || self.max_connections > 1 << 20 {
+            return Err(config_error(
+                "http.header_read_timeout_secs must be above 0 and max_connections from 1 to 1048576",
+            ));
         }
         Ok(ServerLimits {
             max_connections: self.max_connections,

@@ -2,7 +2,6 @@
 //! atomically and privately and read back without following links, the mode checks of the
 //! data directory and the SQLite files, PIN rules, and the PostgreSQL TLS check.
 
-use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -41,15 +40,7 @@ pub(crate) fn read_secret_text(path: &Path, what: &str) -> Result<Zeroizing<Stri
         )));
     }
     let mut buf = Zeroizing::new(vec![0u8; MAX_SECRET_FILE_LEN + 1]);
-    let mut len = 0;
-    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
-        match file.read(rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let len = keymgr_hsm::read_into(&mut file, &mut buf).map_err(fail)?;
     if len > MAX_SECRET_FILE_LEN {
         return Err(config_error(format!(
             "{what} {} is larger than {MAX_SECRET_FILE_LEN} bytes",
