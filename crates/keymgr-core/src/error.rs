@@ -110,6 +110,45 @@ pub enum KeymgrError {
     /// limit).
     #[error("too many new keys: the key creation limit is reached, try again later")]
     KeyCreationRateLimited,
+    /// Signing is not allowed with the key of this application and reference: ROOT, a
+    /// reference that is not a signing key, or a raw signature with a key that certifies keys
+    /// (`KER-KMS-020`).
+    #[error("signing not allowed with this key: {0}")]
+    SigningNotAllowed(String),
+    /// The signing key's certificate is not valid now (`KER-KMA-005`).
+    #[error("the signing certificate is not valid now: {0}")]
+    SigningCertificateNotValid(String),
+    /// The data to sign is missing or not base64url (`KER-JWS-102`).
+    #[error("data to sign is not valid: {0}")]
+    InvalidDataToSign(String),
+    /// The data to sign is not JSON where JSON is required (`KER-JWS-103`).
+    #[error("data to sign is not valid JSON")]
+    DataToSignNotJson,
+    /// The signature could not be made (`KER-JWS-104`): the algorithm does not suit the key,
+    /// or the keystore failed to sign.
+    #[error("unable to sign the data: {0}")]
+    SignFailed(String),
+    /// The token to verify is not a well-formed JWS, or names a refused algorithm
+    /// (`KER-JWS-105`).
+    #[error("unable to verify the data: {0}")]
+    VerifyFailed(String),
+    /// The token or certificate to verify with cannot be read (`KER-JWS-106`).
+    #[error("signature data to verify is not valid: {0}")]
+    InvalidVerifyInput(String),
+    /// The certificate to verify with is not valid now (`KER-JWS-107`).
+    #[error("signature verification certificate not valid")]
+    VerifyCertificateNotValid,
+    /// The caller may not sign with the keys of this application (`access_allowed`,
+    /// `KER-JWS-108`).
+    #[error("signing data not allowed for the authenticated token")]
+    SignNotAllowed,
+    /// A signature encoding other than `base58btc` and `base64url` (`KER-KMS-036`).
+    #[error("unsupported signature encoding {0:?}: use base58btc or base64url")]
+    UnsupportedSignatureFormat(String),
+    /// The legacy `/validate` found no `KERNEL`/`SIGN` key whose signature holds
+    /// (`KER-CSS-101`).
+    #[error("validation unsuccessful")]
+    SignatureValidationFailed,
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -157,6 +196,17 @@ impl KeymgrError {
             Self::InvalidJson(_) => "KER-CRY-013",
             Self::JweEncrypt(_) => "KER-CRY-014",
             Self::JweDecrypt(_) => "KER-CRY-015",
+            Self::SigningNotAllowed(_) => "KER-KMS-020",
+            Self::SigningCertificateNotValid(_) => "KER-KMA-005",
+            Self::InvalidDataToSign(_) => "KER-JWS-102",
+            Self::DataToSignNotJson => "KER-JWS-103",
+            Self::SignFailed(_) => "KER-JWS-104",
+            Self::VerifyFailed(_) => "KER-JWS-105",
+            Self::InvalidVerifyInput(_) => "KER-JWS-106",
+            Self::VerifyCertificateNotValid => "KER-JWS-107",
+            Self::SignNotAllowed => "KER-JWS-108",
+            Self::UnsupportedSignatureFormat(_) => "KER-KMS-036",
+            Self::SignatureValidationFailed => "KER-CSS-101",
             Self::Keystore(HsmError::NoSuchAlias(_)) => "KER-KMA-004",
             Self::Keystore(HsmError::WrongPin) => "KER-KMA-007",
             Self::Keystore(HsmError::Config(_)) => "KER-KMA-001",

@@ -9,7 +9,9 @@
 //! thumbprint lookup and access rule, revocation, the key generator job, and bounded caches
 //! (current certificate per pair, thumbprint to alias, unwrapped base keys); CSRs, CA-signed
 //! certificate upload, other domains' certificates, certificate lists and PKCS#7 chains; HSM
-//! symmetric keys, PIN encryption and the Argon2 hash. Time comes from an injected [`Clock`].
+//! symmetric keys, PIN encryption and the Argon2 hash; signing (JWS/JWT, raw signatures,
+//! verification) with the key MOSIP's rules choose, Ed25519 signing keys kept in the database.
+//! Time comes from an injected [`Clock`].
 
 #![forbid(unsafe_code)]
 
@@ -28,9 +30,12 @@ pub use error::KeymgrError;
 /// fields, token hashing, JWE options.
 pub use keymgr_crypto::{issue::DistinguishedNameSpec, sha256};
 pub use keymgr_jose::JweOptions;
+pub use keymgr_jose::jws::JwsAlgorithm;
 pub use manager::{
-    Argon2Hash, CacheStats, CertificateInfo, CertificateRecord, CsrInfo, DecryptionScope, Health, KeyManager,
-    KeyManagerConfig, KeygenReport, NewPairLimits, SymmetricKeyStatus,
+    Argon2Hash, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CsrInfo,
+    DecryptionScope, Health, JwsSignRequest, KeyManager, KeyManagerConfig, KeygenReport, NewPairLimits,
+    RawSignature, SignatureEncoding, SigningSettings, SymmetricKeyStatus, TrustStatus, VerifyRequest,
+    VerifyResult,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -8,7 +8,9 @@
 //! * `certificates`: CSRs, certificate upload, other domains' certificates, lists and chains.
 //! * `jwe`: `/jwtEncrypt` and `/jwtDecrypt`; `secrets`: symmetric keys, PIN encryption, Argon2.
 //!
-//! Rooms of the capabilities to come: `signing` (JWS/JWT, raw signatures), `partners` (the
+//! * `signing`: the signing key choice, JWS/JWT signatures, raw signatures, verification.
+//!
+//! Rooms of the capabilities to come: `partners` (the
 //! partner trust store), `zk` (zero-knowledge encryption), `lifecycle` (key states,
 //! compromise, rewrap, retention), `audit`, `migration`. Each adds an `impl KeyManager` block
 //! in its own file and uses this module's shared helpers.
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keymgr_crypto::issue::DistinguishedNameSpec;
-use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SignAlgorithm, sha1_hex_upper};
+use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SignAlgorithm, SigningKey, sha1_hex_upper};
 use keymgr_db::Database;
 use keymgr_envelope::Recipient;
 use keymgr_hsm::Keystore;
@@ -34,12 +36,17 @@ mod data;
 mod hierarchy;
 mod jwe;
 mod secrets;
+mod signing;
 mod stats;
 
 pub use certificates::{CertificateRecord, CsrInfo};
-pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits};
+pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, SigningSettings};
 pub use hierarchy::KeygenReport;
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
+pub use signing::{
+    CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding, TrustStatus, VerifyRequest,
+    VerifyResult,
+};
 pub use stats::{CacheStats, Health};
 
 use crate::rate::TokenBucket;
@@ -81,6 +88,7 @@ pub struct KeyManager {
     current: BoundedCache<KeyRef, Arc<Current>>,
     by_thumbprint: BoundedCache<Thumbprint, Vec<KeyAlias>>,
     base_keys: BoundedCache<String, RsaPrivateKey>,
+    signing_keys: BoundedCache<String, Arc<SigningKey>>,
     policies: BoundedCache<AppId, Option<KeyPolicy>>,
     argon2_slots: Slots,
     new_pair_budget: Option<TokenBucket>,
@@ -174,6 +182,7 @@ impl KeyManager {
             current: BoundedCache::new(4096, cert_ttl),
             by_thumbprint: BoundedCache::new(4096, Duration::from_secs(3600)),
             base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
+            signing_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             policies: BoundedCache::new(1024, cert_ttl),
             argon2_slots: Slots::new(config.argon2_concurrency),
             new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),

@@ -21,6 +21,7 @@ pub struct Certificate {
     serial_hex: String,
     not_before: UtcTime,
     not_after: UtcTime,
+    can_certify: bool,
 }
 
 impl Certificate {
@@ -39,6 +40,9 @@ impl Certificate {
                 .map_err(|_| CryptoError::Certificate("validity out of range".into()))
         };
         let validity = cert.validity();
+        // A CA, or a key allowed to sign certificates; an unreadable extension counts as one.
+        let is_ca = cert.basic_constraints().map_or(true, |b| b.is_some_and(|b| b.value.ca));
+        let cert_sign = cert.key_usage().map_or(true, |u| u.is_some_and(|u| u.value.key_cert_sign()));
         Ok(Self {
             der: der.to_vec(),
             thumbprint: thumbprint_of(der),
@@ -49,6 +53,7 @@ impl Certificate {
             serial_hex: cert.raw_serial_as_string(),
             not_before: time(validity.not_before.timestamp())?,
             not_after: time(validity.not_after.timestamp())?,
+            can_certify: is_ca || cert_sign,
         })
     }
 
@@ -126,6 +131,13 @@ impl Certificate {
                 &cert.signature_value.data,
             )
             .is_ok()
+    }
+
+    /// Whether the certificate's key may certify others: a CA (basic constraints) or a key
+    /// with `keyCertSign`. Such a key must never sign caller-chosen bytes raw, or the caller
+    /// could have it sign a certificate.
+    pub fn can_certify(&self) -> bool {
+        self.can_certify
     }
 
     /// Whether the certificate is valid (within its dates) at `at`.

@@ -64,10 +64,13 @@ pub fn subject_of(certificate: &Certificate) -> Result<DistinguishedNameSpec, Cr
 pub enum CertificateProfile {
     /// ROOT: digitalSignature + keyCertSign (critical), CA with path length 2.
     Root,
-    /// Module masters and signing keys: digitalSignature + keyCertSign, CA with path length 1.
+    /// Module masters: digitalSignature + keyCertSign, CA with path length 1.
     Intermediate,
     /// Base encryption keys: keyEncipherment, not a CA.
     Encryption,
+    /// Signing keys (`KERNEL`/`SIGN`, the EC and Ed25519 keys): digitalSignature, not a CA, so
+    /// a raw signature they make over caller bytes can never pass as a certificate.
+    Signing,
 }
 
 /// The validity, subject and profile of a certificate to issue.

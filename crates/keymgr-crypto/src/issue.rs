@@ -65,6 +65,7 @@ impl Spki {
                     _ => return Err(CryptoError::KeyRejected("only RSA and P-256 keys can be certified")),
                 }
             }
+            "1.3.101.112" => &rcgen::PKCS_ED25519,
             _ => return Err(CryptoError::KeyRejected("unsupported public key algorithm")),
         };
         Ok(Self { alg, key_bits: spki.subject_public_key.data.to_vec() })
@@ -156,6 +157,7 @@ pub fn issue_certificate(
             vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign],
         ),
         CertificateProfile::Encryption => (IsCa::ExplicitNoCa, vec![KeyUsagePurpose::KeyEncipherment]),
+        CertificateProfile::Signing => (IsCa::ExplicitNoCa, vec![KeyUsagePurpose::DigitalSignature]),
     };
     params.is_ca = is_ca;
     params.key_usages = usages;

@@ -72,11 +72,13 @@ pub(crate) fn issue(
         Some(k) => k,
         None => key_id(issuer.public_key_spki)?,
     };
-    // digitalSignature + keyCertSign (2 unused bits) or keyEncipherment (5 unused bits).
+    // digitalSignature + keyCertSign (2 unused bits), keyEncipherment (5 unused bits) or
+    // digitalSignature alone (7 unused bits).
     let (basic, usage): (Vec<u8>, [u8; 2]) = match spec.profile {
         CertificateProfile::Root => (seq(&[&tlv(0x01, &[0xff]), &uint(&[2])]), [0x02, 0x84]),
         CertificateProfile::Intermediate => (seq(&[&tlv(0x01, &[0xff]), &uint(&[1])]), [0x02, 0x84]),
         CertificateProfile::Encryption => (seq(&[]), [0x05, 0x20]),
+        CertificateProfile::Signing => (seq(&[]), [0x07, 0x80]),
     };
     let extensions = seq(&[
         &extension(&[0x55, 0x1d, 0x13], true, &basic),

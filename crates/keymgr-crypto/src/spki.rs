@@ -1,5 +1,6 @@
 //! DER `SubjectPublicKeyInfo` from raw key components, for HSMs that hand out a modulus and
-//! exponent (RSA) or a curve point (EC) instead of an encoded public key.
+//! exponent (RSA) or a curve point (EC) instead of an encoded public key, and for JSON Web
+//! Keys (RSA `n`/`e`, EC `x`/`y`, OKP Ed25519 `x`).
 
 use crate::{AsymmetricKind, CryptoError};
 
@@ -81,6 +82,16 @@ pub fn ec_spki(kind: AsymmetricKind, point: &[u8]) -> Result<Vec<u8>, CryptoErro
     Ok(tlv(0x30, &content))
 }
 
+/// The SPKI of an Ed25519 key from its 32-byte public key (RFC 8410).
+pub fn ed25519_spki(public: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if public.len() != 32 {
+        return Err(CryptoError::KeyRejected("an Ed25519 public key is 32 bytes"));
+    }
+    let mut content = tlv(0x30, ED25519_OID);
+    content.extend(bit_string(public));
+    Ok(tlv(0x30, &content))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +114,11 @@ mod tests {
         let exponent = &body[267..];
         assert_eq!(rsa_spki(modulus, exponent), spki);
         assert!(ec_spki(AsymmetricKind::EcP256, &[4; 64]).is_err());
+        let ed = SigningKey::generate(AsymmetricKind::Ed25519).expect("generate");
+        let spki = ed.public_key_spki().expect("spki");
+        assert_eq!(ed25519_spki(&spki[spki.len() - 32..]).expect("encode"), spki);
+        assert_eq!(key_kind(&spki), Some(AsymmetricKind::Ed25519));
+        assert!(ed25519_spki(&[0; 31]).is_err());
     }
 }
 

@@ -103,6 +103,9 @@ pub struct JwsHeader {
     pub cty: Option<String>,
     /// RFC 7797: `false` signs the payload as it is (`"b64": false`, `"crit": ["b64"]`).
     pub b64: bool,
+    /// Further critical parameters (`/jwsSign/v2`'s `crit`): each must be one of
+    /// [`Self::additional`]. `b64` is added by [`Self::b64`], not here.
+    pub crit: Vec<String>,
 }
 
 impl JwsHeader {
@@ -119,6 +122,7 @@ impl JwsHeader {
             jku: None,
             cty: None,
             b64: true,
+            crit: Vec::new(),
         }
     }
 
@@ -149,9 +153,23 @@ impl JwsHeader {
                 parts.push((name.into(), v));
             }
         }
+        let mut crit: Vec<&str> = Vec::new();
         if !self.b64 {
             parts.push(("b64".into(), Value::Bool(false)));
-            parts.push(("crit".into(), Value::from(vec!["b64"])));
+            crit.push("b64");
+        }
+        for name in &self.crit {
+            if !self.additional.iter().any(|(n, _)| n == name) {
+                return Err(JoseError::Malformed(format!(
+                    "crit names {name:?}, which is not an additional header of this token"
+                )));
+            }
+            if !crit.contains(&name.as_str()) {
+                crit.push(name);
+            }
+        }
+        if !crit.is_empty() {
+            parts.push(("crit".into(), Value::from(crit)));
         }
         let mut out = String::from("{");
         for (i, (name, value)) in parts.iter().enumerate() {
@@ -167,9 +185,31 @@ impl JwsHeader {
     }
 }
 
+/// A certificate as an `x5c` entry: standard base64 (with padding) of its DER (RFC 7515,
+/// section 4.1.6).
+pub fn x5c_entry(der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
+/// The DER of an `x5c` entry, at most `max_len` bytes.
+pub fn x5c_der(entry: &str, max_len: usize) -> Result<Vec<u8>, JoseError> {
+    if entry.len() / 4 * 3 > max_len {
+        return Err(JoseError::TooLarge { max: max_len });
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(entry)
+        .map_err(|_| JoseError::Malformed("an x5c entry is not standard base64".into()))
+}
+
+/// The `x5t#S256` of a certificate: base64url of the SHA-256 of its DER.
+pub fn x5t_s256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(keymgr_crypto::sha256(der))
+}
+
 /// Header names the standard owns; additional parameters may not use them.
-const RESERVED: [&str; 11] =
-    ["alg", "x5c", "x5t#S256", "x5t", "x5u", "kid", "typ", "jku", "cty", "b64", "crit"];
+/// `jwk` among them: a key in the header would invite verifiers to trust it.
+pub const RESERVED: [&str; 12] =
+    ["alg", "x5c", "x5t#S256", "x5t", "x5u", "kid", "typ", "jku", "jwk", "cty", "b64", "crit"];
 
 /// The signing callback: the raw signature over the signing input, made wherever the private
 /// key lives (the keystore, or a software key).
@@ -292,7 +332,10 @@ pub fn verify(
             (payload_part.as_bytes().to_vec(), payload)
         }
     };
-    let signature = decode(signature_part, "the signature")?;
+    // A signature part that is empty or not base64url is a signature that does not hold.
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature_part) else {
+        return Ok(Verified { alg, header, payload, signature_valid: false });
+    };
     let mut input = Vec::with_capacity(protected.len() + 1 + signed_payload.len());
     input.extend_from_slice(protected.as_bytes());
     input.push(b'.');
@@ -308,7 +351,7 @@ fn split(token: &str, max_len: usize) -> Result<(&str, &str, &str), JoseError> {
     }
     let mut parts = token.trim().split('.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) if !h.is_empty() && !s.is_empty() => Ok((h, p, s)),
+        (Some(h), Some(p), Some(s), None) if !h.is_empty() => Ok((h, p, s)),
         _ => Err(JoseError::Malformed("a compact JWS has three parts: header.payload.signature".into())),
     }
 }
@@ -418,6 +461,10 @@ mod tests {
             header.to_json().expect("json"),
             r#"{"alg":"RS256","x5c":["MIIB"],"x5t#S256":"t","kid":"k","iat":1,"typ":"JWT","b64":false,"crit":["b64"]}"#
         );
+        let with_crit = JwsHeader { crit: vec!["iat".into()], ..header.clone() };
+        assert!(with_crit.to_json().expect("json").ends_with(r#""b64":false,"crit":["b64","iat"]}"#));
+        let unknown_crit = JwsHeader { crit: vec!["exp".into()], ..header.clone() };
+        assert!(matches!(unknown_crit.to_json(), Err(JoseError::Malformed(_))));
         let clash = JwsHeader { additional: vec![("kid".into(), Value::from("x"))], ..header };
         assert!(matches!(clash.to_json(), Err(JoseError::Malformed(_))));
     }
@@ -451,10 +498,16 @@ mod tests {
             let t = token_with_header(&format!(r#"{{"alg":"{alg}"}}"#), "{}", b"sig");
             assert!(matches!(refused(&t, &rsa), JoseError::AlgorithmRefused(_)), "{alg}");
         }
-        // alg none with an empty signature part is malformed before anything else.
+        // alg none with an empty signature part is refused for its alg.
         let unsigned =
             format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode("{}"));
-        assert!(matches!(refused(&unsigned, &rsa), JoseError::Malformed(_)));
+        assert!(matches!(refused(&unsigned, &rsa), JoseError::AlgorithmRefused(_)));
+        // An empty signature part, or one that is not base64url, is a signature that does not
+        // hold (as MOSIP answers), not a malformed token.
+        for signature in ["", "!!", "c2ln="] {
+            let t = format!("{}.e30.{signature}", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#));
+            assert!(!verify(&t, None, &rsa, MAX).expect("well-formed").signature_valid, "{signature:?}");
+        }
         // An alg that does not fit the key: RS256 against an EC key, ES256 against RSA.
         let rs = token_with_header(r#"{"alg":"RS256"}"#, "{}", b"sig");
         assert!(matches!(refused(&rs, &ec), JoseError::AlgorithmRefused(_)));

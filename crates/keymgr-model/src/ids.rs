@@ -147,6 +147,8 @@ impl KeyRef {
         let reference = self.reference.as_str();
         if reference.is_empty() {
             if app.eq_ignore_case(WellKnown::ROOT_APP) { KeyTier::Root } else { KeyTier::ModuleMaster }
+        } else if reference == WellKnown::ED25519_SIGN_REF {
+            KeyTier::DatabaseSigning
         } else if (app.eq_ignore_case(WellKnown::KERNEL_APP) && reference == WellKnown::SIGN_REF)
             || WellKnown::EC_SIGN_REFS.contains(&reference)
         {
@@ -180,6 +182,10 @@ pub enum KeyTier {
     /// A platform or EC signing key ((`KERNEL`, `SIGN`), (APP, `EC_SECP256R1_SIGN`), ...): in the
     /// HSM, signed by ROOT.
     Signing,
+    /// An Ed25519 signing key (APP, `ED25519_SIGN`): made in software, in the database wrapped
+    /// by the module master and certified by it, as MOSIP keeps them (PKCS#11 tokens have no
+    /// Ed25519).
+    DatabaseSigning,
     /// A base encryption key (APP, REF): in the database wrapped by the module master, signed by
     /// the module master.
     Base,
@@ -188,7 +194,13 @@ pub enum KeyTier {
 impl KeyTier {
     /// Whether the private key of this tier lives in the HSM (rather than the database).
     pub fn in_hsm(self) -> bool {
-        !matches!(self, KeyTier::Base)
+        !matches!(self, KeyTier::Base | KeyTier::DatabaseSigning)
+    }
+
+    /// Whether keys of this tier sign data (`/jwtSign`, `/signV2`, ...) rather than certify
+    /// keys or decrypt.
+    pub fn is_signing(self) -> bool {
+        matches!(self, KeyTier::Signing | KeyTier::DatabaseSigning)
     }
 }
 
@@ -211,6 +223,8 @@ impl WellKnown {
     pub const BASE_POLICY_APP: &'static str = "BASE";
     /// Reference ids of the EC and Ed25519 signing keys.
     pub const EC_SIGN_REFS: [&'static str; 3] = ["EC_SECP256K1_SIGN", "EC_SECP256R1_SIGN", "ED25519_SIGN"];
+    /// Reference id of an application's Ed25519 signing key (kept in the database).
+    pub const ED25519_SIGN_REF: &'static str = "ED25519_SIGN";
 }
 
 #[cfg(test)]
@@ -244,6 +258,8 @@ mod tests {
         assert_eq!(tier("REGISTRATION", ""), Ok(KeyTier::ModuleMaster));
         assert_eq!(tier("KERNEL", "SIGN"), Ok(KeyTier::Signing));
         assert_eq!(tier("ID_REPO", "EC_SECP256R1_SIGN"), Ok(KeyTier::Signing));
+        assert_eq!(tier("ID_REPO", "ED25519_SIGN"), Ok(KeyTier::DatabaseSigning));
+        assert!(!KeyTier::DatabaseSigning.in_hsm() && KeyTier::DatabaseSigning.is_signing());
         assert_eq!(tier("REGISTRATION", "10001_110011"), Ok(KeyTier::Base));
         assert!(!KeyTier::Base.in_hsm());
         assert!(KeyTier::Root.in_hsm());

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod base58;
 pub mod base64;
 mod error;
 mod ids;

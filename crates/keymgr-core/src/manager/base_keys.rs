@@ -9,14 +9,29 @@ use keymgr_crypto::issue::{
     CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
     subject_of,
 };
-use keymgr_crypto::{Certificate, RsaPrivateKey, SignAlgorithm};
+use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SignAlgorithm, SigningKey};
 use keymgr_db::{Locked, NewKey, StoredKey};
-use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, WellKnown};
+use keymgr_model::{AppId, KeyAlias, KeyRef, KeyTier, RefId, WellKnown};
 use keymgr_policy::{Decision, decide, new_key_expiry};
 
 use super::{CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique};
 use crate::KeymgrError;
 use crate::stored_key::wrap_private_key_for_store;
+
+/// What a key kept in the database is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DbKeyKind {
+    /// An RSA-2048 base key that opens envelopes.
+    Encryption,
+    /// An Ed25519 signing key (`ED25519_SIGN`).
+    Ed25519Signing,
+}
+
+/// A key just made, kept for the caches.
+enum MadeKey {
+    Rsa(RsaPrivateKey),
+    Signing(Arc<SigningKey>),
+}
 
 impl KeyManager {
     /// The current certificate of (app, ref): the master in the HSM for an empty ref (and the
@@ -55,6 +70,10 @@ impl KeyManager {
             if app.eq_ignore_case(refused) {
                 return Err(KeymgrError::GenerationNotAllowed(format!("base keys of {app}")));
             }
+        }
+        if key_ref.tier() == KeyTier::DatabaseSigning {
+            // Ed25519 keys are made by generateECSignKey and renewed by signing, not here.
+            return Err(KeymgrError::GenerationNotAllowed(format!("{key_ref} outside signing")));
         }
         let policy = self.active_policy(app)?;
         if existing.is_empty() {
@@ -97,7 +116,7 @@ impl KeyManager {
             };
             let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
             let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
-            self.make_base_key(tx, &plan, &master)
+            self.make_db_key(tx, &plan, &master, DbKeyKind::Encryption)
         });
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
@@ -138,26 +157,34 @@ impl KeyManager {
         }
     }
 
-    /// Makes a base key for `plan` under the pair's lock: RSA-2048 in software, wrapped for
-    /// `key_store` by `master`, certified by `master` in the keystore.
-    pub(super) fn make_base_key(
+    /// Makes a key for `plan` under the pair's lock, in software, wrapped for `key_store` by
+    /// `master` and certified by `master` in the keystore: an RSA-2048 base key, or an Ed25519
+    /// signing key (MOSIP keeps those in the database too).
+    pub(super) fn make_db_key(
         &self,
         tx: &mut Locked<'_>,
         plan: &NewKeyPlan<'_>,
         master: &Current,
+        kind: DbKeyKind,
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
         let NewKeyPlan { policy, pre, ref name, now, .. } = *plan;
         let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
-        let key = RsaPrivateKey::generate_2048()?;
-        let public = key.public_key()?;
-        let master_public = master.certificate.rsa_public_key()?;
-        let wrapped = wrap_private_key_for_store(&key.to_pkcs8_der()?, &master_public)?;
-        let spec = CertificateSpec {
-            subject: name.clone(),
-            not_before: now,
-            not_after: expiry.expires_at,
-            profile: CertificateProfile::Encryption,
+        let (pkcs8, spki, profile, made) = match kind {
+            DbKeyKind::Encryption => {
+                let key = RsaPrivateKey::generate_2048()?;
+                let spki = key.public_key()?.spki_der().to_vec();
+                (key.to_pkcs8_der()?, spki, CertificateProfile::Encryption, MadeKey::Rsa(key))
+            }
+            DbKeyKind::Ed25519Signing => {
+                let key = SigningKey::generate(AsymmetricKind::Ed25519)?;
+                let spki = key.public_key_spki()?;
+                (key.pkcs8().clone(), spki, CertificateProfile::Signing, MadeKey::Signing(Arc::new(key)))
+            }
         };
+        let master_public = master.certificate.rsa_public_key()?;
+        let wrapped = wrap_private_key_for_store(&pkcs8, &master_public)?;
+        let spec =
+            CertificateSpec { subject: name.clone(), not_before: now, not_after: expiry.expires_at, profile };
         let sign = |m: &[u8]| {
             self.keystore
                 .sign(&master.alias.alias, SignAlgorithm::Rs256, m)
@@ -165,7 +192,7 @@ impl KeyManager {
         };
         let cert = issue_certificate(
             &spec,
-            public.spki_der(),
+            &spki,
             &CertificateIssuer {
                 certificate: Some(&master.certificate),
                 public_key_spki: master.certificate.spki_der(),
@@ -181,7 +208,10 @@ impl KeyManager {
             certificate: cert.to_pem(),
         };
         tx.insert_key(&NewKey { alias: &record, stored: Some(&stored), actor: &self.config.actor })?;
-        self.base_keys.insert(alias, key);
+        match made {
+            MadeKey::Rsa(key) => self.base_keys.insert(alias, key),
+            MadeKey::Signing(key) => self.signing_keys.insert(alias, key),
+        }
         Ok((record, cert))
     }
 
@@ -189,7 +219,7 @@ impl KeyManager {
     /// Masters and `KERNEL`/`SIGN` cannot be revoked. MOSIP's `revokeKey`.
     pub fn revoke_key(&self, app: &AppId, reference: &RefId) -> Result<(), KeymgrError> {
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        if key_ref.tier().in_hsm() {
+        if key_ref.tier().in_hsm() || key_ref.tier().is_signing() {
             return Err(KeymgrError::RevocationNotAllowed(key_ref.to_string()));
         }
         let pre = self.pre_expire(&key_ref)?;

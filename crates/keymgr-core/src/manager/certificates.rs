@@ -4,7 +4,7 @@
 use keymgr_crypto::issue::{DistinguishedNameSpec, certificate_request};
 use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey, pkcs7, sha1_hex_upper, sha256};
 use keymgr_db::{NewKey, StoredKey};
-use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, UtcTime, WellKnown};
+use keymgr_model::{AppId, KeyAlias, KeyRef, KeyTier, RefId, UtcTime, WellKnown};
 
 use super::{EXPIRE_NOW, KeyManager, current_keys, not_unique, unique_ident};
 use crate::KeymgrError;
@@ -36,7 +36,7 @@ pub struct CsrInfo {
 }
 
 /// MOSIP's `keyId` of a key from its `uni_ident`.
-fn key_id(unique_ident: &str) -> Option<String> {
+pub(super) fn key_id(unique_ident: &str) -> Option<String> {
     let bytes = hex_decode(unique_ident)?;
     Some(keymgr_envelope::base64::encode(&sha256(&bytes)))
 }
@@ -148,7 +148,10 @@ impl KeyManager {
             country: pick(&subject.country, &defaults.country),
         };
         let spki = current.certificate.spki_der().to_vec();
-        let csr_pem = if !key_ref.tier().in_hsm() {
+        let csr_pem = if key_ref.tier() == KeyTier::DatabaseSigning {
+            let key = self.database_signing_key(&current.alias)?;
+            certificate_request(&subject, &spki, &|m| key.sign(SignAlgorithm::EdDsa, m))?
+        } else if !key_ref.tier().in_hsm() {
             let private = self.base_private_key(&current.alias)?;
             let key = SigningKey::from_pkcs8(AsymmetricKind::Rsa2048, private.to_pkcs8_der()?)?;
             certificate_request(&subject, &spki, &|m| key.sign(SignAlgorithm::Rs256, m))?

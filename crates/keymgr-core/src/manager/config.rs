@@ -39,6 +39,39 @@ pub struct KeyManagerConfig {
     pub jwe_max_inflated_len: usize,
     /// Limits on making the first key of a pair nobody asked for before.
     pub new_pairs: NewPairLimits,
+    /// JWS/JWT signing and verification settings.
+    pub signing: SigningSettings,
+}
+
+/// How signatures are made and checked (MOSIP's `mosip.kernel.keymanager.jwtsign.*` and
+/// `mosip.kernel.keymanager.signature.*` properties).
+#[derive(Debug, Clone)]
+pub struct SigningSettings {
+    /// Put a `kid` in signed headers: the prefix and MOSIP's key id
+    /// (`mosip.kernel.keymanager.jwtsign.include.keyid`, true).
+    pub include_key_id: bool,
+    /// The `kid` prefix (`mosip.kernel.keymanager.signature.kid.prepend`, empty);
+    /// `PAYLOAD_ISSUER` takes the payload's `iss` and `#`.
+    pub kid_prepend: String,
+    /// `/jwtSign` requires JSON data (`mosip.kernel.keymanager.jwtsign.validate.json`, true).
+    pub jwt_validate_json: bool,
+    /// The algorithm of the deprecated `/sign` (`mosip.kernel.crypto.sign-algorithm-name`,
+    /// RS256).
+    pub legacy_algorithm: keymgr_jose::jws::JwsAlgorithm,
+    /// Longest token `/jwtVerify` reads, in bytes.
+    pub max_token_len: usize,
+}
+
+impl Default for SigningSettings {
+    fn default() -> Self {
+        Self {
+            include_key_id: true,
+            kid_prepend: String::new(),
+            jwt_validate_json: true,
+            legacy_algorithm: keymgr_jose::jws::JwsAlgorithm::Rs256,
+            max_token_len: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// Which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`).
@@ -93,6 +126,7 @@ impl Default for KeyManagerConfig {
             decryption: DecryptionScope::default(),
             jwe_max_inflated_len: 4 * 1024 * 1024,
             new_pairs: NewPairLimits::default(),
+            signing: SigningSettings::default(),
         }
     }
 }

@@ -196,6 +196,9 @@ impl KeyManager {
     /// The private key of a base key, from the cache or unwrapped from its `key_store` row by
     /// its master in the HSM (then cached).
     pub(super) fn base_private_key(&self, key: &KeyAlias) -> Result<RsaPrivateKey, KeymgrError> {
+        if key.key_ref.tier().is_signing() {
+            return Err(KeymgrError::DecryptNotAllowedWithKey("a signing key".into()));
+        }
         if let Some(private) = self.base_keys.get(&key.alias) {
             return Ok(private);
         }

@@ -67,10 +67,11 @@ impl KeyManager {
         self.ensure_hsm_key(&key_ref, force, true, named(requested)).map(|c| Self::info(&c))
     }
 
-    /// Generates (or, unless `force`, returns the current) EC signing key of (app, ref) in the
-    /// keystore, certified by ROOT: `EC_SECP256R1_SIGN` (P-256) or `EC_SECP256K1_SIGN`
-    /// (secp256k1). MOSIP's `generateECSignKey`; `ED25519_SIGN` is not available in this
-    /// version and, like ROOT and other references, is `KER-KMS-030`.
+    /// Generates (or, unless `force`, returns the current) signing key of (app, ref), MOSIP's
+    /// `generateECSignKey`: `EC_SECP256R1_SIGN` (P-256) and `EC_SECP256K1_SIGN` (secp256k1) in
+    /// the keystore, certified by ROOT; `ED25519_SIGN` in software, wrapped in the database by
+    /// the application's master and certified by it, as MOSIP keeps them. ROOT and other
+    /// references are `KER-KMS-030`.
     pub fn generate_ec_sign_key(
         &self,
         app: &AppId,
@@ -81,12 +82,17 @@ impl KeyManager {
         if app.eq_ignore_case(WellKnown::ROOT_APP) {
             return Err(KeymgrError::SigningRefNotSupported(format!("{reference} for ROOT")));
         }
+        let key_ref = KeyRef::new(app.clone(), reference.clone());
+        if key_ref.tier() == KeyTier::DatabaseSigning {
+            return self
+                .ensure_database_signing_key(&key_ref, force, true, named(requested))
+                .map(|c| Self::info(&c));
+        }
         if ec_kind(reference).is_none() {
             return Err(KeymgrError::SigningRefNotSupported(format!(
-                "{reference}: use EC_SECP256R1_SIGN or EC_SECP256K1_SIGN (Ed25519 keys are not available in this version)"
+                "{reference}: use EC_SECP256R1_SIGN, EC_SECP256K1_SIGN or ED25519_SIGN"
             )));
         }
-        let key_ref = KeyRef::new(app.clone(), reference.clone());
         self.ensure_hsm_key(&key_ref, force, true, named(requested)).map(|c| Self::info(&c))
     }
 
@@ -190,10 +196,12 @@ impl KeyManager {
                 subject: name.clone(),
                 not_before: now,
                 not_after: expiry.expires_at,
-                profile: if root.is_none() {
-                    CertificateProfile::Root
-                } else {
-                    CertificateProfile::Intermediate
+                profile: match key_ref.tier() {
+                    KeyTier::Root => CertificateProfile::Root,
+                    // Signing keys never certify: a raw signature of theirs cannot be a
+                    // certificate (MOSIP issues them CA certificates).
+                    KeyTier::Signing => CertificateProfile::Signing,
+                    _ => CertificateProfile::Intermediate,
                 },
             };
             let (signer_alias, signer_cert, signer_spki) = match root {
