@@ -20,7 +20,7 @@ fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> 
     })
 }
 
-fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(ApiError::blank(field)),
@@ -44,17 +44,17 @@ fn optional_not_blank<'a>(value: &'a Option<String>, field: &str) -> Result<Opti
     }
 }
 
-fn app_id(value: &Option<String>) -> Result<AppId, ApiError> {
+pub(crate) fn app_id(value: &Option<String>) -> Result<AppId, ApiError> {
     AppId::new(required(value, "applicationId")?)
         .map_err(|e| ApiError::InvalidRequest(format!("applicationId: {e}")))
 }
 
-fn ref_id(value: &Option<String>) -> Result<RefId, ApiError> {
+pub(crate) fn ref_id(value: &Option<String>) -> Result<RefId, ApiError> {
     RefId::new(value.as_deref().map(str::trim).unwrap_or_default())
         .map_err(|e| ApiError::InvalidRequest(format!("referenceId: {e}")))
 }
 
-fn timestamp(value: &Option<String>, field: &str) -> Result<UtcTime, ApiError> {
+pub(crate) fn timestamp(value: &Option<String>, field: &str) -> Result<UtcTime, ApiError> {
     let text = required(value, field)?;
     UtcTime::parse_lenient(text).map_err(|_| ApiError::InvalidTimestamp(format!("{field} {text:?}")))
 }

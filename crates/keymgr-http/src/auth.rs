@@ -1,11 +1,16 @@
 //! Bearer tokens mapped to users and roles, and the role set of each endpoint.
 //!
-//! Tokens are configured as SHA-256 hashes (hex), never in clear; a request's token is hashed
-//! and looked up. Roles follow MOSIP's per-endpoint role properties
-//! (`mosip.role.keymanager.<name>`); the names are MOSIP's (`postencrypt`, `getgetcertificate`,
-//! ...), see `docs/API.md` for the table.
+//! Static tokens are configured as SHA-256 hashes (hex), never in clear; a request's token is
+//! hashed and looked up first. A token that is not in the table, has the shape of a JWT and
+//! meets an [`oidc::OidcVerifier`] (the platform's OpenID Connect provider, e.g. Keycloak)
+//! stands for the user and roles its claims name. Roles follow MOSIP's per-endpoint role
+//! properties (`mosip.role.keymanager.<name>`); the names are MOSIP's (`postencrypt`,
+//! `getgetcertificate`, ...), see `docs/API.md` for the table.
+
+pub mod oidc;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -39,10 +44,11 @@ pub struct Principal {
     pub roles: Vec<String>,
 }
 
-/// The token table and the roles each endpoint needs.
+/// The token table, the OIDC verifier if any, and the roles each endpoint needs.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     tokens: HashMap<[u8; 32], Principal>,
+    oidc: Option<Arc<oidc::OidcVerifier>>,
     endpoint_roles: HashMap<String, Vec<String>>,
     development_without_auth: bool,
 }
@@ -51,7 +57,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 15] = [
+    let table: [(&str, &[&str]); 22] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -67,6 +73,13 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postgenerateargon2hash", &user),
         ("postjwtencrypt", &user),
         ("postjwtdecrypt", &user),
+        ("postjwtsign", &user),
+        ("postjwssign", &user),
+        ("postjwtverify", &user),
+        ("postsignv2", &user),
+        ("postsignrawdata", &user),
+        ("postsign", &user),
+        ("postvalidate", &user),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }
@@ -101,7 +114,19 @@ impl Authenticator {
             }
             roles.insert(name.clone(), r.clone());
         }
-        Ok(Self { tokens: table, endpoint_roles: roles, development_without_auth: false })
+        Ok(Self { tokens: table, oidc: None, endpoint_roles: roles, development_without_auth: false })
+    }
+
+    /// Also accept bearer JWTs that `verifier` accepts. Static tokens are still looked up
+    /// first, so one that happens to contain dots keeps working.
+    pub fn with_oidc(mut self, verifier: Arc<oidc::OidcVerifier>) -> Self {
+        self.oidc = Some(verifier);
+        self
+    }
+
+    /// The OIDC verifier, if one is configured.
+    pub fn oidc(&self) -> Option<&Arc<oidc::OidcVerifier>> {
+        self.oidc.as_ref()
     }
 
     /// Accept every request as a user with every role. For development only; the server logs
@@ -132,9 +157,13 @@ impl Authenticator {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
-        let principal = self.tokens.get(&sha256(token.as_bytes())).ok_or(ApiError::Unauthenticated)?;
+        let principal = match (self.tokens.get(&sha256(token.as_bytes())), &self.oidc) {
+            (Some(principal), _) => principal.clone(),
+            (None, Some(verifier)) if oidc::looks_like_jwt(token) => verifier.verify(token)?,
+            (None, _) => return Err(ApiError::Unauthenticated),
+        };
         if principal.roles.iter().any(|r| needed.contains(r)) {
-            Ok(principal.clone())
+            Ok(principal)
         } else {
             Err(ApiError::Forbidden(needed.join(",")))
         }

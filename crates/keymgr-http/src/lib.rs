@@ -18,6 +18,7 @@ pub mod auth;
 mod error;
 pub mod metrics;
 pub mod server;
+mod signing_api;
 mod wrapper;
 
 use std::sync::Arc;
@@ -572,6 +573,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/jwtEncrypt", post(jwt_encrypt))
         .route("/jwtDecrypt", post(jwt_decrypt))
         .route("/generateArgon2Hash", post(generate_argon2_hash))
+        .merge(signing_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));

@@ -231,7 +231,7 @@ async fn key_endpoints_happy_paths() {
     assert_ne!(after["certificate"], pem, "the next call rotates");
 
     // EC signing keys: P-256 and secp256k1 in the keystore, certified by ROOT; CSRs signed
-    // by the key; Ed25519 not available (KER-KMS-030).
+    // by the key.
     let root = api.get_ok("/getCertificate?applicationId=ROOT&referenceId=").await;
     let root = Certificate::from_pem(root["certificate"].as_str().unwrap().as_bytes()).unwrap();
     for reference in ["EC_SECP256R1_SIGN", "EC_SECP256K1_SIGN"] {
@@ -250,12 +250,21 @@ async fn key_endpoints_happy_paths() {
         let csr = api.ok("POST", "/generateECSignKey/CSR", req).await;
         assert!(csr["certSignRequest"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
     }
-    for (path, request, expected) in [
-        (
+    // Ed25519: in software, in the database wrapped by the application's master, which
+    // certifies it (as MOSIP keeps them).
+    let master = api.get_ok("/getCertificate?applicationId=RESIDENT&referenceId=").await;
+    let master = Certificate::from_pem(master["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    let ed = api
+        .ok(
+            "POST",
             "/generateECSignKey/CERTIFICATE",
             json!({"applicationId": "RESIDENT", "referenceId": "ED25519_SIGN"}),
-            "KER-KMS-030",
-        ),
+        )
+        .await;
+    let ed = Certificate::from_pem(ed["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    assert!(ed.is_signed_by(&master));
+    assert!(ed.subject().ends_with("CN=RESIDENT-ED25519_SIGN"), "{}", ed.subject());
+    for (path, request, expected) in [
         (
             "/generateECSignKey/CERTIFICATE",
             json!({"applicationId": "ROOT", "referenceId": "EC_SECP256R1_SIGN"}),

@@ -9,11 +9,12 @@ use std::time::Duration;
 use keymgr_core::{DecryptionScope, KeyManagerConfig, NewPairLimits};
 use keymgr_http::Limits;
 use keymgr_http::auth::TokenConfig;
+use keymgr_http::auth::oidc::{self, OidcSettings, RefreshTimes, claim_path};
 use keymgr_http::server::ServerLimits;
 use keymgr_model::{AppId, KeyRef, KeyTier, RefId};
 use serde::Deserialize;
 
-use crate::{ServiceError, config_error};
+use crate::{ServiceError, api_config_error, config_error};
 
 /// Where the service listens unless configured (MOSIP's port, loopback only).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
@@ -331,6 +332,210 @@ pub struct AuthConfig {
     /// Roles per endpoint role name, overriding the defaults (see `docs/API.md`).
     #[serde(default)]
     pub roles: HashMap<String, Vec<String>>,
+    /// Bearer JWTs of an OpenID Connect provider (Keycloak), besides the static tokens.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[auth.oidc]`: bearer JWTs from the platform's OpenID Connect provider, verified against
+/// its JWKS (see `docs/CONFIG.md` and `docs/SECURITY.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The `iss` every token must carry, exactly (Keycloak: `https://HOST/realms/REALM`).
+    pub issuer: String,
+    /// The audience, or a list of audiences, a token's `aud` must name one of.
+    pub audience: OneOrMany,
+    /// Also accept a token whose `azp` is one of the audiences (default false; see
+    /// `docs/SECURITY.md` before turning it on).
+    #[serde(default)]
+    pub accept_azp: bool,
+    /// When set, the `typ` claim must equal it (`"Bearer"` refuses Keycloak ID tokens).
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// A JWKS file, read at start (exactly one of `jwks_file` and `jwks_url`).
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// The provider's JWKS URL, http or https, fetched at start and on the refresh interval
+    /// (Keycloak: `https://HOST/realms/REALM/protocol/openid-connect/certs`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// PEM CA certificates that the https server of `jwks_url` is checked against, instead of
+    /// Mozilla's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds between two regular fetches of `jwks_url` (default 300).
+    #[serde(default = "default_oidc_refresh")]
+    pub refresh_secs: u64,
+    /// Shortest time in seconds between two fetches: a token with an unknown `kid` and a
+    /// failed fetch ask for one no sooner than this after the last (default 30).
+    #[serde(default = "default_oidc_min_refresh")]
+    pub min_refresh_secs: u64,
+    /// Seconds one fetch may take, connection and TLS included (default 10).
+    #[serde(default = "default_oidc_fetch_timeout")]
+    pub fetch_timeout_secs: u64,
+    /// Clock skew in seconds allowed on `exp`, `nbf` and `iat` (default 60, at most 300).
+    #[serde(default = "default_oidc_leeway")]
+    pub leeway_secs: u64,
+    /// The claim (or dotted path) that names the user (default `preferred_username`).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: ClaimPath,
+    /// The claim path of the roles (default `realm_access.roles`), dotted, or a list of
+    /// parts for names that contain a dot (`["resource_access", "my.client", "roles"]`).
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: ClaimPath,
+    /// Provider role names to the service's role names; roles not listed keep their name.
+    #[serde(default)]
+    pub role_map: HashMap<String, Vec<String>>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(v) => vec![v.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A claim path: dotted text (`realm_access.roles`) or its parts as a list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ClaimPath {
+    /// Dotted: `resource_access.keymgr.roles`.
+    Dotted(String),
+    /// The parts, for names that contain a dot.
+    Parts(Vec<String>),
+}
+
+impl ClaimPath {
+    fn parts(&self) -> Vec<String> {
+        match self {
+            Self::Dotted(d) => claim_path(d),
+            Self::Parts(p) => p.clone(),
+        }
+    }
+}
+
+fn default_oidc_refresh() -> u64 {
+    oidc::DEFAULT_REFRESH.as_secs()
+}
+
+fn default_oidc_min_refresh() -> u64 {
+    oidc::DEFAULT_MIN_REFRESH.as_secs()
+}
+
+fn default_oidc_fetch_timeout() -> u64 {
+    oidc::DEFAULT_FETCH_TIMEOUT.as_secs()
+}
+
+fn default_oidc_leeway() -> u64 {
+    oidc::DEFAULT_LEEWAY.as_secs()
+}
+
+fn default_user_claim() -> ClaimPath {
+    ClaimPath::Dotted(oidc::DEFAULT_USER_CLAIM.into())
+}
+
+fn default_roles_claim() -> ClaimPath {
+    ClaimPath::Dotted(oidc::DEFAULT_ROLES_CLAIM.into())
+}
+
+/// The largest `leeway_secs`: a leeway extends the life of every token.
+const MAX_OIDC_LEEWAY_SECS: u64 = 300;
+
+/// Where the key set of `[auth.oidc]` comes from, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JwksSource {
+    /// A file read at start.
+    File(PathBuf),
+    /// A URL fetched at start and then refreshed.
+    Url {
+        /// The URL.
+        url: String,
+        /// The CA file for https.
+        ca_file: Option<PathBuf>,
+        /// When to fetch again.
+        times: RefreshTimes,
+        /// Longest one fetch may take.
+        timeout: Duration,
+    },
+}
+
+impl OidcConfig {
+    /// The verifier's settings and the key source, or a message that says what to fix.
+    pub(crate) fn checked(&self) -> Result<(OidcSettings, JwksSource), ServiceError> {
+        let source = match (&self.jwks_file, &self.jwks_url) {
+            (Some(file), None) => {
+                if self.ca_file.is_some() {
+                    return Err(config_error("auth.oidc.ca_file is only used with an https jwks_url"));
+                }
+                JwksSource::File(file.clone())
+            }
+            (None, Some(url)) => {
+                if self.min_refresh_secs == 0
+                    || self.refresh_secs < self.min_refresh_secs
+                    || self.fetch_timeout_secs == 0
+                    || self.fetch_timeout_secs > 300
+                {
+                    return Err(config_error(
+                        "auth.oidc: min_refresh_secs must be above 0, refresh_secs at least \
+                         min_refresh_secs, and fetch_timeout_secs from 1 to 300",
+                    ));
+                }
+                if self.ca_file.is_some() && !url.starts_with("https://") {
+                    return Err(config_error("auth.oidc.ca_file is only used with an https jwks_url"));
+                }
+                JwksSource::Url {
+                    url: url.clone(),
+                    ca_file: self.ca_file.clone(),
+                    times: RefreshTimes {
+                        every: Duration::from_secs(self.refresh_secs),
+                        min_gap: Duration::from_secs(self.min_refresh_secs),
+                    },
+                    timeout: Duration::from_secs(self.fetch_timeout_secs),
+                }
+            }
+            (Some(_), Some(_)) => {
+                return Err(config_error("auth.oidc: give jwks_file or jwks_url, not both"));
+            }
+            (None, None) => {
+                return Err(config_error(
+                    "auth.oidc: give jwks_url (the provider's JWKS, e.g. \
+                     https://HOST/realms/REALM/protocol/openid-connect/certs) or jwks_file",
+                ));
+            }
+        };
+        if self.leeway_secs > MAX_OIDC_LEEWAY_SECS {
+            return Err(config_error(format!(
+                "auth.oidc.leeway_secs ({}) must be at most {MAX_OIDC_LEEWAY_SECS}: a leeway extends \
+                 the life of every token",
+                self.leeway_secs
+            )));
+        }
+        let settings = OidcSettings {
+            issuer: self.issuer.clone(),
+            audiences: self.audience.to_vec(),
+            accept_azp: self.accept_azp,
+            token_type: self.token_type.clone(),
+            leeway: Duration::from_secs(self.leeway_secs),
+            user_claim: self.user_claim.parts(),
+            roles_claim: self.roles_claim.parts(),
+            role_map: self.role_map.clone(),
+        };
+        settings.check().map_err(api_config_error)?;
+        Ok((settings, source))
+    }
 }
 
 /// `[keys]`.
@@ -527,5 +732,66 @@ mod tests {
             matches!(c.keystore, KeystoreConfig::Pkcs11 { ref token_label, .. } if token_label == "keymgr")
         );
         assert!(toml::from_str::<ServiceConfig>("lisen = 1").is_err(), "unknown keys are refused");
+    }
+
+    fn oidc(extra: &str) -> Result<(OidcSettings, JwksSource), String> {
+        let audience = if extra.contains("audience") { "" } else { "audience = \"keymgr\"" };
+        let text = format!("[auth.oidc]\nissuer = \"https://iam/realms/mosip\"\n{audience}\n{extra}");
+        let c: ServiceConfig = toml::from_str(&text).map_err(|e| format!("parse: {e}"))?;
+        c.auth.oidc.expect("section").checked().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn oidc_section() {
+        let (settings, source) =
+            oidc("jwks_url = \"https://iam/realms/mosip/protocol/openid-connect/certs\"").unwrap();
+        assert_eq!(settings, OidcSettings::new("https://iam/realms/mosip", vec!["keymgr".into()]));
+        assert_eq!(
+            source,
+            JwksSource::Url {
+                url: "https://iam/realms/mosip/protocol/openid-connect/certs".into(),
+                ca_file: None,
+                times: RefreshTimes::default(),
+                timeout: oidc::DEFAULT_FETCH_TIMEOUT,
+            }
+        );
+        let (settings, source) = oidc(
+            r#"jwks_file = "/etc/keymgr/jwks.json"
+               audience = ["a", "b"]
+               accept_azp = true
+               token_type = "Bearer"
+               leeway_secs = 5
+               user_claim = "sub"
+               roles_claim = ["resource_access", "mosip.regproc", "roles"]
+               role_map = { kc-admin = ["KEY_ADMIN"] }"#,
+        )
+        .unwrap();
+        assert_eq!(source, JwksSource::File("/etc/keymgr/jwks.json".into()));
+        assert_eq!(settings.audiences, ["a", "b"]);
+        assert!(settings.accept_azp);
+        assert_eq!(settings.leeway, Duration::from_secs(5));
+        assert_eq!(settings.user_claim, ["sub"]);
+        assert_eq!(settings.roles_claim, ["resource_access", "mosip.regproc", "roles"]);
+        assert_eq!(settings.role_map["kc-admin"], ["KEY_ADMIN"]);
+        let dotted = oidc("jwks_file = \"j\"\nroles_claim = \"resource_access.keymgr.roles\"").unwrap().0;
+        assert_eq!(dotted.roles_claim, ["resource_access", "keymgr", "roles"]);
+
+        for (extra, expected) in [
+            ("", "jwks_url"),
+            ("jwks_file = \"j\"\njwks_url = \"https://iam/certs\"", "not both"),
+            ("jwks_url = \"https://iam/certs\"\nrefresh_secs = 10\nmin_refresh_secs = 60", "refresh_secs"),
+            ("jwks_url = \"https://iam/certs\"\nmin_refresh_secs = 0", "min_refresh_secs"),
+            ("jwks_url = \"http://iam/certs\"\nca_file = \"ca.pem\"", "ca_file"),
+            ("jwks_file = \"j\"\nca_file = \"ca.pem\"", "ca_file"),
+            ("jwks_file = \"j\"\nleeway_secs = 3600", "leeway_secs"),
+            ("jwks_file = \"j\"\nroles_claim = \"realm_access..roles\"", "roles_claim"),
+            ("jwks_file = \"j\"\nuser_claim = \"\"", "user_claim"),
+            ("jwks_file = \"j\"\naudience = []", "audience"),
+            ("jwks_file = \"j\"\naudience = [\"a\", \"\"]", "audience"),
+            ("jwks_file = \"j\"\njwks_uri = \"x\"", "unknown field"),
+        ] {
+            let err = oidc(extra).expect_err(extra);
+            assert!(err.contains(expected), "{extra:?}: {err}");
+        }
     }
 }

@@ -11,9 +11,9 @@ mod files;
 mod start;
 
 pub use config::{
-    ADMIN_TOKEN_FILE, AuthConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DatabaseConfig, DecryptConfig,
-    HttpConfig, KeysConfig, KeystoreConfig, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceConfig,
-    SubjectConfig,
+    ADMIN_TOKEN_FILE, AuthConfig, ClaimPath, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DatabaseConfig, DecryptConfig,
+    HttpConfig, KeysConfig, KeystoreConfig, MIN_FILE_KEYSTORE_PIN_CHARS, OidcConfig, OneOrMany, PIN_FILE,
+    ServiceConfig, SubjectConfig,
 };
 pub use files::write_secret_file;
 pub use start::{Started, open_database, prepare_data_dir, start};
@@ -32,4 +32,13 @@ pub enum ServiceError {
 /// A [`ServiceError::Config`] from anything printable.
 fn config_error(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Config(e.to_string())
+}
+
+/// A [`ServiceError::Config`] from the HTTP layer's configuration error, without saying
+/// "configuration" twice.
+fn api_config_error(e: keymgr_http::ApiError) -> ServiceError {
+    match e {
+        keymgr_http::ApiError::Config(message) => ServiceError::Config(message),
+        other => config_error(other),
+    }
 }
