@@ -1,7 +1,7 @@
 //! Bearer JWTs of an OpenID Connect provider, minted by an independent implementation:
-//! Python's `cryptography` makes the keys, writes the JWKS (as Keycloak does, with an
+//! Python's `cryptography` makes the keys, `joserfc` writes the JWKS (as Keycloak does, with an
 //! `RSA-OAEP` encryption key beside the signature keys) and signs RS256, ES256 and EdDSA
-//! tokens by hand from the RFCs. Checked: valid tokens give their user and roles; expired,
+//! tokens; the attacks it refuses to make (`alg: none`, HS256) are made by hand. Checked: valid tokens give their user and roles; expired,
 //! not yet valid, wrong issuer or audience, unknown `kid`, `alg: none`, HS256 keyed with the
 //! RSA public key and tampered tokens are 401; a missing role is 403; static tokens (one with
 //! dots among them) still work. The URL source is served by a small HTTP server (and an https
@@ -28,6 +28,7 @@ use keymgr_http::auth::oidc::{JwksFetcher, OidcSettings, OidcVerifier, RefreshTi
 use keymgr_http::metrics::Metrics;
 use keymgr_http::{ApiError, AppState, Authenticator, Limits, Principal, router};
 use keymgr_model::AppId;
+use keymgr_test_support::python;
 use keymgr_test_support::tokens::sha256_hex;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,44 +39,42 @@ const ISSUER: &str = "https://iam.example/realms/mosip";
 const AUDIENCE: &str = "mosip-keymanager";
 
 /// `keys DIR`: makes the keys (PEM files) and `jwks.json` (rsa, ec, ed and Keycloak's RSA-OAEP
-/// encryption key) and `jwks2.json` (after a rotation: rsa2 and ec). `mint DIR SPEC`: one token
-/// a line for each entry of the JSON list SPEC: `{"key", "header", "claims", "mode"}` with mode
-/// `sign`, `hs256` (HMAC keyed with the RSA public key's PEM), `none` (`h.p.`), `none-sig`
+/// encryption key) and `jwks2.json` (after a rotation: rsa2 and ec), the JWKs exported by
+/// joserfc. `mint DIR SPEC`: one token a line for each entry of the JSON list SPEC: `{"key",
+/// "header", "claims", "mode"}` with mode `sign` (joserfc's `jwt.encode`), `hs256` (HMAC keyed
+/// with the RSA public key's PEM, by hand: joserfc refuses it), `none` (`h.p.`), `none-sig`
 /// (`alg: none` with some signature) or `tamper` (signed, then the payload replaced by
 /// `forged`).
 const PYTHON: &str = r#"
-import base64, hashlib, hmac, json, os, sys
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+import base64, hashlib, hmac, json, os, sys, warnings
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from joserfc import jwt
+from joserfc.jwk import import_key
+
+warnings.simplefilter("ignore")
 
 def b64e(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-def uint(n, size=None): return n.to_bytes(size or (n.bit_length() + 7) // 8, "big")
 def part(obj): return b64e(json.dumps(obj, separators=(",", ":")).encode())
 
+def pem_of(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+def kty(key):
+    if isinstance(key, rsa.RSAPrivateKey): return "RSA", "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey): return "EC", "ES256"
+    return "OKP", "EdDSA"
+
 def load(d, name):
-    return serialization.load_pem_private_key(open(os.path.join(d, name + ".pem"), "rb").read(), None)
+    key = serialization.load_pem_private_key(open(os.path.join(d, name + ".pem"), "rb").read(), None)
+    return key, import_key(pem_of(key), kty(key)[0])
 
 def jwk(name, key):
-    pub = key.public_key()
-    if isinstance(key, rsa.RSAPrivateKey):
-        n = pub.public_numbers()
-        return {"kid": name, "kty": "RSA", "alg": "RS256", "use": "sig", "n": b64e(uint(n.n)), "e": b64e(uint(n.e))}
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        n = pub.public_numbers()
-        return {"kid": name, "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
-                "x": b64e(uint(n.x, 32)), "y": b64e(uint(n.y, 32))}
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"kid": name, "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": b64e(raw)}
-
-def sign(key, alg, data):
-    if alg == "RS256":
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    if alg == "ES256":
-        r, s = utils.decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
-        return uint(r, 32) + uint(s, 32)
-    if alg == "EdDSA":
-        return key.sign(data)
-    raise SystemExit("no alg " + alg)
+    family, alg = kty(key)
+    out = import_key(pem_of(key), family).as_dict(private=False)
+    out.update({"kid": name, "alg": alg, "use": "sig"})
+    return out
 
 mode, d = sys.argv[1], sys.argv[2]
 if mode == "keys":
@@ -95,7 +94,7 @@ if mode == "keys":
     open(os.path.join(d, "jwks2.json"), "w").write(json.dumps({"keys": [jwk("rsa2", keys["rsa2"]), jwk("ec", keys["ec"])]}))
 else:
     for spec in json.load(open(sys.argv[3])):
-        key = load(d, spec["key"])
+        key, joserfc_key = load(d, spec["key"])
         header, claims, how = spec["header"], spec["claims"], spec.get("mode", "sign")
         h, p = part(header), part(claims)
         data = (h + "." + p).encode()
@@ -108,22 +107,11 @@ else:
         elif how == "none-sig":
             token = h + "." + p + "." + b64e(b"signature")
         else:
-            token = h + "." + p + "." + b64e(sign(key, header["alg"], data))
+            token = jwt.encode(header, claims, joserfc_key, algorithms=[header["alg"]])
             if how == "tamper":
                 token = h + "." + part(spec["forged"]) + "." + token.split(".")[2]
         print(token)
 "#;
-
-fn python_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: python3 with the `cryptography` package is not installed");
-    }
-    ok
-}
 
 /// The keys and JWKS files Python made, and the minting script.
 struct Idp {
@@ -222,7 +210,7 @@ fn authorize(auth: &Authenticator, token: &str, endpoint: &str) -> Result<Princi
 
 #[test]
 fn tokens_from_a_jwks_file() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();
@@ -324,7 +312,7 @@ fn tokens_from_a_jwks_file() {
 
 #[test]
 fn audience_by_azp_and_other_claim_paths() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();
@@ -359,7 +347,7 @@ fn audience_by_azp_and_other_claim_paths() {
 /// with MOSIP's error codes.
 #[tokio::test]
 async fn through_the_router() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();
@@ -499,7 +487,7 @@ async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_url_refresh_rotation_and_failures() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();
@@ -585,7 +573,7 @@ async fn jwks_url_refresh_rotation_and_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_url_regular_refresh_and_start_failures() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();
@@ -633,7 +621,7 @@ async fn jwks_url_regular_refresh_and_start_failures() {
 /// Mozilla's roots.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_url_over_https_with_a_ca_file() {
-    if !python_ready() {
+    if !python::ready(&["cryptography", "joserfc"]) {
         return;
     }
     let idp = Idp::new();

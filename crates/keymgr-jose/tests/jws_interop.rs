@@ -10,6 +10,7 @@ use std::process::Command;
 use keymgr_crypto::{SigningKey, pem};
 use keymgr_jose::JoseError;
 use keymgr_jose::jws::{JwsAlgorithm, JwsHeader, VerifyingKey, sign, verify};
+use keymgr_test_support::python;
 
 /// Verifies (`verify`) or signs (`sign`) compact JWS with `cryptography`, by hand from the RFC:
 /// the signing input is `header.payload` as it stands in the token (or the detached payload,
@@ -70,17 +71,6 @@ else:
     print(h + "." + p + "." + b64e(sig), spki.hex())
 "#;
 
-fn python_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: python3 with the `cryptography` package is not installed");
-    }
-    ok
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -99,7 +89,7 @@ const ALGORITHMS: [JwsAlgorithm; 5] = [
 
 #[test]
 fn python_verifies_what_we_sign() {
-    if !python_ready() {
+    if !python::ready(&["cryptography"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -137,7 +127,7 @@ fn python_verifies_what_we_sign() {
 
 #[test]
 fn we_verify_what_python_signs() {
-    if !python_ready() {
+    if !python::ready(&["cryptography"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,8 @@
 //!   `KEYMGR_REQUIRE_HSM`, and re-running a test or bench binary with `SOFTHSM2_CONF` set;
 //! - [`postgres`]: the test server (`KEYMGR_TEST_PG_URL`), the skip-or-fail rule of
 //!   `KEYMGR_REQUIRE_PG`, and a throw-away database dropped with its guard;
+//! - [`python`]: python3 with an independent implementation (`cryptography`, `joserfc`), and
+//!   the skip-or-fail rule of `KEYMGR_REQUIRE_PYTHON`;
 //! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it.
 
 #![forbid(unsafe_code)]
@@ -18,5 +20,6 @@
 
 pub mod ca;
 pub mod postgres;
+pub mod python;
 pub mod softhsm;
 pub mod tokens;
