@@ -1,15 +1,14 @@
 //! Bearer tokens mapped to users and roles, and the role set of each endpoint.
 //!
 //! Static tokens are configured as SHA-256 hashes (hex), never in clear; a request's token is
-//! hashed and looked up first. A token that is not in the table, has the shape of a JWT and
-//! meets an [`oidc::OidcVerifier`] (the platform's OpenID Connect provider, e.g. Keycloak)
-//! stands for the user and roles its claims name. Roles follow MOSIP's per-endpoint role
-//! properties (`mosip.role.keymanager.<name>`); the names are MOSIP's (`postencrypt`,
-//! `getgetcertificate`, ...), see `docs/API.md` for the table.
-
-pub mod oidc;
+//! hashed and looked up first. A token that is not in the table goes to the
+//! [`BearerVerifier`], if one is set (the platform's OpenID Connect provider, e.g. Keycloak,
+//! through `keymgr-oidc`), and stands for the user and roles it answers. Roles follow MOSIP's
+//! per-endpoint role properties (`mosip.role.keymanager.<name>`); the names are MOSIP's
+//! (`postencrypt`, `getgetcertificate`, ...), see `docs/API.md` for the table.
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
@@ -44,11 +43,19 @@ pub struct Principal {
     pub roles: Vec<String>,
 }
 
-/// The token table, the OIDC verifier if any, and the roles each endpoint needs.
+/// Verifies bearer tokens that are not in the static table: the platform's identity
+/// provider's JWTs. Implemented outside this crate (`keymgr-service` adapts `keymgr-oidc`), so
+/// the REST layer never sees a key set or a network fetch.
+pub trait BearerVerifier: Send + Sync + Debug {
+    /// Who `token` stands for, or `None` when it is refused (the verifier logs why).
+    fn principal(&self, token: &str) -> Option<Principal>;
+}
+
+/// The token table, the bearer verifier if any, and the roles each endpoint needs.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     tokens: HashMap<[u8; 32], Principal>,
-    oidc: Option<Arc<oidc::OidcVerifier>>,
+    verifier: Option<Arc<dyn BearerVerifier>>,
     endpoint_roles: HashMap<String, Vec<String>>,
     development_without_auth: bool,
 }
@@ -114,19 +121,19 @@ impl Authenticator {
             }
             roles.insert(name.clone(), r.clone());
         }
-        Ok(Self { tokens: table, oidc: None, endpoint_roles: roles, development_without_auth: false })
+        Ok(Self { tokens: table, verifier: None, endpoint_roles: roles, development_without_auth: false })
     }
 
-    /// Also accept bearer JWTs that `verifier` accepts. Static tokens are still looked up
-    /// first, so one that happens to contain dots keeps working.
-    pub fn with_oidc(mut self, verifier: Arc<oidc::OidcVerifier>) -> Self {
-        self.oidc = Some(verifier);
+    /// Also accept the bearer tokens `verifier` accepts. Static tokens are still looked up
+    /// first, so one that happens to look like a JWT keeps working.
+    pub fn with_verifier(mut self, verifier: Arc<dyn BearerVerifier>) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 
-    /// The OIDC verifier, if one is configured.
-    pub fn oidc(&self) -> Option<&Arc<oidc::OidcVerifier>> {
-        self.oidc.as_ref()
+    /// Whether a bearer verifier is set.
+    pub fn has_verifier(&self) -> bool {
+        self.verifier.is_some()
     }
 
     /// Accept every request as a user with every role. For development only; the server logs
@@ -157,10 +164,10 @@ impl Authenticator {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
-        let principal = match (self.tokens.get(&sha256(token.as_bytes())), &self.oidc) {
+        let principal = match (self.tokens.get(&sha256(token.as_bytes())), &self.verifier) {
             (Some(principal), _) => principal.clone(),
-            (None, Some(verifier)) if oidc::looks_like_jwt(token) => verifier.verify(token)?,
-            (None, _) => return Err(ApiError::Unauthenticated),
+            (None, Some(verifier)) => verifier.principal(token).ok_or(ApiError::Unauthenticated)?,
+            (None, None) => return Err(ApiError::Unauthenticated),
         };
         if principal.roles.iter().any(|r| needed.contains(r)) {
             Ok(principal)

@@ -9,12 +9,13 @@ use std::time::Duration;
 use keymgr_core::{DecryptionScope, KeyManagerConfig, NewPairLimits};
 use keymgr_http::Limits;
 use keymgr_http::auth::TokenConfig;
-use keymgr_http::auth::oidc::{self, OidcSettings, RefreshTimes, claim_path};
+use keymgr_oidc::{self as oidc, OidcSettings, RefreshTimes, claim_path};
 use keymgr_http::server::ServerLimits;
 use keymgr_model::{AppId, KeyRef, KeyTier, RefId};
 use serde::Deserialize;
 
-use crate::{ServiceError, api_config_error, config_error};
+use crate::oidc::oidc_error;
+use crate::{ServiceError, config_error};
 
 /// Where the service listens unless configured (MOSIP's port, loopback only).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
@@ -533,7 +534,7 @@ impl OidcConfig {
             roles_claim: self.roles_claim.parts(),
             role_map: self.role_map.clone(),
         };
-        settings.check().map_err(api_config_error)?;
+        settings.check().map_err(oidc_error)?;
         Ok((settings, source))
     }
 }

@@ -8,6 +8,7 @@
 
 mod config;
 mod files;
+mod oidc;
 mod start;
 
 pub use config::{
@@ -16,6 +17,7 @@ pub use config::{
     ServiceConfig, SubjectConfig,
 };
 pub use files::write_secret_file;
+pub use oidc::OidcBearer;
 pub use start::{Started, open_database, prepare_data_dir, start};
 
 /// Why the service cannot start: a bad configuration file or setting, a data directory or
@@ -32,13 +34,4 @@ pub enum ServiceError {
 /// A [`ServiceError::Config`] from anything printable.
 fn config_error(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Config(e.to_string())
-}
-
-/// A [`ServiceError::Config`] from the HTTP layer's configuration error, without saying
-/// "configuration" twice.
-fn api_config_error(e: keymgr_http::ApiError) -> ServiceError {
-    match e {
-        keymgr_http::ApiError::Config(message) => ServiceError::Config(message),
-        other => config_error(other),
-    }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use keymgr_core::{KeyManager, KeyManagerConfig, KeygenReport, ObservedKeystore, SystemClock};
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
-use keymgr_http::auth::oidc::{JwksFetcher, OidcSettings, OidcVerifier};
 use keymgr_http::auth::{ROLE_CRYPTO_USER, ROLE_KEY_ADMIN};
 use keymgr_http::metrics::Metrics;
 use keymgr_http::server::ServerLimits;
@@ -17,14 +16,13 @@ use keymgr_http::{AppState, Authenticator, Principal};
 use keymgr_model::{AppId, KeyRef, WellKnown};
 use zeroize::Zeroizing;
 
-use crate::config::{JwksSource, KeystoreConfig, ServiceConfig};
+use crate::config::{KeystoreConfig, ServiceConfig};
 use crate::files::{
     check_new_file_keystore_pin, check_private, check_sqlite_files, create_sqlite_file, random_secret,
     read_secret_text, sqlite_file, unverified_postgres, write_secret_file,
 };
-use crate::{
-    ADMIN_TOKEN_FILE, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceError, api_config_error, config_error,
-};
+use crate::oidc::OidcBearer;
+use crate::{ADMIN_TOKEN_FILE, MIN_FILE_KEYSTORE_PIN_CHARS, PIN_FILE, ServiceError, config_error};
 
 /// A started service: the router state and what the start did, for the binary to report.
 pub struct Started {
@@ -97,7 +95,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     // The OIDC key set is read (or fetched) now: a wrong file or URL stops the start before
     // a keystore or database is made.
     let oidc = match config.auth.oidc.as_ref().map(|o| o.checked()).transpose()? {
-        Some((settings, source)) => Some(start_oidc(settings, source)?),
+        Some((settings, source)) => Some(crate::oidc::start_verifier(settings, source)?),
         None => None,
     };
     let data_dir = prepare_data_dir(config)?;
@@ -195,7 +193,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
 
     let mut auth = Authenticator::new(&config.auth.tokens, &config.auth.roles).map_err(config_error)?;
     if let Some(verifier) = oidc {
-        auth = auth.with_oidc(verifier);
+        auth = auth.with_verifier(Arc::new(OidcBearer(verifier)));
     }
     let token_path = data_dir.join(ADMIN_TOKEN_FILE);
     if first_start && !token_path.exists() {
@@ -223,67 +221,4 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         keystore: keystore_name,
         server_limits,
     })
-}
-
-/// The verifier of `[auth.oidc]`: over a JWKS file read now, or over a URL fetched now (the
-/// start fails if that fetch does) and then kept current by the refresh task, which runs on a
-/// Tokio runtime of its own thread (`keymgr-jwks`), since the service's runtime is made after
-/// `start` returns. The task ends once the verifier is dropped.
-fn start_oidc(settings: OidcSettings, source: JwksSource) -> Result<Arc<OidcVerifier>, ServiceError> {
-    let (url, ca_file, times, timeout) = match source {
-        JwksSource::File(path) => {
-            let verifier = OidcVerifier::from_file(settings, &path).map_err(api_config_error)?;
-            tracing::info!("OIDC: {} signature keys from {}", verifier.key_set().len(), path.display());
-            return Ok(Arc::new(verifier));
-        }
-        JwksSource::Url { url, ca_file, times, timeout } => (url, ca_file, times, timeout),
-    };
-    let ca_pem = match &ca_file {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| config_error(format!("auth.oidc.ca_file {}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
-    let fetcher = JwksFetcher::new(&url, ca_pem.as_deref(), timeout).map_err(api_config_error)?;
-    if fetcher.url().scheme_str() == Some("http") && !is_loopback(fetcher.url().host().unwrap_or_default()) {
-        tracing::warn!(
-            "auth.oidc.jwks_url {url} is plain http to another host: whoever can change the answer on \
-             the way can make tokens this service accepts; use https"
-        );
-    }
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("keymgr-jwks".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = sender.send(Err(config_error(format!("auth.oidc: cannot start a runtime: {e}"))));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                match OidcVerifier::connect(settings, fetcher, times).await {
-                    Ok((verifier, refresher)) => {
-                        let _ = sender.send(Ok(verifier));
-                        refresher.run().await;
-                    }
-                    Err(e) => {
-                        let _ = sender.send(Err(api_config_error(e)));
-                    }
-                }
-            });
-        })
-        .map_err(|e| config_error(format!("auth.oidc: cannot start the JWKS thread: {e}")))?;
-    receiver.recv_timeout(timeout + Duration::from_secs(5)).map_err(|_| {
-        config_error(format!("auth.oidc.jwks_url {url}: no key set within {} s", timeout.as_secs()))
-    })?
-}
-
-/// Whether `host` (as in a URL, IPv6 in brackets) is this machine.
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

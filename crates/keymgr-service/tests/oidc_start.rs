@@ -3,7 +3,7 @@
 //! token still does; and the starts that must be refused say why before a keystore is made
 //! (both or neither key source, a set without a usable key, a provider that does not answer).
 //! The provider's keys and tokens are made here with the key manager's own crates: the
-//! tokens of an independent implementation are in `keymgr-http/tests/oidc.rs`.
+//! tokens of an independent implementation are in `oidc_provider.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 

@@ -24,10 +24,11 @@ use keymgr_core::{KeyManager, KeyManagerConfig, KeystoreObserver, ObservedKeysto
 use keymgr_db::Database;
 use keymgr_hsm::{FileKeystore, KdfParams};
 use keymgr_http::auth::TokenConfig;
-use keymgr_http::auth::oidc::{JwksFetcher, OidcSettings, OidcVerifier, RefreshTimes};
 use keymgr_http::metrics::Metrics;
 use keymgr_http::{ApiError, AppState, Authenticator, Limits, Principal, router};
 use keymgr_model::AppId;
+use keymgr_oidc::{JwksFetcher, OidcSettings, OidcVerifier, RefreshTimes};
+use keymgr_service::OidcBearer;
 use keymgr_test_support::python;
 use keymgr_test_support::tokens::sha256_hex;
 use serde_json::{Value, json};
@@ -201,7 +202,7 @@ fn authenticator(verifier: Arc<OidcVerifier>) -> Authenticator {
             roles: vec!["CRYPTO_USER".into()],
         },
     ];
-    Authenticator::new(&tokens, &Default::default()).unwrap().with_oidc(verifier)
+    Authenticator::new(&tokens, &Default::default()).unwrap().with_verifier(Arc::new(OidcBearer(verifier)))
 }
 
 fn authorize(auth: &Authenticator, token: &str, endpoint: &str) -> Result<Principal, ApiError> {

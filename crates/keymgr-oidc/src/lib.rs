@@ -23,8 +23,13 @@
 //!   when configured. The user is a string claim (no fallback to another claim), the roles a
 //!   string array at a claim path, renamed through an optional role map.
 //!
-//! Every refusal is [`ApiError::Unauthenticated`] to the caller, without detail; the reason
-//! goes to the log at debug level, never the token.
+//! Every refusal is [`OidcError::Refused`] to the caller, without detail; the reason goes to
+//! the log at debug level, never the token.
+//!
+//! This crate knows nothing of the REST layer: it turns a token into an [`Identity`] (user and
+//! roles); `keymgr-service` plugs it into `keymgr-http`'s authenticator as a bearer verifier.
+
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::http::{Request, StatusCode, Uri, header};
+use hyper::{Request, StatusCode, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::{BodyExt, Empty};
@@ -46,8 +51,28 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::Principal;
-use crate::ApiError;
+
+/// Why a key set, a setting or a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    /// A setting, a JWKS file or URL, or a fetched key set that cannot be used; the message
+    /// names it.
+    #[error("{0}")]
+    Config(String),
+    /// A bearer token that is not accepted. The reason is logged at debug level, never
+    /// returned, so a caller learns nothing about which check failed.
+    #[error("the bearer token is not accepted")]
+    Refused,
+}
+
+/// Who a verified token stands for: its user claim and its roles (after the role map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user name (MOSIP's `preferred_username` by default).
+    pub user: String,
+    /// The roles, sorted, without duplicates.
+    pub roles: Vec<String>,
+}
 
 /// The largest JWKS document read, from a file or a URL.
 pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -67,7 +92,7 @@ pub const DEFAULT_USER_CLAIM: &str = "preferred_username";
 /// The claim path of the roles by default (Keycloak's realm roles).
 pub const DEFAULT_ROLES_CLAIM: &str = "realm_access.roles";
 
-/// What a token must show, and how its claims become a [`Principal`].
+/// What a token must show, and how its claims become a [`Identity`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {
     /// The `iss` every token must carry, compared exactly (Keycloak:
@@ -111,8 +136,8 @@ impl OidcSettings {
     }
 
     /// Refuses settings no token could meet or that would read nothing.
-    pub fn check(&self) -> Result<(), ApiError> {
-        let bad = |what: &str| Err(ApiError::Config(format!("auth.oidc: {what}")));
+    pub fn check(&self) -> Result<(), OidcError> {
+        let bad = |what: &str| Err(OidcError::Config(format!("auth.oidc: {what}")));
         if self.issuer.trim().is_empty() {
             return bad("issuer must not be empty");
         }
@@ -157,8 +182,8 @@ pub struct KeySet {
 impl KeySet {
     /// Reads a JWKS document (`{"keys": [...]}`), keeping the usable signature keys. Keys that
     /// are skipped are logged at debug level; a document without one usable key is an error.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, ApiError> {
-        let refused = |why: String| ApiError::Config(format!("JWKS: {why}"));
+    pub fn from_json(bytes: &[u8]) -> Result<Self, OidcError> {
+        let refused = |why: String| OidcError::Config(format!("JWKS: {why}"));
         if bytes.len() > MAX_JWKS_BYTES {
             return Err(refused(format!("larger than {MAX_JWKS_BYTES} bytes")));
         }
@@ -302,7 +327,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
     parts == 3
 }
 
-/// Verifies bearer JWTs with the current key set and turns their claims into a principal.
+/// Verifies bearer JWTs with the current key set and turns their claims into an identity.
 pub struct OidcVerifier {
     settings: OidcSettings,
     keys: RwLock<Arc<KeySet>>,
@@ -327,7 +352,7 @@ type Refusal = String;
 
 impl OidcVerifier {
     /// A verifier over a fixed key set.
-    pub fn with_keys(settings: OidcSettings, keys: KeySet) -> Result<Self, ApiError> {
+    pub fn with_keys(settings: OidcSettings, keys: KeySet) -> Result<Self, OidcError> {
         settings.check()?;
         Ok(Self {
             settings,
@@ -338,8 +363,8 @@ impl OidcVerifier {
     }
 
     /// A verifier over the JWKS file at `path`, read once.
-    pub fn from_file(settings: OidcSettings, path: &Path) -> Result<Self, ApiError> {
-        let read_error = |e: String| ApiError::Config(format!("auth.oidc.jwks_file {}: {e}", path.display()));
+    pub fn from_file(settings: OidcSettings, path: &Path) -> Result<Self, OidcError> {
+        let read_error = |e: String| OidcError::Config(format!("auth.oidc.jwks_file {}: {e}", path.display()));
         let size = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?.len();
         if size > MAX_JWKS_BYTES as u64 {
             return Err(read_error(format!("larger than {MAX_JWKS_BYTES} bytes")));
@@ -356,13 +381,13 @@ impl OidcVerifier {
         settings: OidcSettings,
         fetcher: JwksFetcher,
         times: RefreshTimes,
-    ) -> Result<(Arc<Self>, Refresher), ApiError> {
+    ) -> Result<(Arc<Self>, Refresher), OidcError> {
         settings.check()?;
         times.check()?;
         let keys = fetcher
             .fetch()
             .await
-            .map_err(|e| ApiError::Config(format!("auth.oidc.jwks_url {}: {e}", fetcher.url)))?;
+            .map_err(|e| OidcError::Config(format!("auth.oidc.jwks_url {}: {e}", fetcher.url)))?;
         tracing::info!("JWKS: {} signature keys from {}", keys.len(), fetcher.url);
         let wake = Arc::new(Notify::new());
         let verifier = Arc::new(Self {
@@ -390,17 +415,17 @@ impl OidcVerifier {
         self.unknown_kid_asks.load(Ordering::Relaxed)
     }
 
-    /// The principal of a bearer JWT, or [`ApiError::Unauthenticated`] (the reason is logged
+    /// The identity of a bearer JWT, or [`OidcError::Refused`] (the reason is logged
     /// at debug level).
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Identity, OidcError> {
         self.verify_at(token, SystemTime::now()).map_err(|reason| {
             tracing::debug!("bearer JWT refused: {reason}");
-            ApiError::Unauthenticated
+            OidcError::Refused
         })
     }
 
     /// [`Self::verify`] at time `now`, with the reason of a refusal.
-    fn verify_at(&self, token: &str, now: SystemTime) -> Result<Principal, Refusal> {
+    fn verify_at(&self, token: &str, now: SystemTime) -> Result<Identity, Refusal> {
         let (alg, header) = jws::peek_header(token, MAX_TOKEN_BYTES).map_err(|e| e.to_string())?;
         let kid = match header.get("kid") {
             None => None,
@@ -429,7 +454,7 @@ impl OidcVerifier {
             return Err("the payload is not a JSON object".into());
         };
         self.check_claims(&claims, now)?;
-        self.principal(&claims)
+        self.identity(&claims)
     }
 
     /// Wakes the refresher (URL sources only); it fetches no sooner than its minimum gap.
@@ -481,7 +506,7 @@ impl OidcVerifier {
         Ok(())
     }
 
-    fn principal(&self, claims: &Map<String, Value>) -> Result<Principal, Refusal> {
+    fn identity(&self, claims: &Map<String, Value>) -> Result<Identity, Refusal> {
         let s = &self.settings;
         let user = match lookup(claims, &s.user_claim).and_then(Value::as_str) {
             Some(u) if !u.is_empty() => u.to_owned(),
@@ -498,7 +523,7 @@ impl OidcVerifier {
         }
         roles.sort();
         roles.dedup();
-        Ok(Principal { user, roles })
+        Ok(Identity { user, roles })
     }
 }
 
@@ -525,9 +550,9 @@ impl Default for RefreshTimes {
 }
 
 impl RefreshTimes {
-    fn check(&self) -> Result<(), ApiError> {
+    fn check(&self) -> Result<(), OidcError> {
         if self.min_gap.is_zero() || self.every < self.min_gap {
-            return Err(ApiError::Config(
+            return Err(OidcError::Config(
                 "auth.oidc: the refresh interval must be at least the minimum gap, and that above 0".into(),
             ));
         }
@@ -616,8 +641,8 @@ impl JwksFetcher {
     /// A fetcher of `url` (`http://` or `https://`, no user information). For https, the
     /// server certificate is checked against the CA certificates of `ca_pem` (PEM, one or
     /// more) when given, else against Mozilla's roots (`webpki-roots`).
-    pub fn new(url: &str, ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, ApiError> {
-        let bad = |why: &str| ApiError::Config(format!("auth.oidc.jwks_url {url:?}: {why}"));
+    pub fn new(url: &str, ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, OidcError> {
+        let bad = |why: &str| OidcError::Config(format!("auth.oidc.jwks_url {url:?}: {why}"));
         let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -637,7 +662,7 @@ impl JwksFetcher {
             return Err(bad("the fetch timeout must be above 0"));
         }
         let tls = if https {
-            Some(tls_connector(ca_pem).map_err(|e| ApiError::Config(format!("auth.oidc TLS: {e}")))?)
+            Some(tls_connector(ca_pem).map_err(|e| OidcError::Config(format!("auth.oidc TLS: {e}")))?)
         } else if ca_pem.is_some() {
             return Err(bad("a CA file is only used with https"));
         } else {
@@ -812,7 +837,7 @@ mod tests {
     }
 
     #[test]
-    fn every_key_type_verifies_and_claims_become_a_principal() {
+    fn every_key_type_verifies_and_claims_become_an_identity() {
         let mut jwks = Vec::new();
         let mut signers = Vec::new();
         for (i, alg) in [JwsAlgorithm::Rs256, JwsAlgorithm::Es256, JwsAlgorithm::Es256K, JwsAlgorithm::EdDsa]
@@ -908,7 +933,7 @@ mod tests {
                 .verify_at(&mint(&key, JwsAlgorithm::Es256, Some("k"), &azp_only), SystemTime::now())
                 .is_ok()
         );
-        // No roles claim: a principal without roles (the endpoint answers 403).
+        // No roles claim: an identity without roles (the endpoint answers 403).
         assert!(at(&without("resource_access")).expect("valid").roles.is_empty());
     }
 
