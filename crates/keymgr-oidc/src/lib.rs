@@ -38,11 +38,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hyper::{Request, StatusCode, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
+use hyper::{Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
 use keymgr_crypto::AsymmetricKind;
 use keymgr_jose::jws::{self, JwsAlgorithm, VerifyingKey};
@@ -50,7 +50,6 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-
 
 /// Why a key set, a setting or a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -364,7 +363,8 @@ impl OidcVerifier {
 
     /// A verifier over the JWKS file at `path`, read once.
     pub fn from_file(settings: OidcSettings, path: &Path) -> Result<Self, OidcError> {
-        let read_error = |e: String| OidcError::Config(format!("auth.oidc.jwks_file {}: {e}", path.display()));
+        let read_error =
+            |e: String| OidcError::Config(format!("auth.oidc.jwks_file {}: {e}", path.display()));
         let size = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?.len();
         if size > MAX_JWKS_BYTES as u64 {
             return Err(read_error(format!("larger than {MAX_JWKS_BYTES} bytes")));

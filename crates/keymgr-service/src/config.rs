@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keymgr_core::{DecryptionScope, KeyManagerConfig, NewPairLimits};
+use keymgr_core::{DecryptionScope, JwsAlgorithm, KeyManagerConfig, NewPairLimits, SigningSettings};
 use keymgr_http::Limits;
 use keymgr_http::auth::TokenConfig;
-use keymgr_oidc::{self as oidc, OidcSettings, RefreshTimes, claim_path};
 use keymgr_http::server::ServerLimits;
 use keymgr_model::{AppId, KeyRef, KeyTier, RefId};
+use keymgr_oidc::{self as oidc, OidcSettings, RefreshTimes, claim_path};
 use serde::Deserialize;
 
 use crate::oidc::oidc_error;
@@ -59,6 +59,80 @@ pub struct ServiceConfig {
     /// Which keys open envelopes and JWEs.
     #[serde(default)]
     pub decrypt: DecryptConfig,
+    /// JWS/JWT signing and verification.
+    #[serde(default)]
+    pub signing: SigningConfig,
+}
+
+/// `[signing]`: MOSIP's `mosip.kernel.keymanager.jwtsign.*`, `...signature.kid.prepend` and
+/// `mosip.kernel.crypto.sign-algorithm-name`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Put MOSIP's key id (after the prefix) in `kid` (default true).
+    #[serde(default = "yes")]
+    pub include_key_id: bool,
+    /// The `kid` prefix (default empty); `PAYLOAD_ISSUER` takes the payload's `iss` and `#`.
+    #[serde(default)]
+    pub kid_prepend: String,
+    /// `/jwtSign` requires JSON data (default true).
+    #[serde(default = "yes")]
+    pub jwt_validate_json: bool,
+    /// The algorithm of the deprecated `/sign`: `RS256` (default) or `PS256`.
+    #[serde(default = "default_legacy_algorithm")]
+    pub legacy_sign_algorithm: String,
+    /// The longest token `/jwtVerify` reads and the largest `dataToSign`, in bytes (default
+    /// 16 MiB).
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            include_key_id: true,
+            kid_prepend: String::new(),
+            jwt_validate_json: true,
+            legacy_sign_algorithm: default_legacy_algorithm(),
+            max_token_bytes: default_max_token_bytes(),
+        }
+    }
+}
+
+fn default_legacy_algorithm() -> String {
+    "RS256".into()
+}
+
+fn default_max_token_bytes() -> usize {
+    SigningSettings::default().max_token_len
+}
+
+impl SigningConfig {
+    /// The key manager's signing settings, or why these cannot be used.
+    pub(crate) fn settings(&self) -> Result<SigningSettings, ServiceError> {
+        let legacy_algorithm = match self.legacy_sign_algorithm.as_str() {
+            "RS256" => JwsAlgorithm::Rs256,
+            "PS256" => JwsAlgorithm::Ps256,
+            other => {
+                return Err(config_error(format!(
+                    "signing.legacy_sign_algorithm {other:?}: KERNEL/SIGN is an RSA key, use RS256 or PS256"
+                )));
+            }
+        };
+        if self.max_token_bytes < 1024 {
+            return Err(config_error("signing.max_token_bytes must be at least 1024"));
+        }
+        if self.kid_prepend.chars().any(char::is_control) {
+            return Err(config_error("signing.kid_prepend must not contain control characters"));
+        }
+        Ok(SigningSettings {
+            include_key_id: self.include_key_id,
+            kid_prepend: self.kid_prepend.clone(),
+            jwt_validate_json: self.jwt_validate_json,
+            legacy_algorithm,
+            max_token_len: self.max_token_bytes,
+        })
+    }
 }
 
 /// `[decrypt]`: which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`) besides
@@ -740,6 +814,25 @@ mod tests {
         let text = format!("[auth.oidc]\nissuer = \"https://iam/realms/mosip\"\n{audience}\n{extra}");
         let c: ServiceConfig = toml::from_str(&text).map_err(|e| format!("parse: {e}"))?;
         c.auth.oidc.expect("section").checked().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn signing_section() {
+        let defaults = ServiceConfig::default().signing.settings().unwrap();
+        assert!(defaults.include_key_id && defaults.jwt_validate_json && defaults.kid_prepend.is_empty());
+        assert_eq!(defaults.legacy_algorithm, JwsAlgorithm::Rs256);
+        let c: ServiceConfig = toml::from_str(
+            "[signing]\ninclude_key_id = false\nkid_prepend = \"PAYLOAD_ISSUER\"\nlegacy_sign_algorithm = \"PS256\"",
+        )
+        .unwrap();
+        let s = c.signing.settings().unwrap();
+        assert!(!s.include_key_id);
+        assert_eq!((s.kid_prepend.as_str(), s.legacy_algorithm), ("PAYLOAD_ISSUER", JwsAlgorithm::Ps256));
+        for bad in ["legacy_sign_algorithm = \"ES256\"", "max_token_bytes = 10", "kid_prepend = \"a\\nb\""] {
+            let c: ServiceConfig = toml::from_str(&format!("[signing]\n{bad}")).unwrap();
+            assert!(c.signing.settings().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<ServiceConfig>("[signing]\nkid = \"x\"").is_err(), "unknown keys refused");
     }
 
     #[test]

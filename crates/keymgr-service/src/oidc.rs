@@ -38,7 +38,10 @@ pub(crate) fn oidc_error(e: OidcError) -> ServiceError {
 /// start fails if that fetch does) and then kept current by the refresh task, which runs on a
 /// Tokio runtime of its own thread (`keymgr-jwks`), since the service's runtime is made after
 /// `start` returns. The task ends once the verifier is dropped.
-pub(crate) fn start_verifier(settings: OidcSettings, source: JwksSource) -> Result<Arc<OidcVerifier>, ServiceError> {
+pub(crate) fn start_verifier(
+    settings: OidcSettings,
+    source: JwksSource,
+) -> Result<Arc<OidcVerifier>, ServiceError> {
     let (url, ca_file, times, timeout) = match source {
         JwksSource::File(path) => {
             let verifier = OidcVerifier::from_file(settings, &path).map_err(oidc_error)?;

@@ -92,6 +92,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     let server_limits = config.http.server_limits()?;
     let decryption = config.decrypt.scope()?;
     let new_pairs = config.keys.new_pairs()?;
+    let signing = config.signing.settings()?;
     // The OIDC key set is read (or fetched) now: a wrong file or URL stops the start before
     // a keystore or database is made.
     let oidc = match config.auth.oidc.as_ref().map(|o| o.checked()).transpose()? {
@@ -177,6 +178,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         argon2_concurrency: limits.argon2_running,
         jwe_max_inflated_len: keys.jwe_max_inflated_bytes,
         new_pairs,
+        signing,
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
