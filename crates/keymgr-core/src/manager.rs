@@ -8,7 +8,9 @@
 //! * `certificates`: CSRs, certificate upload, other domains' certificates, lists and chains.
 //! * `jwe`: `/jwtEncrypt` and `/jwtDecrypt`; `secrets`: symmetric keys, PIN encryption, Argon2.
 //!
-//! * `signing`: the signing key choice, JWS/JWT signatures, raw signatures, verification.
+//! * `signing`: the signing key choice, JWS/JWT signatures, raw signatures; `verification`:
+//!   `/jwtVerify` and `/validate`. Ed25519 signing keys live with the other database keys in
+//!   `base_keys`.
 //!
 //! Rooms of the capabilities to come: `partners` (the
 //! partner trust store), `zk` (zero-knowledge encryption), `lifecycle` (key states,
@@ -38,16 +40,15 @@ mod jwe;
 mod secrets;
 mod signing;
 mod stats;
+mod verification;
 
 pub use certificates::{CertificateRecord, CsrInfo};
 pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, SigningSettings};
 pub use hierarchy::KeygenReport;
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
-pub use signing::{
-    CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding, TrustStatus, VerifyRequest,
-    VerifyResult,
-};
+pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};
+pub use verification::{TrustStatus, VerifyRequest, VerifyResult};
 
 use crate::rate::TokenBucket;
 use crate::slots::Slots;

@@ -1,7 +1,7 @@
-//! Base keys: the RSA-2048 keys per (application, reference) made in software, wrapped by
-//! their module master into `key_store` and certified by it; their current key, lazy
-//! generation and rotation under the generation lock, the limits on new pairs, and
-//! revocation.
+//! Keys kept in the database: the RSA-2048 base keys per (application, reference) and the
+//! Ed25519 signing keys (`ED25519_SIGN`), made in software, wrapped by their module master
+//! into `key_store` and certified by it; their current key, lazy generation and rotation
+//! under the generation lock, the limits on new pairs, and revocation.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use keymgr_policy::{Decision, decide, new_key_expiry};
 
 use super::{CertificateInfo, Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique};
 use crate::KeymgrError;
-use crate::stored_key::wrap_private_key_for_store;
+use crate::stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};
 
 /// What a key kept in the database is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,5 +239,96 @@ impl KeyManager {
         let revoked = result?;
         self.base_keys.remove(&revoked);
         Ok(())
+    }
+
+    /// The current Ed25519 key of an `ED25519_SIGN` pair, kept in the database: from the
+    /// cache; else the current row; else (when `force`, or the pair's keys all expired, or
+    /// `allow_first` and it has none) a new key under the pair's lock, certified by the
+    /// application's master. A pair without keys and without `allow_first` is `KER-KMS-012`.
+    pub(super) fn ensure_database_signing_key(
+        &self,
+        key_ref: &KeyRef,
+        force: bool,
+        allow_first: bool,
+        requested: Option<&DistinguishedNameSpec>,
+    ) -> Result<Arc<Current>, KeymgrError> {
+        let now = self.clock.now();
+        if !force
+            && let Some(c) = self.current.get(key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+        {
+            return Ok(c);
+        }
+        let policy = self.active_policy(&key_ref.app)?;
+        let pre = self.pre_expire(key_ref)?;
+        if !allow_first && self.db.aliases_for(key_ref)?.is_empty() {
+            return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+        }
+        // The master is resolved before the pair's lock is taken (never two locks at once).
+        let master = self.current_hsm_key(&KeyRef::master(key_ref.app.clone()), false)?;
+        let result = self.db.with_generation_lock(key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(key_ref)?;
+            if force {
+                for a in current_keys(&aliases, now, pre) {
+                    tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
+                }
+            } else {
+                match decide(&aliases, now, pre) {
+                    Decision::Use(a) => {
+                        let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
+                            KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
+                        })?;
+                        let cert = Certificate::from_pem(row.certificate.as_bytes())?;
+                        return Ok((a, cert));
+                    }
+                    Decision::Ambiguous(v) => return Err(not_unique(key_ref, v.len())),
+                    Decision::Generate if aliases.is_empty() && !allow_first => {
+                        return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+                    }
+                    Decision::Generate => {}
+                }
+            }
+            let inherited = match aliases.first() {
+                Some(oldest) => tx
+                    .stored_key(&oldest.alias)?
+                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+                    .and_then(|c| subject_of(&c).ok()),
+                None => None,
+            };
+            let name = match requested {
+                Some(r) => self.hsm_subject(key_ref, r),
+                None => inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate)),
+            };
+            let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
+            self.make_db_key(tx, &plan, &master, DbKeyKind::Ed25519Signing)
+        });
+        self.forget_pair(key_ref);
+        let (alias, cert) = result?;
+        Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    /// The private key of an Ed25519 signing key, from the cache or unwrapped from its
+    /// `key_store` row by its master in the keystore (then cached).
+    pub(super) fn database_signing_key(&self, key: &KeyAlias) -> Result<Arc<SigningKey>, KeymgrError> {
+        if let Some(private) = self.signing_keys.get(&key.alias) {
+            return Ok(private);
+        }
+        let row = self
+            .db
+            .stored_key(&key.alias)?
+            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
+        if row.private_key == StoredKey::NO_PRIVATE_KEY {
+            return Err(KeymgrError::SigningNotAllowed("a certificate of another domain".into()));
+        }
+        let master_cert = self.hsm_certificate(&row.master_alias)?;
+        let modulus_len = master_cert.rsa_public_key()?.modulus_len();
+        let pkcs8 = unwrap_stored_private_key(&row.private_key, modulus_len, |w| {
+            self.keystore.rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore)
+        })?;
+        let private = Arc::new(SigningKey::from_pkcs8(AsymmetricKind::Ed25519, pkcs8)?);
+        self.signing_keys.insert(key.alias.clone(), Arc::clone(&private));
+        Ok(private)
     }
 }

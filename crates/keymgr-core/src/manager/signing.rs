@@ -1,9 +1,9 @@
-//! Signing and verification (reference section 6): the key a request signs with, JWS and JWT
-//! signatures (`/jwtSign`, `/jwsSign` and their v2), raw signatures (`/signV2`,
-//! `/signRawData`), `/jwtVerify`, the deprecated `/sign` and `/validate`, and the Ed25519
-//! signing keys kept in the database.
+//! Signing (reference section 6): the key a request signs with, JWS and JWT signatures
+//! (`/jwtSign`, `/jwsSign` and their v2), raw signatures (`/signV2`, `/signRawData`) and the
+//! deprecated `/sign`. Verification is the `verification` room; the Ed25519 keys kept in the
+//! database are made and unwrapped in `base_keys`.
 //!
-//! Differences from MOSIP, each deliberate:
+//! Differences from MOSIP, each deliberate (verification's included):
 //! * ROOT never signs data, and a key that certifies keys (ROOT, module masters, any key with a
 //!   CA certificate) never makes a raw signature over caller bytes, which could otherwise be a
 //!   `TBSCertificate` (`KER-KMS-020`). JWS signing inputs start with the encoded header, so
@@ -35,26 +35,19 @@
 
 use std::sync::Arc;
 
-use keymgr_crypto::issue::{DistinguishedNameSpec, subject_of};
-use keymgr_crypto::{AsymmetricKind, Certificate, SigningKey};
-use keymgr_db::StoredKey;
-use keymgr_jose::jws::{self, JwsAlgorithm, JwsHeader, VerifyingKey};
-use keymgr_model::{AppId, KeyAlias, KeyRef, KeyTier, RefId, UtcTime, WellKnown};
-use keymgr_policy::{Decision, decide};
+use keymgr_crypto::{AsymmetricKind, Certificate};
+use keymgr_jose::jws::{self, JwsAlgorithm, JwsHeader};
+use keymgr_model::{AppId, KeyRef, KeyTier, RefId, WellKnown};
 use serde_json::Value;
 
-use super::base_keys::DbKeyKind;
 use super::certificates::key_id;
-use super::{Current, EXPIRE_NOW, KeyManager, NewKeyPlan, current_keys, not_unique};
+use super::{Current, KeyManager};
 use crate::KeymgrError;
-use crate::stored_key::unwrap_stored_private_key;
 
 /// MOSIP's `kid` prefix setting that takes the payload's `iss`.
 const PAYLOAD_ISSUER: &str = "PAYLOAD_ISSUER";
 /// The separator after a `kid` prefix.
 const KID_SEPARATOR: char = '#';
-/// Largest certificate read from an `x5c` header.
-const MAX_X5C_CERT: usize = 64 * 1024;
 
 /// Which certificates a signed header carries in `x5c`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,60 +130,6 @@ pub struct RawSignature {
     pub key_id: Option<String>,
     /// The signing key's certificate.
     pub certificate: Certificate,
-}
-
-/// A `/jwtVerify` request (v1 or v2).
-#[derive(Debug, Clone, Default)]
-pub struct VerifyRequest<'a> {
-    /// `jwtSignatureData`: the compact JWS.
-    pub token: &'a str,
-    /// `actualData`: replaces the payload part (base64url, or the raw payload of a
-    /// `b64: false` token).
-    pub actual_data: Option<&'a str>,
-    /// `applicationId`: whose certificate verifies when the token and request carry none.
-    pub app: Option<&'a AppId>,
-    /// `referenceId`.
-    pub reference: Option<&'a RefId>,
-    /// `certificateData`: PEM, used when the token has no `x5c`.
-    pub certificate_pem: Option<&'a str>,
-    /// `validateTrust`.
-    pub validate_trust: bool,
-    /// `domain`: the partner trust domain to validate the certificate's path in.
-    pub domain: Option<&'a str>,
-}
-
-/// MOSIP's `trustValid` answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrustStatus {
-    /// Trust was not asked for, or cannot be checked yet (no partner trust store).
-    NotVerified,
-    /// Trust was asked for without a domain.
-    NotVerifiedNoDomain,
-    /// The certificate's path to a trusted CA of the domain is valid.
-    PathValid,
-    /// It is not.
-    PathNotValid,
-}
-
-impl TrustStatus {
-    /// The text MOSIP answers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotVerified => "TRUST_NOT_VERIFIED",
-            Self::NotVerifiedNoDomain => "TRUST_NOT_VERIFIED_NO_DOMAIN",
-            Self::PathValid => "TRUST_CERT_PATH_VALID",
-            Self::PathNotValid => "TRUST_CERT_PATH_NOT_VALID",
-        }
-    }
-}
-
-/// What `/jwtVerify` answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifyResult {
-    /// Whether the signature holds with the certificate chosen.
-    pub signature_valid: bool,
-    /// The trust verdict on that certificate.
-    pub trust: TrustStatus,
 }
 
 /// The key a request signs with and its current certificate.
@@ -492,212 +431,6 @@ impl KeyManager {
         let signer = self.signer(None, None)?;
         let header = JwsHeader::new(self.config.signing.legacy_algorithm);
         self.sign_jws(&signer, &header, data.as_bytes(), true)
-    }
-
-    /// The deprecated `/validate`: whether `signature` (a detached JWS of `/sign`) holds over
-    /// `data` with a `KERNEL`/`SIGN` key valid at `at` (the current key too). `KER-CSS-101`
-    /// when none does.
-    pub fn validate_legacy(&self, signature: &str, data: &str, at: UtcTime) -> Result<(), KeymgrError> {
-        let key_ref = KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?);
-        let max = self.config.signing.max_token_len;
-        let mut candidates: Vec<Certificate> = Vec::new();
-        for alias in self.db.aliases_for(&key_ref)? {
-            if alias.generated_at <= at && at <= alias.expires_at {
-                candidates.push(self.hsm_certificate(&alias.alias)?);
-            }
-        }
-        if let Ok(current) = self.current_hsm_key(&key_ref, false) {
-            candidates.push(current.certificate.clone());
-        }
-        let holds = |cert: &Certificate| {
-            let key = VerifyingKey::from_spki(cert.spki_der()).ok()?;
-            jws::verify(signature, Some(data.as_bytes()), &key, max).ok().map(|v| v.signature_valid)
-        };
-        if candidates.iter().any(|c| holds(c) == Some(true)) {
-            Ok(())
-        } else {
-            Err(KeymgrError::SignatureValidationFailed)
-        }
-    }
-
-    /// MOSIP's `/jwtVerify` and `/jwtVerify/v2`. The certificate is the token's `x5c[0]`, else
-    /// the request's PEM, else the current certificate of (app, ref) (`KERNEL`/`SIGN` for a
-    /// blank application; nothing is generated); it must be valid now (`KER-JWS-107`). A
-    /// signature that does not hold is `signature_valid: false`; a token that cannot be read
-    /// is `KER-JWS-105`/`106`. `x5c` only says which key signed: whether that key is trusted
-    /// is `trust` (partner trust store), not `signature_valid`.
-    pub fn jwt_verify(&self, request: &VerifyRequest<'_>) -> Result<VerifyResult, KeymgrError> {
-        let token = request.token.trim();
-        if token.is_empty() {
-            return Err(KeymgrError::InvalidDataToSign(
-                "jwtSignatureData should not be null or empty".into(),
-            ));
-        }
-        let max = self.config.signing.max_token_len;
-        let (_, header) = jws::peek_header(token, max).map_err(|e| match e {
-            keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidVerifyInput(why),
-            other => KeymgrError::VerifyFailed(other.to_string()),
-        })?;
-        let certificate = match header.get("x5c") {
-            Some(Value::Array(chain)) => {
-                let first = chain.first().and_then(Value::as_str).ok_or_else(|| {
-                    KeymgrError::InvalidVerifyInput("x5c must hold base64 certificates".into())
-                })?;
-                let der = jws::x5c_der(first, MAX_X5C_CERT)
-                    .map_err(|e| KeymgrError::InvalidVerifyInput(e.to_string()))?;
-                Certificate::from_der(&der)
-                    .map_err(|e| KeymgrError::InvalidVerifyInput(format!("x5c: {e}")))?
-            }
-            Some(_) => return Err(KeymgrError::InvalidVerifyInput("x5c must be an array".into())),
-            None => match request.certificate_pem.filter(|p| !p.trim().is_empty()) {
-                Some(pem) => Certificate::from_pem(pem.as_bytes())
-                    .map_err(|e| KeymgrError::CertificateParse(e.to_string()))?,
-                None => self.verification_certificate(request.app, request.reference)?,
-            },
-        };
-        if !certificate.is_valid_at(self.clock.now()) {
-            return Err(KeymgrError::VerifyCertificateNotValid);
-        }
-        let key = VerifyingKey::from_spki(certificate.spki_der())
-            .map_err(|e| KeymgrError::VerifyFailed(format!("certificate key: {e}")))?;
-        let verified = match request.actual_data.filter(|d| !d.is_empty()) {
-            None => jws::verify(token, None, &key, max),
-            Some(actual) => {
-                // `actualData` stands in the payload part: base64url, or the payload itself
-                // for an unencoded (`b64: false`) token.
-                let unencoded = header.get("b64") == Some(&Value::Bool(false));
-                let detached = if unencoded {
-                    actual.as_bytes().to_vec()
-                } else {
-                    keymgr_model::base64::decode(actual.trim().as_bytes(), max)
-                        .map_err(|e| KeymgrError::InvalidVerifyInput(format!("actualData: {e}")))?
-                };
-                let (head, rest) = token.split_once('.').unwrap_or((token, ""));
-                let signature = rest.rsplit_once('.').map_or(rest, |(_, s)| s);
-                jws::verify(&format!("{head}..{signature}"), Some(&detached), &key, max)
-            }
-        }
-        .map_err(|e| KeymgrError::VerifyFailed(e.to_string()))?;
-        let trust = match (request.validate_trust, request.domain.map(str::trim).filter(|d| !d.is_empty())) {
-            (false, _) => TrustStatus::NotVerified,
-            (true, None) => TrustStatus::NotVerifiedNoDomain,
-            // No partner trust store yet: a path cannot be checked.
-            (true, Some(_)) => TrustStatus::NotVerified,
-        };
-        Ok(VerifyResult { signature_valid: verified.signature_valid, trust })
-    }
-
-    /// The current certificate of (app, ref) for verification, never generating a key:
-    /// `KERNEL`/`SIGN` for a blank application.
-    fn verification_certificate(
-        &self,
-        app: Option<&AppId>,
-        reference: Option<&RefId>,
-    ) -> Result<Certificate, KeymgrError> {
-        let key_ref = match app {
-            None => KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?),
-            Some(app) => KeyRef::new(app.clone(), reference.cloned().unwrap_or(RefId::new("")?)),
-        };
-        if key_ref.tier().in_hsm() {
-            return Ok(self.current_hsm_key(&key_ref, false)?.certificate.clone());
-        }
-        let pre = self.pre_expire(&key_ref)?;
-        match decide(&self.db.aliases_for(&key_ref)?, self.clock.now(), pre) {
-            Decision::Use(alias) => self.certificate_of(&alias),
-            Decision::Ambiguous(v) => Err(not_unique(&key_ref, v.len())),
-            Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
-        }
-    }
-
-    /// The current Ed25519 key of an `ED25519_SIGN` pair, kept in the database: from the
-    /// cache; else the current row; else (when `force`, or the pair's keys all expired, or
-    /// `allow_first` and it has none) a new key under the pair's lock, certified by the
-    /// application's master. A pair without keys and without `allow_first` is `KER-KMS-012`.
-    pub(super) fn ensure_database_signing_key(
-        &self,
-        key_ref: &KeyRef,
-        force: bool,
-        allow_first: bool,
-        requested: Option<&DistinguishedNameSpec>,
-    ) -> Result<Arc<Current>, KeymgrError> {
-        let now = self.clock.now();
-        if !force
-            && let Some(c) = self.current.get(key_ref)
-            && c.alias.generated_at <= now
-            && now < c.valid_until
-        {
-            return Ok(c);
-        }
-        let policy = self.active_policy(&key_ref.app)?;
-        let pre = self.pre_expire(key_ref)?;
-        if !allow_first && self.db.aliases_for(key_ref)?.is_empty() {
-            return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
-        }
-        // The master is resolved before the pair's lock is taken (never two locks at once).
-        let master = self.current_hsm_key(&KeyRef::master(key_ref.app.clone()), false)?;
-        let result = self.db.with_generation_lock(key_ref, |tx| {
-            let now = self.clock.now();
-            let aliases = tx.aliases_for(key_ref)?;
-            if force {
-                for a in current_keys(&aliases, now, pre) {
-                    tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
-                }
-            } else {
-                match decide(&aliases, now, pre) {
-                    Decision::Use(a) => {
-                        let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
-                            KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
-                        })?;
-                        let cert = Certificate::from_pem(row.certificate.as_bytes())?;
-                        return Ok((a, cert));
-                    }
-                    Decision::Ambiguous(v) => return Err(not_unique(key_ref, v.len())),
-                    Decision::Generate if aliases.is_empty() && !allow_first => {
-                        return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
-                    }
-                    Decision::Generate => {}
-                }
-            }
-            let inherited = match aliases.first() {
-                Some(oldest) => tx
-                    .stored_key(&oldest.alias)?
-                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
-                    .and_then(|c| subject_of(&c).ok()),
-                None => None,
-            };
-            let name = match requested {
-                Some(r) => self.hsm_subject(key_ref, r),
-                None => inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate)),
-            };
-            let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
-            self.make_db_key(tx, &plan, &master, DbKeyKind::Ed25519Signing)
-        });
-        self.forget_pair(key_ref);
-        let (alias, cert) = result?;
-        Ok(self.remember(key_ref, alias, cert, pre))
-    }
-
-    /// The private key of an Ed25519 signing key, from the cache or unwrapped from its
-    /// `key_store` row by its master in the keystore (then cached).
-    pub(super) fn database_signing_key(&self, key: &KeyAlias) -> Result<Arc<SigningKey>, KeymgrError> {
-        if let Some(private) = self.signing_keys.get(&key.alias) {
-            return Ok(private);
-        }
-        let row = self
-            .db
-            .stored_key(&key.alias)?
-            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
-        if row.private_key == StoredKey::NO_PRIVATE_KEY {
-            return Err(KeymgrError::SigningNotAllowed("a certificate of another domain".into()));
-        }
-        let master_cert = self.hsm_certificate(&row.master_alias)?;
-        let modulus_len = master_cert.rsa_public_key()?.modulus_len();
-        let pkcs8 = unwrap_stored_private_key(&row.private_key, modulus_len, |w| {
-            self.keystore.rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore)
-        })?;
-        let private = Arc::new(SigningKey::from_pkcs8(AsymmetricKind::Ed25519, pkcs8)?);
-        self.signing_keys.insert(key.alias.clone(), Arc::clone(&private));
-        Ok(private)
     }
 }
 

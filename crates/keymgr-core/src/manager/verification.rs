@@ -1,0 +1,188 @@
+//! Verification (reference section 6): `/jwtVerify` and its v2, and the deprecated
+//! `/validate`. The certificate comes from the token's `x5c`, the request, or a key of this
+//! service (never generated here); a signature that does not hold is an answer, not an error.
+//! The token's `x5t#S256` is never used to look a certificate up (MOSIP caches `x5c`
+//! certificates under the thumbprint the token claims, which a token can poison).
+
+use keymgr_crypto::Certificate;
+use keymgr_jose::jws::{self, VerifyingKey};
+use keymgr_model::{AppId, KeyRef, RefId, UtcTime, WellKnown};
+use keymgr_policy::{Decision, decide};
+use serde_json::Value;
+
+use super::{KeyManager, not_unique};
+use crate::KeymgrError;
+
+/// Largest certificate read from an `x5c` header.
+const MAX_X5C_CERT: usize = 64 * 1024;
+
+/// A `/jwtVerify` request (v1 or v2).
+#[derive(Debug, Clone, Default)]
+pub struct VerifyRequest<'a> {
+    /// `jwtSignatureData`: the compact JWS.
+    pub token: &'a str,
+    /// `actualData`: replaces the payload part (base64url, or the raw payload of a
+    /// `b64: false` token).
+    pub actual_data: Option<&'a str>,
+    /// `applicationId`: whose certificate verifies when the token and request carry none.
+    pub app: Option<&'a AppId>,
+    /// `referenceId`.
+    pub reference: Option<&'a RefId>,
+    /// `certificateData`: PEM, used when the token has no `x5c`.
+    pub certificate_pem: Option<&'a str>,
+    /// `validateTrust`.
+    pub validate_trust: bool,
+    /// `domain`: the partner trust domain to validate the certificate's path in.
+    pub domain: Option<&'a str>,
+}
+
+/// MOSIP's `trustValid` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustStatus {
+    /// Trust was not asked for, or cannot be checked yet (no partner trust store).
+    NotVerified,
+    /// Trust was asked for without a domain.
+    NotVerifiedNoDomain,
+    /// The certificate's path to a trusted CA of the domain is valid.
+    PathValid,
+    /// It is not.
+    PathNotValid,
+}
+
+impl TrustStatus {
+    /// The text MOSIP answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotVerified => "TRUST_NOT_VERIFIED",
+            Self::NotVerifiedNoDomain => "TRUST_NOT_VERIFIED_NO_DOMAIN",
+            Self::PathValid => "TRUST_CERT_PATH_VALID",
+            Self::PathNotValid => "TRUST_CERT_PATH_NOT_VALID",
+        }
+    }
+}
+
+/// What `/jwtVerify` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyResult {
+    /// Whether the signature holds with the certificate chosen.
+    pub signature_valid: bool,
+    /// The trust verdict on that certificate.
+    pub trust: TrustStatus,
+}
+
+impl KeyManager {
+    /// The deprecated `/validate`: whether `signature` (a detached JWS of `/sign`) holds over
+    /// `data` with a `KERNEL`/`SIGN` key valid at `at` (the current key too). `KER-CSS-101`
+    /// when none does.
+    pub fn validate_legacy(&self, signature: &str, data: &str, at: UtcTime) -> Result<(), KeymgrError> {
+        let key_ref = KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?);
+        let max = self.config.signing.max_token_len;
+        let mut candidates: Vec<Certificate> = Vec::new();
+        for alias in self.db.aliases_for(&key_ref)? {
+            if alias.generated_at <= at && at <= alias.expires_at {
+                candidates.push(self.hsm_certificate(&alias.alias)?);
+            }
+        }
+        if let Ok(current) = self.current_hsm_key(&key_ref, false) {
+            candidates.push(current.certificate.clone());
+        }
+        let holds = |cert: &Certificate| {
+            let key = VerifyingKey::from_spki(cert.spki_der()).ok()?;
+            jws::verify(signature, Some(data.as_bytes()), &key, max).ok().map(|v| v.signature_valid)
+        };
+        if candidates.iter().any(|c| holds(c) == Some(true)) {
+            Ok(())
+        } else {
+            Err(KeymgrError::SignatureValidationFailed)
+        }
+    }
+
+    /// MOSIP's `/jwtVerify` and `/jwtVerify/v2`. The certificate is the token's `x5c[0]`, else
+    /// the request's PEM, else the current certificate of (app, ref) (`KERNEL`/`SIGN` for a
+    /// blank application; nothing is generated); it must be valid now (`KER-JWS-107`). A
+    /// signature that does not hold is `signature_valid: false`; a token that cannot be read
+    /// is `KER-JWS-105`/`106`. `x5c` only says which key signed: whether that key is trusted
+    /// is `trust` (partner trust store), not `signature_valid`.
+    pub fn jwt_verify(&self, request: &VerifyRequest<'_>) -> Result<VerifyResult, KeymgrError> {
+        let token = request.token.trim();
+        if token.is_empty() {
+            return Err(KeymgrError::InvalidDataToSign(
+                "jwtSignatureData should not be null or empty".into(),
+            ));
+        }
+        let max = self.config.signing.max_token_len;
+        let (_, header) = jws::peek_header(token, max).map_err(|e| match e {
+            keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidVerifyInput(why),
+            other => KeymgrError::VerifyFailed(other.to_string()),
+        })?;
+        let certificate = match header.get("x5c") {
+            Some(Value::Array(chain)) => {
+                let first = chain.first().and_then(Value::as_str).ok_or_else(|| {
+                    KeymgrError::InvalidVerifyInput("x5c must hold base64 certificates".into())
+                })?;
+                let der = jws::x5c_der(first, MAX_X5C_CERT)
+                    .map_err(|e| KeymgrError::InvalidVerifyInput(e.to_string()))?;
+                Certificate::from_der(&der)
+                    .map_err(|e| KeymgrError::InvalidVerifyInput(format!("x5c: {e}")))?
+            }
+            Some(_) => return Err(KeymgrError::InvalidVerifyInput("x5c must be an array".into())),
+            None => match request.certificate_pem.filter(|p| !p.trim().is_empty()) {
+                Some(pem) => Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| KeymgrError::CertificateParse(e.to_string()))?,
+                None => self.verification_certificate(request.app, request.reference)?,
+            },
+        };
+        if !certificate.is_valid_at(self.clock.now()) {
+            return Err(KeymgrError::VerifyCertificateNotValid);
+        }
+        let key = VerifyingKey::from_spki(certificate.spki_der())
+            .map_err(|e| KeymgrError::VerifyFailed(format!("certificate key: {e}")))?;
+        let verified = match request.actual_data.filter(|d| !d.is_empty()) {
+            None => jws::verify(token, None, &key, max),
+            Some(actual) => {
+                // `actualData` stands in the payload part: base64url, or the payload itself
+                // for an unencoded (`b64: false`) token.
+                let unencoded = header.get("b64") == Some(&Value::Bool(false));
+                let detached = if unencoded {
+                    actual.as_bytes().to_vec()
+                } else {
+                    keymgr_model::base64::decode(actual.trim().as_bytes(), max)
+                        .map_err(|e| KeymgrError::InvalidVerifyInput(format!("actualData: {e}")))?
+                };
+                let (head, rest) = token.split_once('.').unwrap_or((token, ""));
+                let signature = rest.rsplit_once('.').map_or(rest, |(_, s)| s);
+                jws::verify(&format!("{head}..{signature}"), Some(&detached), &key, max)
+            }
+        }
+        .map_err(|e| KeymgrError::VerifyFailed(e.to_string()))?;
+        let trust = match (request.validate_trust, request.domain.map(str::trim).filter(|d| !d.is_empty())) {
+            (false, _) => TrustStatus::NotVerified,
+            (true, None) => TrustStatus::NotVerifiedNoDomain,
+            // No partner trust store yet: a path cannot be checked.
+            (true, Some(_)) => TrustStatus::NotVerified,
+        };
+        Ok(VerifyResult { signature_valid: verified.signature_valid, trust })
+    }
+
+    /// The current certificate of (app, ref) for verification, never generating a key:
+    /// `KERNEL`/`SIGN` for a blank application.
+    fn verification_certificate(
+        &self,
+        app: Option<&AppId>,
+        reference: Option<&RefId>,
+    ) -> Result<Certificate, KeymgrError> {
+        let key_ref = match app {
+            None => KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?),
+            Some(app) => KeyRef::new(app.clone(), reference.cloned().unwrap_or(RefId::new("")?)),
+        };
+        if key_ref.tier().in_hsm() {
+            return Ok(self.current_hsm_key(&key_ref, false)?.certificate.clone());
+        }
+        let pre = self.pre_expire(&key_ref)?;
+        match decide(&self.db.aliases_for(&key_ref)?, self.clock.now(), pre) {
+            Decision::Use(alias) => self.certificate_of(&alias),
+            Decision::Ambiguous(v) => Err(not_unique(&key_ref, v.len())),
+            Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
+        }
+    }
+}
