@@ -178,9 +178,21 @@ impl KeyManager {
         if key_ref.tier().in_hsm() {
             return Ok(self.current_hsm_key(&key_ref, false)?.certificate.clone());
         }
+        // Keys kept in the database (base keys, Ed25519): the current-key cache, else the
+        // current row, then cached; nothing is generated.
+        let now = self.clock.now();
+        if let Some(c) = self.current.get(&key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+        {
+            return Ok(c.certificate.clone());
+        }
         let pre = self.pre_expire(&key_ref)?;
-        match decide(&self.db.aliases_for(&key_ref)?, self.clock.now(), pre) {
-            Decision::Use(alias) => self.certificate_of(&alias),
+        match decide(&self.db.aliases_for(&key_ref)?, now, pre) {
+            Decision::Use(alias) => {
+                let cert = self.certificate_of(&alias)?;
+                Ok(self.remember(&key_ref, alias, cert, pre).certificate.clone())
+            }
             Decision::Ambiguous(v) => Err(not_unique(&key_ref, v.len())),
             Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
         }
