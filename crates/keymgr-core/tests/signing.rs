@@ -137,6 +137,7 @@ fn key_choice_follows_mosip_with_its_codes() {
     assert_eq!(sign(Some("ID_REPO"), Some("EC_SECP256K1_SIGN")), Ok(Value::from("ES256K")));
     assert_eq!(sign(Some("ID_REPO"), Some("ED25519_SIGN")), Ok(Value::from("EdDSA")));
     assert_eq!(sign(Some("ROOT"), None), Err("KER-KMS-020"), "ROOT signs certificates only");
+    assert_eq!(sign(Some("ROOT"), Some("ED25519_SIGN")), Err("KER-KMS-020"), "whatever the reference");
     assert_eq!(sign(Some("REGISTRATION"), Some("10001_110011")), Err("KER-KMS-020"), "a base key");
     assert_eq!(sign(Some("RESIDENT"), Some("EC_SECP256R1_SIGN")), Err("KER-KMS-012"), "never generated");
     assert_eq!(sign(Some("NO_SUCH_APP"), None), Err("KER-JWS-108"), "no policy: nobody may sign");
@@ -413,6 +414,12 @@ fn verification_refusals_and_trust_answers() {
     assert_eq!(verify(km, " ", None), Err("KER-JWS-102"));
     assert_eq!(verify(km, &format!("!!.{}.{}", parts[1], parts[2]), None), Err("KER-JWS-106"));
 
+    // An actualData beside a token of four parts, or beside another attached payload: 106.
+    let four = format!("{}.{}.{}.{}", parts[0], parts[1], parts[1], parts[2]);
+    assert_eq!(verify(km, &four, Some(parts[1])), Err("KER-JWS-106"));
+    assert_eq!(verify(km, &token, Some(&b64url(br#"{"other":1}"#))), Err("KER-JWS-106"));
+    assert_eq!(verify(km, &token, Some(parts[1])), Ok(true), "the same payload attached and given");
+
     // Certificates from x5c; an expired certificate is KER-JWS-107.
     let with_x5c = km
         .jwt_sign(&JwsSignRequest {
@@ -421,7 +428,20 @@ fn verification_refusals_and_trust_answers() {
             ..request(None, None, &data)
         })
         .unwrap();
-    assert_eq!(with_cert(&with_x5c, &master.to_pem()), Ok(true), "x5c goes first");
+    // A caller who names a certificate gets that one: a token bringing another in x5c is 106.
+    assert_eq!(with_cert(&with_x5c, &master.to_pem()), Err("KER-JWS-106"));
+    let kernel = km.get_certificate(&app("KERNEL"), &reference("SIGN")).unwrap().certificate;
+    assert_eq!(with_cert(&with_x5c, &kernel.to_pem()), Ok(true));
+    // x5t#S256 must be the thumbprint of the certificate that verifies.
+    let hashed = km
+        .jwt_sign(&JwsSignRequest {
+            include_cert_hash: true,
+            include_payload: true,
+            ..request(None, None, &data)
+        })
+        .unwrap();
+    assert_eq!(verify(km, &hashed, None), Ok(true));
+    assert_eq!(with_cert(&hashed, &master.to_pem()), Err("KER-JWS-106"));
     let trust = |validate_trust, domain| {
         km.jwt_verify(&VerifyRequest { token: &with_x5c, validate_trust, domain, ..VerifyRequest::default() })
             .unwrap()

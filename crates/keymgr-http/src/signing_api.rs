@@ -73,17 +73,46 @@ pub struct JwsSignBody {
     sign_algorithm: Option<String>,
 }
 
+/// The most `additionalHeaders` a request may carry.
+const MAX_ADDITIONAL_HEADERS: usize = 32;
+/// The longest name or value of one, in bytes.
+const MAX_ADDITIONAL_HEADER_LEN: usize = 1024;
+
 /// MOSIP's `additionalHeaders` is a map of strings: numbers and booleans are taken as their
-/// text, as Jackson does; objects and arrays are `KER-KMS-005`.
+/// text, as Jackson does; objects and arrays are `KER-KMS-005`, and so are more than
+/// [`MAX_ADDITIONAL_HEADERS`] entries or a name or value over [`MAX_ADDITIONAL_HEADER_LEN`]
+/// bytes (a header is not a place for data).
 fn additional_headers(given: &Option<Map<String, Value>>) -> Result<Vec<(String, Value)>, ApiError> {
     let Some(map) = given else { return Ok(Vec::new()) };
+    if map.len() > MAX_ADDITIONAL_HEADERS {
+        return Err(ApiError::InvalidRequest(format!(
+            "additionalHeaders: at most {MAX_ADDITIONAL_HEADERS} entries"
+        )));
+    }
     map.iter()
-        .map(|(name, value)| match value {
-            Value::String(_) => Ok((name.clone(), value.clone())),
-            Value::Number(n) => Ok((name.clone(), Value::String(n.to_string()))),
-            Value::Bool(b) => Ok((name.clone(), Value::String(b.to_string()))),
-            Value::Null => Ok((name.clone(), Value::String(String::new()))),
-            _ => Err(ApiError::InvalidRequest(format!("additionalHeaders.{name} must be a string"))),
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => String::new(),
+                _ => {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "additionalHeaders.{} must be a string",
+                        name.chars().take(64).collect::<String>()
+                    )));
+                }
+            };
+            if name.is_empty()
+                || name.len() > MAX_ADDITIONAL_HEADER_LEN
+                || text.len() > MAX_ADDITIONAL_HEADER_LEN
+            {
+                return Err(ApiError::InvalidRequest(format!(
+                    "additionalHeaders: names of 1 to {MAX_ADDITIONAL_HEADER_LEN} bytes, values up to \
+                     {MAX_ADDITIONAL_HEADER_LEN}"
+                )));
+            }
+            Ok((name.clone(), Value::String(text)))
         })
         .collect()
 }

@@ -414,6 +414,16 @@ async fn bad_input_gets_mosips_codes_never_a_500() {
         ),
         ("/jwtSign", json!({"dataToSign": data, "applicationId": "bad app!"}), "KER-JWS-108"),
         ("/signV2", json!({"dataToSign": ""}), "KER-KMS-005"),
+        (
+            "/jwtSign/v2",
+            json!({"dataToSign": data, "additionalHeaders": (0..33).map(|i| (format!("h{i}"), json!("v"))).collect::<Map<String, Value>>()}),
+            "KER-KMS-005",
+        ),
+        (
+            "/jwsSign/v2",
+            json!({"dataToSign": data, "validateJson": true, "additionalHeaders": {"big": "x".repeat(1025)}}),
+            "KER-KMS-005",
+        ),
         ("/jwtVerify", json!({}), "KER-KMS-005"),
         ("/jwtVerify", json!({"jwtSignatureData": "abc"}), "KER-JWS-106"),
         ("/jwtVerify", json!({"jwtSignatureData": "a.b.c.d"}), "KER-JWS-106"),

@@ -11,6 +11,8 @@
 //! parts and tokens over the size limit. A signature that does not verify is not an error:
 //! [`Verified::signature_valid`] is `false`.
 
+use std::collections::HashSet;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keymgr_crypto::{AsymmetricKind, SignAlgorithm};
@@ -57,9 +59,10 @@ impl JwsAlgorithm {
                 Err(JoseError::AlgorithmRefused("alg none: an unsigned token".into()))
             }
             a if a.starts_with("HS") => Err(JoseError::AlgorithmRefused(format!(
-                "{a}: an HMAC algorithm, never accepted with a public key"
+                "{:?}: an HMAC algorithm, never accepted with a public key",
+                short(a)
             ))),
-            other => Err(JoseError::Unsupported { what: "JWS alg", value: other.to_owned() }),
+            other => Err(JoseError::Unsupported { what: "JWS alg", value: format!("{:?}", short(other)) }),
         }
     }
 
@@ -126,8 +129,14 @@ impl JwsHeader {
         }
     }
 
-    /// The header as JSON, parameters in MOSIP's order.
+    /// The header as JSON, parameters in MOSIP's order. At most [`MAX_EXTRA_PARAMETERS`]
+    /// additional and critical parameters each, and [`MAX_HEADER_BYTES`] in all.
     pub fn to_json(&self) -> Result<String, JoseError> {
+        if self.additional.len() > MAX_EXTRA_PARAMETERS || self.crit.len() > MAX_EXTRA_PARAMETERS {
+            return Err(JoseError::Malformed(format!(
+                "at most {MAX_EXTRA_PARAMETERS} additional and {MAX_EXTRA_PARAMETERS} critical header parameters"
+            )));
+        }
         let mut parts: Vec<(String, Value)> = vec![("alg".into(), Value::from(self.alg.name()))];
         let text = |v: &Option<String>| v.as_ref().map(|s| Value::from(s.as_str()));
         if let Some(chain) = &self.x5c {
@@ -140,10 +149,12 @@ impl JwsHeader {
                 parts.push((name.into(), v));
             }
         }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(self.additional.len());
         for (name, value) in &self.additional {
-            if parts.iter().any(|(n, _)| n == name) || RESERVED.contains(&name.as_str()) {
+            if RESERVED.contains(&name.as_str()) || !seen.insert(name) {
                 return Err(JoseError::Malformed(format!(
-                    "additional header {name:?} clashes with a JWS parameter"
+                    "additional header {:?} clashes with a JWS parameter",
+                    short(name)
                 )));
             }
             parts.push((name.clone(), value.clone()));
@@ -159,9 +170,10 @@ impl JwsHeader {
             crit.push("b64");
         }
         for name in &self.crit {
-            if !self.additional.iter().any(|(n, _)| n == name) {
+            if !seen.contains(name.as_str()) {
                 return Err(JoseError::Malformed(format!(
-                    "crit names {name:?}, which is not an additional header of this token"
+                    "crit names {:?}, which is not an additional header of this token",
+                    short(name)
                 )));
             }
             if !crit.contains(&name.as_str()) {
@@ -181,8 +193,21 @@ impl JwsHeader {
             out.push_str(&serde_json::to_string(value).map_err(|e| JoseError::Malformed(e.to_string()))?);
         }
         out.push('}');
+        if out.len() > MAX_HEADER_BYTES {
+            return Err(JoseError::TooLarge { max: MAX_HEADER_BYTES });
+        }
         Ok(out)
     }
+}
+
+/// The most additional (and, separately, critical) parameters a header written here holds.
+pub const MAX_EXTRA_PARAMETERS: usize = 32;
+/// The largest header written here, in bytes of JSON (room for a certificate chain in `x5c`).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// At most 64 characters of caller text, for an error message.
+fn short(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// A certificate as an `x5c` entry: standard base64 (with padding) of its DER (RFC 7515,
@@ -224,8 +249,13 @@ pub fn sign(
     detached: bool,
     sign: &SignFn<'_>,
 ) -> Result<String, JoseError> {
-    if !header.b64 && !detached && payload.contains(&b'.') {
-        return Err(JoseError::Malformed("an attached unencoded payload must not contain '.'".into()));
+    if !header.b64 && !detached {
+        if payload.contains(&b'.') {
+            return Err(JoseError::Malformed("an attached unencoded payload must not contain '.'".into()));
+        }
+        if std::str::from_utf8(payload).is_err() {
+            return Err(JoseError::Malformed("an attached unencoded payload must be UTF-8 text".into()));
+        }
     }
     let protected = URL_SAFE_NO_PAD.encode(header.to_json()?);
     let payload_part: Vec<u8> =
@@ -249,6 +279,7 @@ pub fn sign(
     let middle = if detached {
         String::new()
     } else {
+        // base64url text, or an unencoded payload checked as UTF-8 above.
         String::from_utf8(payload_part)
             .map_err(|_| JoseError::Malformed("an attached unencoded payload must be UTF-8 text".into()))?
     };
@@ -299,7 +330,7 @@ pub fn peek_header(token: &str, max_len: usize) -> Result<(JwsAlgorithm, Map<Str
 }
 
 /// Verifies a compact JWS with `key`. `detached` is the payload of a `header..signature`
-/// token. Malformed tokens, refused algorithms, an `alg` that does not fit `key`, unknown
+/// token (given beside an attached payload, it must be the same one). Malformed tokens, refused algorithms, an `alg` that does not fit `key`, unknown
 /// critical parameters and tokens over `max_len` bytes are errors; a signature that does not
 /// verify is `Ok` with `signature_valid: false`.
 pub fn verify(
@@ -325,7 +356,19 @@ pub fn verify(
         }
         // An empty payload part and no detached payload: the payload is empty (RFC 7515).
         (true, None) => (Vec::new(), Vec::new()),
-        (false, Some(_)) => return Err(JoseError::Malformed("a payload is both attached and given".into())),
+        // Attached and given (MOSIP's `actualData` beside an attached token): they must be
+        // the same payload, so no caller reads an attached payload nobody checked.
+        (false, Some(given)) => {
+            let same = if b64 {
+                decode(payload_part, "the payload")? == given
+            } else {
+                payload_part.as_bytes() == given
+            };
+            if !same {
+                return Err(JoseError::Malformed("the attached payload is not the one given".into()));
+            }
+            (payload_part.as_bytes().to_vec(), given.to_vec())
+        }
         (false, None) => {
             let payload =
                 if b64 { decode(payload_part, "the payload")? } else { payload_part.as_bytes().to_vec() };
@@ -384,7 +427,7 @@ fn read_header(protected: &str) -> Result<(JwsAlgorithm, Map<String, Value>), Jo
                     Some(other) => {
                         return Err(JoseError::Unsupported {
                             what: "critical header",
-                            value: other.to_owned(),
+                            value: format!("{:?}", short(other)),
                         });
                     }
                     None => return Err(JoseError::Malformed("crit lists a non-string".into())),
@@ -465,6 +508,19 @@ mod tests {
         assert!(with_crit.to_json().expect("json").ends_with(r#""b64":false,"crit":["b64","iat"]}"#));
         let unknown_crit = JwsHeader { crit: vec!["exp".into()], ..header.clone() };
         assert!(matches!(unknown_crit.to_json(), Err(JoseError::Malformed(_))));
+        // Bounded: parameters by count, the whole header by size.
+        let many = |n: usize, len: usize| JwsHeader {
+            additional: (0..n).map(|i| (format!("p{i}"), Value::from("v".repeat(len)))).collect(),
+            ..JwsHeader::new(JwsAlgorithm::Rs256)
+        };
+        assert!(many(MAX_EXTRA_PARAMETERS, 8).to_json().is_ok());
+        assert!(matches!(many(MAX_EXTRA_PARAMETERS + 1, 8).to_json(), Err(JoseError::Malformed(_))));
+        assert!(matches!(many(4, MAX_HEADER_BYTES / 4).to_json(), Err(JoseError::TooLarge { .. })));
+        let twice = JwsHeader {
+            additional: vec![("p".into(), Value::from("1")), ("p".into(), Value::from("2"))],
+            ..JwsHeader::new(JwsAlgorithm::Rs256)
+        };
+        assert!(matches!(twice.to_json(), Err(JoseError::Malformed(_))));
         let clash = JwsHeader { additional: vec![("kid".into(), Value::from("x"))], ..header };
         assert!(matches!(clash.to_json(), Err(JoseError::Malformed(_))));
     }
@@ -526,6 +582,11 @@ mod tests {
         for bad in ["", "a.b", "a.b.c.d", "!!.e30.c2ln", "e30.e30.c2ln", "W10.e30.c2ln"] {
             assert!(matches!(refused(bad, &rsa), JoseError::Malformed(_)), "{bad:?}");
         }
+        // A payload given beside an attached one must be the same payload.
+        let (key, public) = signer(JwsAlgorithm::Es256);
+        let attached = signed(&JwsHeader::new(JwsAlgorithm::Es256), &key, b"{}", false);
+        assert!(verify(&attached, Some(b"{}"), &public, MAX).expect("same payload").signature_valid);
+        assert!(matches!(verify(&attached, Some(b"[]"), &public, MAX), Err(JoseError::Malformed(_))));
         let big = "a".repeat(100);
         assert!(matches!(verify(&big, None, &rsa, 10), Err(JoseError::TooLarge { max: 10 })));
         let dotted = JwsHeader { b64: false, ..JwsHeader::new(JwsAlgorithm::Rs256) };

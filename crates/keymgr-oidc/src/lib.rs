@@ -432,6 +432,11 @@ impl OidcVerifier {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err("kid is not a string".into()),
         };
+        // An access token is a plain JWT: no unencoded payload (RFC 7797), which no provider
+        // issues and which would change what the signature covers.
+        if header.contains_key("b64") {
+            return Err("b64 in a bearer token".into());
+        }
         let keys = self.key_set();
         let key = match keys.select(alg, kid) {
             Ok(key) => key,
@@ -898,6 +903,14 @@ mod tests {
             c.as_object_mut().expect("object").remove(name);
             c
         };
+        let unencoded =
+            JwsHeader { b64: false, kid: Some("k".into()), ..JwsHeader::new(JwsAlgorithm::Es256) };
+        let payload = serde_json::to_vec(&claims()).expect("json");
+        let b64_false = jws::sign(&unencoded, &payload, true, &|m| {
+            key.sign(JwsAlgorithm::Es256.sign_algorithm(), m).map_err(JoseError::from)
+        })
+        .expect("sign");
+        assert!(verifier.verify_at(&b64_false, SystemTime::now()).is_err(), "b64:false bearer token");
         let t = now();
         for (what, c) in [
             ("expired beyond leeway", with("exp", json!(t - 61))),

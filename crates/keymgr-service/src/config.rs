@@ -439,6 +439,10 @@ pub struct OidcConfig {
     /// Mozilla's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Allow a plain `http://` `jwks_url` to another host (default false: refused, since
+    /// whoever can change the answer on the way can make tokens this service accepts).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Seconds between two regular fetches of `jwks_url` (default 300).
     #[serde(default = "default_oidc_refresh")]
     pub refresh_secs: u64,
@@ -544,6 +548,8 @@ pub(crate) enum JwksSource {
         times: RefreshTimes,
         /// Longest one fetch may take.
         timeout: Duration,
+        /// Plain http to another host is allowed (`allow_insecure_http`).
+        allow_insecure_http: bool,
     },
 }
 
@@ -579,6 +585,7 @@ impl OidcConfig {
                         min_gap: Duration::from_secs(self.min_refresh_secs),
                     },
                     timeout: Duration::from_secs(self.fetch_timeout_secs),
+                    allow_insecure_http: self.allow_insecure_http,
                 }
             }
             (Some(_), Some(_)) => {
@@ -847,6 +854,7 @@ mod tests {
                 ca_file: None,
                 times: RefreshTimes::default(),
                 timeout: oidc::DEFAULT_FETCH_TIMEOUT,
+                allow_insecure_http: false,
             }
         );
         let (settings, source) = oidc(

@@ -42,13 +42,15 @@ pub(crate) fn start_verifier(
     settings: OidcSettings,
     source: JwksSource,
 ) -> Result<Arc<OidcVerifier>, ServiceError> {
-    let (url, ca_file, times, timeout) = match source {
+    let (url, ca_file, times, timeout, allow_insecure_http) = match source {
         JwksSource::File(path) => {
             let verifier = OidcVerifier::from_file(settings, &path).map_err(oidc_error)?;
             tracing::info!("OIDC: {} signature keys from {}", verifier.key_set().len(), path.display());
             return Ok(Arc::new(verifier));
         }
-        JwksSource::Url { url, ca_file, times, timeout } => (url, ca_file, times, timeout),
+        JwksSource::Url { url, ca_file, times, timeout, allow_insecure_http } => {
+            (url, ca_file, times, timeout, allow_insecure_http)
+        }
     };
     let ca_pem = match &ca_file {
         Some(path) => Some(
@@ -59,9 +61,16 @@ pub(crate) fn start_verifier(
     };
     let fetcher = JwksFetcher::new(&url, ca_pem.as_deref(), timeout).map_err(oidc_error)?;
     if fetcher.url().scheme_str() == Some("http") && !is_loopback(fetcher.url().host().unwrap_or_default()) {
+        if !allow_insecure_http {
+            return Err(config_error(format!(
+                "auth.oidc.jwks_url {url} is plain http to another host: whoever can change the answer \
+                 on the way can make tokens this service accepts. Use https (with ca_file for a \
+                 private CA), or set allow_insecure_http = true"
+            )));
+        }
         tracing::warn!(
-            "auth.oidc.jwks_url {url} is plain http to another host: whoever can change the answer on \
-             the way can make tokens this service accepts; use https"
+            "auth.oidc.jwks_url {url} is plain http to another host (allow_insecure_http): whoever can \
+             change the answer on the way can make tokens this service accepts; use https"
         );
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);

@@ -158,6 +158,9 @@ fn oidc_starts_that_are_refused() {
     std::fs::write(&unusable, r#"{"keys":[{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}"#).unwrap();
     let err = site.refused(&format!("jwks_file = \"{}\"", unusable.display()));
     assert!(err.contains("no usable signature key"), "{err}");
+    // Plain http to another host: refused before anything is fetched, unless allowed.
+    let err = site.refused("jwks_url = \"http://iam.example/realms/mosip/protocol/openid-connect/certs\"");
+    assert!(err.contains("allow_insecure_http"), "{err}");
     let err = site.refused("jwks_file = \"/nonexistent/jwks.json\"");
     assert!(err.contains("/nonexistent/jwks.json"), "{err}");
     let (url, _) = serve(503, "down".into());

@@ -33,6 +33,7 @@
 //!   pass as a certificate. A signing key taken over from MOSIP keeps its CA certificate and
 //!   signs JWS, but no raw data, until it is renewed.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use keymgr_crypto::{AsymmetricKind, Certificate};
@@ -80,7 +81,8 @@ pub struct JwsSignRequest<'a> {
     pub include_cert_hash: bool,
     /// `certificateUrl`: `x5u`.
     pub certificate_url: Option<&'a str>,
-    /// v2 `additionalHeaders`, in the order sent.
+    /// v2 `additionalHeaders` (a JSON object: written in the order given here, which the REST
+    /// layer makes the order of names).
     pub additional_headers: &'a [(String, Value)],
     /// `/jwsSign`'s `validateJson` (`/jwtSign` follows the configuration).
     pub validate_json: bool,
@@ -190,6 +192,11 @@ impl KeyManager {
     fn signer(&self, app: Option<&AppId>, reference: Option<&RefId>) -> Result<Signer, KeymgrError> {
         let key_ref = match app {
             None => KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?),
+            // ROOT signs certificates only, whatever the reference (a row taken over from
+            // elsewhere could name one).
+            Some(app) if app.eq_ignore_case(WellKnown::ROOT_APP) => {
+                return Err(KeymgrError::SigningNotAllowed("the ROOT key signs certificates only".into()));
+            }
             Some(app) => {
                 let reference = match reference {
                     Some(r) => r.clone(),
@@ -198,12 +205,7 @@ impl KeyManager {
                 let key_ref = KeyRef::new(app.clone(), reference);
                 match key_ref.tier() {
                     KeyTier::ModuleMaster | KeyTier::Signing | KeyTier::DatabaseSigning => key_ref,
-                    KeyTier::Root => {
-                        return Err(KeymgrError::SigningNotAllowed(
-                            "the ROOT key signs certificates only".into(),
-                        ));
-                    }
-                    KeyTier::Base => {
+                    KeyTier::Root | KeyTier::Base => {
                         return Err(KeymgrError::SigningNotAllowed(format!(
                             "{key_ref} is not a signing key: use a blank reference, SIGN (KERNEL), \
                              EC_SECP256R1_SIGN, EC_SECP256K1_SIGN or ED25519_SIGN"
@@ -346,13 +348,20 @@ impl KeyManager {
         payload: &[u8],
         detached: bool,
     ) -> Result<String, KeymgrError> {
+        // The key manager's own error (a keystore fault keeps its KER-KMA code) comes back out
+        // of the callback beside the JOSE error that stands for it.
+        let failed: RefCell<Option<KeymgrError>> = RefCell::new(None);
         let result = jws::sign(header, payload, detached, &|input| {
-            self.sign_with(signer, header.alg, input)
-                .map_err(|e| keymgr_jose::JoseError::Crypto(e.to_string()))
+            self.sign_with(signer, header.alg, input).map_err(|e| {
+                let jose = keymgr_jose::JoseError::Crypto(e.to_string());
+                *failed.borrow_mut() = Some(e);
+                jose
+            })
         });
-        result.map_err(|e| match e {
-            keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidDataToSign(why),
-            other => KeymgrError::SignFailed(other.to_string()),
+        result.map_err(|e| match (failed.into_inner(), e) {
+            (Some(own), _) => own,
+            (None, keymgr_jose::JoseError::Malformed(why)) => KeymgrError::InvalidDataToSign(why),
+            (None, other) => KeymgrError::SignFailed(other.to_string()),
         })
     }
 
@@ -427,6 +436,12 @@ impl KeyManager {
     pub fn sign_legacy(&self, data: &str) -> Result<String, KeymgrError> {
         if data.is_empty() {
             return Err(KeymgrError::InvalidRequest("data should not be null or empty".into()));
+        }
+        if data.len() > self.config.signing.max_token_len {
+            return Err(KeymgrError::InvalidRequest(format!(
+                "data is longer than {} bytes",
+                self.config.signing.max_token_len
+            )));
         }
         let signer = self.signer(None, None)?;
         let header = JwsHeader::new(self.config.signing.legacy_algorithm);

@@ -36,14 +36,15 @@ impl Health {
 }
 
 impl KeyManager {
-    /// Drops cache entries past their time to live, above all unwrapped base private keys,
-    /// so that a key not asked for again leaves memory on time rather than at the next lookup.
-    /// The service calls this on a timer; returns how many base keys were dropped.
+    /// Drops cache entries past their time to live, above all unwrapped private keys (base
+    /// keys and Ed25519 signing keys), so that a key not asked for again leaves memory on time
+    /// rather than at the next lookup. The service calls this on a timer; returns how many
+    /// private keys were dropped.
     pub fn evict_expired(&self) -> usize {
         self.current.evict_expired();
         self.by_thumbprint.evict_expired();
         self.policies.evict_expired();
-        self.base_keys.evict_expired()
+        self.base_keys.evict_expired() + self.signing_keys.evict_expired()
     }
 
     /// How many unwrapped base keys are cached (for metrics and tests).
@@ -63,6 +64,7 @@ impl KeyManager {
             stat("current_certificate", self.current.len(), self.current.hits_and_misses()),
             stat("thumbprint", self.by_thumbprint.len(), self.by_thumbprint.hits_and_misses()),
             stat("base_private_key", self.base_keys.len(), self.base_keys.hits_and_misses()),
+            stat("signing_private_key", self.signing_keys.len(), self.signing_keys.hits_and_misses()),
             stat("policy", self.policies.len(), self.policies.hits_and_misses()),
         ]
     }

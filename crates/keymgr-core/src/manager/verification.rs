@@ -97,12 +97,13 @@ impl KeyManager {
         }
     }
 
-    /// MOSIP's `/jwtVerify` and `/jwtVerify/v2`. The certificate is the token's `x5c[0]`, else
-    /// the request's PEM, else the current certificate of (app, ref) (`KERNEL`/`SIGN` for a
-    /// blank application; nothing is generated); it must be valid now (`KER-JWS-107`). A
-    /// signature that does not hold is `signature_valid: false`; a token that cannot be read
-    /// is `KER-JWS-105`/`106`. `x5c` only says which key signed: whether that key is trusted
-    /// is `trust` (partner trust store), not `signature_valid`.
+    /// MOSIP's `/jwtVerify` and `/jwtVerify/v2`. The certificate is the token's `x5c[0]` (which
+    /// must be the request's PEM when one is given), else the request's PEM, else the current
+    /// certificate of (app, ref) (`KERNEL`/`SIGN` for a blank application); an `x5t#S256` must
+    /// be its thumbprint, and it must be valid now (`KER-JWS-107`). A signature that does not
+    /// hold is `signature_valid: false`; a token that cannot be read is `KER-JWS-106`, a
+    /// refused algorithm `KER-JWS-105`. `x5c` only says which key signed: whether that key
+    /// is trusted is `trust` (partner trust store), not `signature_valid`.
     pub fn jwt_verify(&self, request: &VerifyRequest<'_>) -> Result<VerifyResult, KeymgrError> {
         let token = request.token.trim();
         if token.is_empty() {
@@ -111,50 +112,63 @@ impl KeyManager {
             ));
         }
         let max = self.config.signing.max_token_len;
-        let (_, header) = jws::peek_header(token, max).map_err(|e| match e {
-            keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidVerifyInput(why),
-            other => KeymgrError::VerifyFailed(other.to_string()),
-        })?;
-        let certificate = match header.get("x5c") {
-            Some(Value::Array(chain)) => {
+        let (_, header) = jws::peek_header(token, max).map_err(verify_error)?;
+        let given = match request.certificate_pem.filter(|p| !p.trim().is_empty()) {
+            Some(pem) => Some(
+                Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| KeymgrError::CertificateParse(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let certificate = match (header.get("x5c"), given) {
+            (Some(Value::Array(chain)), given) => {
                 let first = chain.first().and_then(Value::as_str).ok_or_else(|| {
                     KeymgrError::InvalidVerifyInput("x5c must hold base64 certificates".into())
                 })?;
                 let der = jws::x5c_der(first, MAX_X5C_CERT)
                     .map_err(|e| KeymgrError::InvalidVerifyInput(e.to_string()))?;
-                Certificate::from_der(&der)
-                    .map_err(|e| KeymgrError::InvalidVerifyInput(format!("x5c: {e}")))?
+                let leaf = Certificate::from_der(&der)
+                    .map_err(|e| KeymgrError::InvalidVerifyInput(format!("x5c: {e}")))?;
+                // A caller who names the certificate gets that one checked, not another the
+                // token brings along.
+                if given.is_some_and(|g| g.der() != leaf.der()) {
+                    return Err(KeymgrError::InvalidVerifyInput(
+                        "the token's x5c certificate is not the certificateData given".into(),
+                    ));
+                }
+                leaf
             }
-            Some(_) => return Err(KeymgrError::InvalidVerifyInput("x5c must be an array".into())),
-            None => match request.certificate_pem.filter(|p| !p.trim().is_empty()) {
-                Some(pem) => Certificate::from_pem(pem.as_bytes())
-                    .map_err(|e| KeymgrError::CertificateParse(e.to_string()))?,
-                None => self.verification_certificate(request.app, request.reference)?,
-            },
+            (Some(_), _) => return Err(KeymgrError::InvalidVerifyInput("x5c must be an array".into())),
+            (None, Some(given)) => given,
+            (None, None) => self.verification_certificate(request.app, request.reference)?,
         };
+        match header.get("x5t#S256") {
+            None => {}
+            Some(Value::String(t)) if *t == jws::x5t_s256(certificate.der()) => {}
+            Some(_) => {
+                return Err(KeymgrError::InvalidVerifyInput(
+                    "x5t#S256 is not the thumbprint of the certificate that verifies".into(),
+                ));
+            }
+        }
         if !certificate.is_valid_at(self.clock.now()) {
             return Err(KeymgrError::VerifyCertificateNotValid);
         }
         let key = VerifyingKey::from_spki(certificate.spki_der())
             .map_err(|e| KeymgrError::VerifyFailed(format!("certificate key: {e}")))?;
-        let verified = match request.actual_data.filter(|d| !d.is_empty()) {
-            None => jws::verify(token, None, &key, max),
-            Some(actual) => {
-                // `actualData` stands in the payload part: base64url, or the payload itself
-                // for an unencoded (`b64: false`) token.
-                let unencoded = header.get("b64") == Some(&Value::Bool(false));
-                let detached = if unencoded {
-                    actual.as_bytes().to_vec()
-                } else {
-                    keymgr_model::base64::decode(actual.trim().as_bytes(), max)
-                        .map_err(|e| KeymgrError::InvalidVerifyInput(format!("actualData: {e}")))?
-                };
-                let (head, rest) = token.split_once('.').unwrap_or((token, ""));
-                let signature = rest.rsplit_once('.').map_or(rest, |(_, s)| s);
-                jws::verify(&format!("{head}..{signature}"), Some(&detached), &key, max)
+        let detached = match request.actual_data.filter(|d| !d.is_empty()) {
+            None => None,
+            // `actualData` stands in the payload part: base64url, or the payload itself for an
+            // unencoded (`b64: false`) token.
+            Some(actual) if header.get("b64") == Some(&Value::Bool(false)) => {
+                Some(actual.as_bytes().to_vec())
             }
-        }
-        .map_err(|e| KeymgrError::VerifyFailed(e.to_string()))?;
+            Some(actual) => Some(
+                keymgr_model::base64::decode(actual.trim().as_bytes(), max)
+                    .map_err(|e| KeymgrError::InvalidVerifyInput(format!("actualData: {e}")))?,
+            ),
+        };
+        let verified = jws::verify(token, detached.as_deref(), &key, max).map_err(verify_error)?;
         let trust = match (request.validate_trust, request.domain.map(str::trim).filter(|d| !d.is_empty())) {
             (false, _) => TrustStatus::NotVerified,
             (true, None) => TrustStatus::NotVerifiedNoDomain,
@@ -164,8 +178,9 @@ impl KeyManager {
         Ok(VerifyResult { signature_valid: verified.signature_valid, trust })
     }
 
-    /// The current certificate of (app, ref) for verification, never generating a key:
-    /// `KERNEL`/`SIGN` for a blank application.
+    /// The current certificate of (app, ref) for verification: `KERNEL`/`SIGN` for a blank
+    /// application. A keystore pair whose keys all expired is renewed as `getCertificate`
+    /// renews it; a pair kept in the database is never generated here.
     fn verification_certificate(
         &self,
         app: Option<&AppId>,
@@ -196,5 +211,14 @@ impl KeyManager {
             Decision::Ambiguous(v) => Err(not_unique(&key_ref, v.len())),
             Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
         }
+    }
+}
+
+/// A JWS that cannot be read is `KER-JWS-106`; a refused algorithm, critical parameter or
+/// size `KER-JWS-105`.
+fn verify_error(e: keymgr_jose::JoseError) -> KeymgrError {
+    match e {
+        keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidVerifyInput(why),
+        other => KeymgrError::VerifyFailed(other.to_string()),
     }
 }
