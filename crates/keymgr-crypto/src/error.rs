@@ -40,6 +40,9 @@ pub enum CryptoError {
     /// A signature did not verify.
     #[error("signature does not verify")]
     BadSignature,
+    /// A signature algorithm that is refused (SHA-1, MD5) or not accepted here.
+    #[error("signature algorithm not accepted: {0}")]
+    SignatureAlgorithm(String),
     /// The operating system's random generator or key generation failed.
     #[error("random generation failed")]
     Random,

@@ -8,7 +8,8 @@
 //!   for MOSIP's zero-knowledge key wrap; constant-time OAEP decoding for HSMs that only do
 //!   raw RSA.
 //! * SHA-256 and certificate thumbprints, PEM and PKCS#8 in and out, certificate parsing,
-//!   constant-time comparison ([`ct_eq`]).
+//!   constant-time comparison ([`ct_eq`]); certificate signatures checked by their algorithm
+//!   identifier against an allow-list, and key strength ([`x509_signature`]).
 //! * With the `pki` feature (brings `rcgen`): certificate issuance and CSRs signed through a
 //!   callback (`issue`), certs-only PKCS#7 chains (`pkcs7`).
 //! * With the `password` feature (brings `argon2`): MOSIP's PIN encryption
@@ -47,6 +48,7 @@ mod rsa;
 mod secret;
 mod sign;
 pub mod spki;
+pub mod x509_signature;
 
 pub use cert::Certificate;
 pub use ct::ct_eq;
