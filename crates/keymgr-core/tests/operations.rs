@@ -82,6 +82,14 @@ fn chain_is_base_master_root_and_pkcs7_reads_in_openssl() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.matches("subject=").count(), 3, "{text}");
     assert!(text.contains("REGISTRATION-10001_110011"), "{text}");
+    // Strict DER: Python's cryptography reads it without a warning (an unsorted SET was one).
+    if keymgr_test_support::python::ready(&["cryptography"]) {
+        let script = "import sys, warnings\nwarnings.simplefilter('error')\n\
+                      from cryptography.hazmat.primitives.serialization import pkcs7\n\
+                      print(len(pkcs7.load_pem_pkcs7_certificates(sys.stdin.buffer.read())))";
+        let out = keymgr_test_support::python::run(script, &[], pem.as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap().trim(), "3");
+    }
 }
 
 #[test]

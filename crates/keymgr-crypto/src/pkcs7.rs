@@ -1,46 +1,159 @@
 //! Certificates-only PKCS#7 / CMS `SignedData` (RFC 5652 section 5, "degenerate" form): how
-//! MOSIP hands out certificate chains (`getCertificateChain`, partner trust paths).
+//! MOSIP hands out certificate chains (`getCertificateChain`, partner trust paths) and how
+//! partners upload CA bundles.
+//!
+//! Written in strict DER by RustCrypto's `cms` (the certificates `SET` sorted, as DER wants;
+//! readers rebuild the order from the names). Read in DER or BER (MOSIP's own bundles come from
+//! BouncyCastle with indefinite lengths) by `asn1-rs`, keeping every certificate's bytes as
+//! they were.
 
-use crate::der::tlv;
-use crate::{Certificate, pem};
+use asn1_rs::{Any, Class, FromBer, Oid, Tag};
+use cms::cert::x509::Certificate as CmsCertificate;
+use cms::cert::x509::der::{self, Decode, Encode};
+use cms::content_info::ContentInfo;
+
+use crate::{Certificate, CryptoError, pem};
+
+/// The most certificates one bundle may hold.
+pub const MAX_BUNDLE_CERTIFICATES: usize = 100;
 
 /// `id-signedData`, 1.2.840.113549.1.7.2.
-const SIGNED_DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-/// `id-data`, 1.2.840.113549.1.7.1.
-const DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+const SIGNED_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 2];
 
-/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates` in the given order
-/// (leaf first, as MOSIP writes trust paths).
-pub fn certs_only_der(certificates: &[Certificate]) -> Vec<u8> {
-    let certs: Vec<u8> = certificates.iter().flat_map(|c| c.der().iter().copied()).collect();
-    let signed_data = [
-        tlv(0x02, &[0x01]),  // version 1
-        tlv(0x31, &[]),      // digestAlgorithms: none
-        tlv(0x30, DATA_OID), // encapContentInfo: id-data, no content
-        tlv(0xa0, &certs),   // [0] IMPLICIT certificates
-        tlv(0x31, &[]),      // signerInfos: none
-    ]
-    .concat();
-    tlv(0x30, &[SIGNED_DATA_OID, &tlv(0xa0, &tlv(0x30, &signed_data))].concat())
+/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates`.
+pub fn certs_only_der(certificates: &[Certificate]) -> Result<Vec<u8>, CryptoError> {
+    let bad = |e: der::Error| CryptoError::Certificate(format!("PKCS#7: {e}"));
+    let chain = certificates
+        .iter()
+        .map(|c| CmsCertificate::from_der(c.der()).map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    ContentInfo::try_from(chain)
+        .map_err(|e| CryptoError::Certificate(format!("PKCS#7: {e}")))?
+        .to_der()
+        .map_err(bad)
 }
 
 /// [`certs_only_der`] as PEM with the `PKCS7` label (64-character lines).
-pub fn certs_only_pem(certificates: &[Certificate]) -> String {
-    pem::encode("PKCS7", &certs_only_der(certificates))
+pub fn certs_only_pem(certificates: &[Certificate]) -> Result<String, CryptoError> {
+    Ok(pem::encode("PKCS7", &certs_only_der(certificates)?))
+}
+
+/// The certificates of a PKCS#7 `ContentInfo` holding `SignedData` (DER or BER), in the order
+/// written, at most [`MAX_BUNDLE_CERTIFICATES`]; each certificate's bytes as they were.
+pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, CryptoError> {
+    let bad = |why: &str| CryptoError::Certificate(format!("PKCS#7: {why}"));
+    let any = |input| Any::from_ber(input).map_err(|_| bad("not BER"));
+    let (rest, content_info) = any(bytes)?;
+    if !rest.is_empty() || content_info.tag() != Tag::Sequence {
+        return Err(bad("not a ContentInfo"));
+    }
+    let (inner, oid) = any(content_info.data)?;
+    let oid: Oid<'_> = oid.try_into().map_err(|_| bad("no content type"))?;
+    if oid != Oid::from(SIGNED_DATA).map_err(|_| bad("content type"))? {
+        return Err(bad("not SignedData"));
+    }
+    let (_, explicit) = any(inner)?;
+    if explicit.class() != Class::ContextSpecific || explicit.tag() != Tag(0) {
+        return Err(bad("no [0] content"));
+    }
+    let (_, signed_data) = any(explicit.data)?;
+    if signed_data.tag() != Tag::Sequence {
+        return Err(bad("SignedData is not a SEQUENCE"));
+    }
+    // version, digestAlgorithms, encapContentInfo, then [0] IMPLICIT certificates if present.
+    let mut fields = signed_data.data;
+    for _ in 0..3 {
+        fields = any(fields)?.0;
+    }
+    let mut certificates = Vec::new();
+    let (_, set) = match any(fields) {
+        Ok((rest, set)) if set.class() == Class::ContextSpecific && set.tag() == Tag(0) => (rest, set),
+        _ => return Ok(certificates),
+    };
+    let mut items = set.data;
+    while !items.is_empty() {
+        if certificates.len() == MAX_BUNDLE_CERTIFICATES {
+            return Err(bad(&format!("more than {MAX_BUNDLE_CERTIFICATES} certificates")));
+        }
+        let (rest, _) = any(items)?;
+        let raw = items.get(..items.len() - rest.len()).ok_or_else(|| bad("a certificate"))?;
+        // Other certificate formats ([0], [1], ... of CertificateChoices) are skipped.
+        if raw.first() == Some(&0x30) {
+            certificates.push(Certificate::from_der(raw)?);
+        }
+        items = rest;
+    }
+    Ok(certificates)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn fixture() -> Certificate {
+        Certificate::from_pem(include_bytes!("../../../testdata/fixture-cert.pem")).unwrap()
+    }
+
     #[test]
-    fn holds_the_certificates_in_order() {
-        let text = include_bytes!("../../../testdata/fixture-cert.pem");
-        let cert = Certificate::from_pem(text).unwrap();
-        let der = certs_only_der(&[cert.clone(), cert.clone()]);
-        // The certificates appear back to back, untouched.
-        let both = [cert.der(), cert.der()].concat();
-        assert!(der.windows(both.len()).any(|w| w == both.as_slice()));
-        assert!(certs_only_pem(&[cert]).starts_with("-----BEGIN PKCS7-----\n"));
+    fn written_then_read() {
+        let cert = fixture();
+        let der = certs_only_der(std::slice::from_ref(&cert)).unwrap();
+        let back = read_certificates(&der).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].der(), cert.der());
+        assert!(certs_only_pem(&[cert]).unwrap().starts_with("-----BEGIN PKCS7-----\n"));
+        assert!(read_certificates(&certs_only_der(&[]).unwrap()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ber_with_indefinite_lengths_is_read() {
+        // What BouncyCastle writes: ContentInfo, [0], SignedData and the certificates SET with
+        // indefinite lengths, the certificates themselves in DER.
+        let cert = fixture();
+        let indefinite = |tag: u8, parts: &[&[u8]]| [&[tag, 0x80][..], &parts.concat(), &[0, 0]].concat();
+        let signed_data = indefinite(
+            0x30,
+            &[
+                &[0x02, 0x01, 0x01],
+                &[0x31, 0x00],
+                &[0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01],
+                &indefinite(0xa0, &[cert.der(), cert.der()]),
+                &[0x31, 0x00],
+            ],
+        );
+        let oid = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+        let ber = indefinite(0x30, &[&oid, &indefinite(0xa0, &[&signed_data])]);
+        let back = read_certificates(&ber).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].der(), cert.der());
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in [&b""[..], b"\x30\x00", b"not der at all", &[0x30, 0x80, 0x00]] {
+            assert!(read_certificates(bad).is_err(), "{bad:?}");
+        }
+        let cert = fixture();
+        let many: Vec<Certificate> = (0..=MAX_BUNDLE_CERTIFICATES).map(|_| cert.clone()).collect();
+        // A SET holds each value once in DER; build the oversized bundle by hand.
+        let body: Vec<u8> = many.iter().flat_map(|c| c.der().to_vec()).collect();
+        let len = |n: usize| -> Vec<u8> { [vec![0x83], (n as u32).to_be_bytes()[1..].to_vec()].concat() };
+        let set = [vec![0xa0], len(body.len()), body].concat();
+        let signed = [
+            &[
+                0x02, 0x01, 0x01, 0x31, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+                0x01, 0x07, 0x01,
+            ][..],
+            &set,
+            &[0x31, 0x00],
+        ]
+        .concat();
+        let signed = [vec![0x30], len(signed.len()), signed].concat();
+        let explicit = [vec![0xa0], len(signed.len()), signed].concat();
+        let info =
+            [&[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02][..], &explicit].concat();
+        let info = [vec![0x30], len(info.len()), info].concat();
+        let err = read_certificates(&info).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
     }
 }

@@ -118,7 +118,7 @@ impl KeyManager {
 
     /// [`Self::get_certificate_chain`] as a certs-only PKCS#7, PEM (`-----BEGIN PKCS7-----`).
     pub fn certificate_chain_pem(&self, app: &AppId, reference: &RefId) -> Result<String, KeymgrError> {
-        Ok(pkcs7::certs_only_pem(&self.get_certificate_chain(app, reference)?))
+        Ok(pkcs7::certs_only_pem(&self.get_certificate_chain(app, reference)?)?)
     }
 
     /// A PKCS#10 request for the current key of (app, ref), signed by that key, for a CA to
