@@ -26,4 +26,4 @@ mod schema;
 pub use connection::Backend;
 pub use error::DbError;
 pub use records::{AuditEntry, CertRecord, NewKey, PartnerCertRecord, StoredKey};
-pub use repo::{Database, Locked};
+pub use repo::{CaCertQuery, CaCertSort, Database, Locked};

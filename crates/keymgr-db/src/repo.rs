@@ -5,6 +5,8 @@
 mod audit;
 mod certs;
 
+pub use certs::{CaCertQuery, CaCertSort};
+
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};

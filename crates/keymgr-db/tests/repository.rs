@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
-use keymgr_db::{AuditEntry, CertRecord, Database, DbError, NewKey, PartnerCertRecord, StoredKey};
+use keymgr_db::{
+    AuditEntry, CaCertQuery, CaCertSort, CertRecord, Database, DbError, NewKey, PartnerCertRecord, StoredKey,
+};
 use keymgr_model::{AccessAllowed, AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
 use keymgr_test_support::postgres;
 
@@ -158,7 +160,65 @@ fn suite(url: &str) {
         signed_cert_data: Some("SIGNED".into()),
     };
     db.insert_partner_cert(&partner, "admin").unwrap();
-    assert_eq!(db.partner_cert(&partner.cert_id).unwrap(), Some(partner));
+    assert_eq!(db.partner_cert(&partner.cert_id).unwrap(), Some(partner.clone()));
+
+    // The queries of the trust store: existence by thumbprint and domain, by id, a version
+    // that changes with the rows, pages with filters, and a partner row stored with its CA rows
+    // in one transaction (all or nothing).
+    assert!(db.ca_cert_exists(&"ab".repeat(20), "AUTH").unwrap());
+    assert!(!db.ca_cert_exists(&"ab".repeat(20), "DEVICE").unwrap());
+    assert_eq!(db.ca_cert(&ca.cert_id).unwrap(), Some(ca.clone()));
+    assert_eq!(db.ca_cert("no-such-id").unwrap(), None);
+    let (count, _) = db.ca_store_version("AUTH").unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(db.ca_store_version("FTM").unwrap(), (0, None));
+    let inter = |n: usize, subject: &str| CertRecord {
+        cert_id: format!("inter-{n}"),
+        subject: subject.into(),
+        issuer: "CN=Root CA".into(),
+        issuer_id: ca.cert_id.clone(),
+        not_before: Some(t0.plus_days(n as i64)),
+        thumbprint: Some(format!("{n:040x}")),
+        ca_cert_type: Some("INTERMEDIATE".into()),
+        ..ca.clone()
+    };
+    let second = PartnerCertRecord { cert_id: uuid::Uuid::new_v4().to_string(), ..partner.clone() };
+    let clash = CertRecord { cert_id: "clash".into(), ..ca.clone() };
+    assert!(db.insert_partner_cert_with_cas(&second, &[inter(90, "CN=Lost"), clash], "admin").is_err());
+    assert_eq!(db.partner_cert(&second.cert_id).unwrap(), None, "nothing of a failed transaction stays");
+    assert!(db.ca_cert("inter-90").unwrap().is_none());
+    let cas: Vec<CertRecord> =
+        (1..=12).map(|n| inter(n, if n % 2 == 0 { "CN=Even_100%,O=Org" } else { "CN=Odd,O=Org" })).collect();
+    db.insert_partner_cert_with_cas(&second, &cas, "admin").unwrap();
+    assert_eq!(db.ca_store_version("AUTH").unwrap().0, 13);
+    let page = |q: CaCertQuery| {
+        let (rows, total) = db.ca_certs_page(&CaCertQuery { limit: 5, ..q }).unwrap();
+        (rows.into_iter().map(|(r, _)| r.cert_id).collect::<Vec<_>>(), total)
+    };
+    let (first, total) = page(CaCertQuery { partner_domain: Some("AUTH".into()), ..Default::default() });
+    assert_eq!((first.len(), total), (5, 13));
+    let (ids, total) = page(CaCertQuery {
+        ca_cert_type: Some("INTERMEDIATE".into()),
+        subject: Some("even_100%".into()),
+        sort_by: CaCertSort::NotBefore,
+        descending: true,
+        offset: 5,
+        ..Default::default()
+    });
+    assert_eq!(total, 6, "case-insensitive, % and _ taken literally");
+    assert_eq!(ids, ["inter-2"]);
+    let (_, total) = page(CaCertQuery { subject: Some("_".into()), ..Default::default() });
+    assert_eq!(total, 6, "_ matches only an underscore");
+    let (ids, _) = page(CaCertQuery {
+        not_before_between: Some((t0.plus_days(3), t0.plus_days(4))),
+        ..Default::default()
+    });
+    assert_eq!(ids, ["inter-3"]);
+    let (_, total) = page(CaCertQuery {
+        exclude_thumbprints: vec!["ab".repeat(20), format!("{:040x}", 1)],
+        ..Default::default()
+    });
+    assert_eq!(total, 11);
 
     // The audit log has a row per write and refuses changes.
     db.append_audit(&AuditEntry {

@@ -170,6 +170,118 @@ impl Database {
         Ok(rows.into_iter().map(CertRecord::from).collect())
     }
 
+    /// Whether `partner_domain` holds a CA certificate of this (SHA-1, lowercase) thumbprint.
+    pub fn ca_cert_exists(&self, thumbprint: &str, partner_domain: &str) -> Result<bool, DbError> {
+        let found: i64 = ca_cert_store::table
+            .filter(ca_cert_store::cert_thumbprint.eq(thumbprint))
+            .filter(ca_cert_store::partner_domain.eq(partner_domain))
+            .count()
+            .get_result(&mut *self.conn()?)?;
+        Ok(found > 0)
+    }
+
+    /// The CA certificate row `cert_id`.
+    pub fn ca_cert(&self, cert_id: &str) -> Result<Option<CertRecord>, DbError> {
+        let row = ca_cert_store::table
+            .filter(ca_cert_store::cert_id.eq(cert_id))
+            .select(CaCertRow::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?;
+        Ok(row.map(CertRecord::from))
+    }
+
+    /// What changes when a domain's CA certificates change: how many rows it has and when the
+    /// last was written. Cheap (the domain's index), so replicas ask it to know when a cached
+    /// store is stale.
+    pub fn ca_store_version(&self, partner_domain: &str) -> Result<(i64, Option<UtcTime>), DbError> {
+        let (count, last): (i64, Option<PrimitiveDateTime>) = ca_cert_store::table
+            .filter(ca_cert_store::partner_domain.eq(partner_domain))
+            .select((diesel::dsl::count_star(), diesel::dsl::max(ca_cert_store::cr_dtimes)))
+            .first(&mut *self.conn()?)?;
+        Ok((count, last.map(UtcTime::from_primitive)))
+    }
+
+    /// One page of CA certificate rows matching `query`, with when each was stored, and how
+    /// many rows match in all.
+    pub fn ca_certs_page(&self, query: &CaCertQuery) -> Result<(Vec<(CertRecord, UtcTime)>, i64), DbError> {
+        let mut conn = self.conn()?;
+        let total: i64 = query.filtered().count().get_result(&mut *conn)?;
+        let mut rows = query.filtered().select((CaCertRow::as_select(), ca_cert_store::cr_dtimes));
+        rows = match (query.sort_by, query.descending) {
+            (CaCertSort::Created, false) => {
+                rows.order((ca_cert_store::cr_dtimes.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::Created, true) => {
+                rows.order((ca_cert_store::cr_dtimes.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::CertId, false) => rows.order(ca_cert_store::cert_id.asc()),
+            (CaCertSort::CertId, true) => rows.order(ca_cert_store::cert_id.desc()),
+            (CaCertSort::Subject, false) => {
+                rows.order((ca_cert_store::cert_subject.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::Subject, true) => {
+                rows.order((ca_cert_store::cert_subject.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::Issuer, false) => {
+                rows.order((ca_cert_store::cert_issuer.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::Issuer, true) => {
+                rows.order((ca_cert_store::cert_issuer.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::NotBefore, false) => {
+                rows.order((ca_cert_store::cert_not_before.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::NotBefore, true) => {
+                rows.order((ca_cert_store::cert_not_before.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::NotAfter, false) => {
+                rows.order((ca_cert_store::cert_not_after.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::NotAfter, true) => {
+                rows.order((ca_cert_store::cert_not_after.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::Domain, false) => {
+                rows.order((ca_cert_store::partner_domain.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::Domain, true) => {
+                rows.order((ca_cert_store::partner_domain.desc(), ca_cert_store::cert_id.desc()))
+            }
+            (CaCertSort::Type, false) => {
+                rows.order((ca_cert_store::ca_cert_type.asc(), ca_cert_store::cert_id.asc()))
+            }
+            (CaCertSort::Type, true) => {
+                rows.order((ca_cert_store::ca_cert_type.desc(), ca_cert_store::cert_id.desc()))
+            }
+        };
+        let page: Vec<(CaCertRow, PrimitiveDateTime)> =
+            rows.offset(query.offset).limit(query.limit).load(&mut *conn)?;
+        Ok((
+            page.into_iter().map(|(r, at)| (CertRecord::from(r), UtcTime::from_primitive(at))).collect(),
+            total,
+        ))
+    }
+
+    /// Stores a partner certificate row and, in the same transaction, the CA certificate rows
+    /// that come with it (MOSIP uploads the bundle it answers as CA certificates too).
+    pub fn insert_partner_cert_with_cas(
+        &self,
+        cert: &PartnerCertRecord,
+        cas: &[CertRecord],
+        actor: &str,
+    ) -> Result<(), DbError> {
+        self.conn()?.transaction(|conn| {
+            diesel::insert_into(partner_cert_store::table)
+                .values((PartnerCertRow::from(cert), Created::now_by(actor)))
+                .execute(conn)?;
+            for ca in cas {
+                diesel::insert_into(ca_cert_store::table)
+                    .values((CaCertRow::from(ca), Created::now_by(actor)))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Stores a partner certificate row.
     pub fn insert_partner_cert(&self, cert: &PartnerCertRecord, actor: &str) -> Result<(), DbError> {
         diesel::insert_into(partner_cert_store::table)
@@ -186,5 +298,122 @@ impl Database {
             .first(&mut *self.conn()?)
             .optional()?;
         Ok(row.map(PartnerCertRecord::from))
+    }
+}
+
+/// The column `getCaCertificates` sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaCertSort {
+    /// When the row was stored (MOSIP's default, `createdtimes`).
+    #[default]
+    Created,
+    /// `cert_id`.
+    CertId,
+    /// `cert_subject`.
+    Subject,
+    /// `cert_issuer`.
+    Issuer,
+    /// `cert_not_before`.
+    NotBefore,
+    /// `cert_not_after`.
+    NotAfter,
+    /// `partner_domain`.
+    Domain,
+    /// `ca_cert_type`.
+    Type,
+}
+
+/// The filters, order and page of a `getCaCertificates` query. Text filters match anywhere in
+/// the column, without regard to case; `%` and `_` in them are plain characters.
+#[derive(Debug, Clone, Default)]
+pub struct CaCertQuery {
+    /// `partner_domain`, exactly.
+    pub partner_domain: Option<String>,
+    /// `ca_cert_type`, exactly (`ROOT`, `INTERMEDIATE`).
+    pub ca_cert_type: Option<String>,
+    /// Part of `cert_id`.
+    pub cert_id: Option<String>,
+    /// Part of `cert_subject`.
+    pub subject: Option<String>,
+    /// Part of `cert_issuer`.
+    pub issuer: Option<String>,
+    /// `cert_not_before` within [from, to).
+    pub not_before_between: Option<(UtcTime, UtcTime)>,
+    /// `cert_not_after` within [from, to).
+    pub not_after_between: Option<(UtcTime, UtcTime)>,
+    /// `cr_dtimes` within [from, to).
+    pub created_between: Option<(UtcTime, UtcTime)>,
+    /// Thumbprints left out (`excludeMosipCA`).
+    pub exclude_thumbprints: Vec<String>,
+    /// The sort column.
+    pub sort_by: CaCertSort,
+    /// Descending order.
+    pub descending: bool,
+    /// Rows skipped.
+    pub offset: i64,
+    /// Rows at most.
+    pub limit: i64,
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower` of text, on both engines.
+    #[sql_name = "lower"]
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// `text` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl CaCertQuery {
+    /// The filtered rows, as a boxed query both engines run.
+    fn filtered(&self) -> ca_cert_store::BoxedQuery<'static, MultiBackend> {
+        let mut q = ca_cert_store::table.into_boxed::<MultiBackend>();
+        if let Some(d) = &self.partner_domain {
+            q = q.filter(ca_cert_store::partner_domain.eq(d.clone()));
+        }
+        if let Some(t) = &self.ca_cert_type {
+            q = q.filter(ca_cert_store::ca_cert_type.eq(t.clone()));
+        }
+        if let Some(id) = &self.cert_id {
+            q = q.filter(lower(ca_cert_store::cert_id).like(contains_pattern(id)).escape('\\'));
+        }
+        if let Some(s) = &self.subject {
+            q = q.filter(lower(ca_cert_store::cert_subject).like(contains_pattern(s)).escape('\\'));
+        }
+        if let Some(i) = &self.issuer {
+            q = q.filter(lower(ca_cert_store::cert_issuer).like(contains_pattern(i)).escape('\\'));
+        }
+        if let Some((from, to)) = self.not_before_between {
+            q = q
+                .filter(ca_cert_store::cert_not_before.ge(from.to_primitive()))
+                .filter(ca_cert_store::cert_not_before.lt(to.to_primitive()));
+        }
+        if let Some((from, to)) = self.not_after_between {
+            q = q
+                .filter(ca_cert_store::cert_not_after.ge(from.to_primitive()))
+                .filter(ca_cert_store::cert_not_after.lt(to.to_primitive()));
+        }
+        if let Some((from, to)) = self.created_between {
+            q = q
+                .filter(ca_cert_store::cr_dtimes.ge(from.to_primitive()))
+                .filter(ca_cert_store::cr_dtimes.lt(to.to_primitive()));
+        }
+        if !self.exclude_thumbprints.is_empty() {
+            q = q.filter(ca_cert_store::cert_thumbprint.is_null().or(diesel::dsl::not(
+                ca_cert_store::cert_thumbprint.eq_any(self.exclude_thumbprints.clone()),
+            )));
+        }
+        q
     }
 }
