@@ -149,6 +149,65 @@ pub enum KeymgrError {
     /// (`KER-CSS-101`).
     #[error("validation unsuccessful")]
     SignatureValidationFailed,
+    /// An uploaded certificate or bundle that cannot be read, or is blank (`KER-PCM-001`).
+    #[error("invalid certificate uploaded: {0}")]
+    InvalidCertificate(String),
+    /// The certificate is already in the domain's store (`KER-PCM-003`).
+    #[error("certificate already exists in the store")]
+    CertificateExists,
+    /// The certificate is not valid now (`KER-PCM-004`).
+    #[error("certificate dates are not valid: {0}")]
+    CertificateDatesNotValid(String),
+    /// A CA certificate that is not self-signed has no path to a root of its domain
+    /// (`KER-PCM-005`).
+    #[error("root CA certificate not found: {0}")]
+    RootCaNotFound(String),
+    /// A partner certificate has no path to a CA of its domain (`KER-PCM-006`).
+    #[error("root CA / intermediate CA certificates not found: {0}")]
+    TrustPathNotFound(String),
+    /// Not an X.509 v3 certificate (`KER-PCM-007`).
+    #[error("certificate version not supported: v{0}")]
+    CertificateVersion(u32),
+    /// The partner certificate's organisation is not the one named (`KER-PCM-008`).
+    #[error("partner organization name not matched")]
+    OrganizationMismatch,
+    /// A blank certificate id (`KER-PCM-010`).
+    #[error("invalid certificate id")]
+    InvalidCertificateId,
+    /// A partner domain that is not allowed (`KER-PCM-011`).
+    #[error("invalid partner domain {0:?}")]
+    InvalidPartnerDomain(String),
+    /// No partner certificate has the id (`KER-PCM-012`).
+    #[error("partner certificate not found for the given id")]
+    PartnerCertificateNotFound,
+    /// A partner RSA key under 2048 bits (`KER-PCM-013`).
+    #[error("partner certificate key size is less than allowed size")]
+    PartnerKeyTooSmall,
+    /// A partner certificate not signed with a SHA-2 algorithm (`KER-PCM-014`).
+    #[error("partner certificate signature algorithm {0} not supported")]
+    PartnerSignatureAlgorithm(String),
+    /// A self-signed certificate offered as a partner's (`KER-PCM-015`).
+    #[error("self-signed certificate not allowed as partner")]
+    SelfSignedPartner,
+    /// The caller may not have certificates re-signed by the PMS master (`KER-PCM-016`).
+    #[error("sign certificate not allowed for the authenticated token")]
+    PartnerSignNotAllowed,
+    /// A CA certificate that expires too soon (`KER-PCM-017`).
+    #[error("the CA certificate validity is less than the required minimum of {0} months")]
+    CaValidityTooShort(u32),
+    /// `caCertificateType` other than ROOT or INTERMEDIATE (`KER-PCM-018`).
+    #[error("invalid certificate type {0:?}")]
+    InvalidCaType(String),
+    /// No CA certificate has the id (`KER-PMS-019`).
+    #[error("CA certificate not found for the given id")]
+    CaCertificateNotFound,
+    /// A certificate whose validity starts after today (`KER-PMS-020`).
+    #[error("future dated certificate not allowed to upload")]
+    FutureDatedCertificate,
+    /// A partner certificate that expires before the re-signed one would (`KER-KMS-021`, as
+    /// MOSIP answers it).
+    #[error("the partner certificate validity is less than the required minimum ({0} days)")]
+    PartnerValidityTooShort(i64),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -207,6 +266,25 @@ impl KeymgrError {
             Self::SignNotAllowed => "KER-JWS-108",
             Self::UnsupportedSignatureFormat(_) => "KER-KMS-036",
             Self::SignatureValidationFailed => "KER-CSS-101",
+            Self::InvalidCertificate(_) => "KER-PCM-001",
+            Self::CertificateExists => "KER-PCM-003",
+            Self::CertificateDatesNotValid(_) => "KER-PCM-004",
+            Self::RootCaNotFound(_) => "KER-PCM-005",
+            Self::TrustPathNotFound(_) => "KER-PCM-006",
+            Self::CertificateVersion(_) => "KER-PCM-007",
+            Self::OrganizationMismatch => "KER-PCM-008",
+            Self::InvalidCertificateId => "KER-PCM-010",
+            Self::InvalidPartnerDomain(_) => "KER-PCM-011",
+            Self::PartnerCertificateNotFound => "KER-PCM-012",
+            Self::PartnerKeyTooSmall => "KER-PCM-013",
+            Self::PartnerSignatureAlgorithm(_) => "KER-PCM-014",
+            Self::SelfSignedPartner => "KER-PCM-015",
+            Self::PartnerSignNotAllowed => "KER-PCM-016",
+            Self::CaValidityTooShort(_) => "KER-PCM-017",
+            Self::InvalidCaType(_) => "KER-PCM-018",
+            Self::CaCertificateNotFound => "KER-PMS-019",
+            Self::FutureDatedCertificate => "KER-PMS-020",
+            Self::PartnerValidityTooShort(_) => "KER-KMS-021",
             Self::Keystore(HsmError::NoSuchAlias(_)) => "KER-KMA-004",
             Self::Keystore(HsmError::WrongPin) => "KER-KMA-007",
             Self::Keystore(HsmError::Config(_)) => "KER-KMA-001",

@@ -12,8 +12,10 @@
 //!   `/jwtVerify` and `/validate`. Ed25519 signing keys live with the other database keys in
 //!   `base_keys`.
 //!
-//! Rooms of the capabilities to come: `partners` (the
-//! partner trust store), `zk` (zero-knowledge encryption), `lifecycle` (key states,
+//! * `trust_stores`: each partner domain's trust store, cached and kept coherent across
+//!   replicas; `partners`: CA and partner certificate uploads, lists and trust paths.
+//!
+//! Rooms of the capabilities to come: `zk` (zero-knowledge encryption), `lifecycle` (key states,
 //! compromise, rewrap, retention), `audit`, `migration`. Each adds an `impl KeyManager` block
 //! in its own file and uses this module's shared helpers.
 
@@ -37,14 +39,19 @@ mod config;
 mod data;
 mod hierarchy;
 mod jwe;
+mod partner_queries;
+mod partners;
 mod secrets;
 mod signing;
 mod stats;
+mod trust_stores;
 mod verification;
 
 pub use certificates::{CertificateRecord, CsrInfo};
-pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, SigningSettings};
+pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, PartnerSettings, SigningSettings};
 pub use hierarchy::KeygenReport;
+pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};
+pub use partners::{CaUploadStatus, PartnerUpload, mosip_dn};
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};
@@ -91,6 +98,7 @@ pub struct KeyManager {
     base_keys: BoundedCache<String, RsaPrivateKey>,
     signing_keys: BoundedCache<String, Arc<SigningKey>>,
     policies: BoundedCache<AppId, Option<KeyPolicy>>,
+    trust_stores: std::sync::Mutex<std::collections::HashMap<String, trust_stores::CachedStore>>,
     argon2_slots: Slots,
     new_pair_budget: Option<TokenBucket>,
 }
@@ -185,6 +193,7 @@ impl KeyManager {
             base_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             signing_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             policies: BoundedCache::new(1024, cert_ttl),
+            trust_stores: std::sync::Mutex::new(std::collections::HashMap::new()),
             argon2_slots: Slots::new(config.argon2_concurrency),
             new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),
             db,

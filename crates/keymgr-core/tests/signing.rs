@@ -449,7 +449,21 @@ fn verification_refusals_and_trust_answers() {
     };
     assert_eq!(trust(false, Some("DEVICE")), TrustStatus::NotVerified);
     assert_eq!(trust(true, None), TrustStatus::NotVerifiedNoDomain);
-    assert_eq!(trust(true, Some("DEVICE")), TrustStatus::NotVerified, "no trust store yet");
+    assert_eq!(trust(true, Some("DEVICE")), TrustStatus::PathNotValid, "DEVICE trusts no CA yet");
+    // Once the platform's ROOT is a CA of the domain, KERNEL/SIGN's certificate has a path.
+    let root = km.get_certificate(&app("ROOT"), &reference("")).unwrap().certificate;
+    km.upload_ca_certificate(&root.to_pem(), "device").unwrap();
+    assert_eq!(trust(true, Some("DEVICE")), TrustStatus::PathValid);
+    assert_eq!(
+        code(km.jwt_verify(&VerifyRequest {
+            token: &with_x5c,
+            validate_trust: true,
+            domain: Some("NOPE"),
+            ..VerifyRequest::default()
+        }))
+        .map(|v| v.trust),
+        Err("KER-PCM-011")
+    );
     s.clock.advance(Duration::days(20 * 366));
     assert_eq!(verify(km, &with_x5c, None), Err("KER-JWS-107"));
 }

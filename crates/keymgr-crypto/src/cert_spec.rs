@@ -45,18 +45,28 @@ impl DistinguishedNameSpec {
 pub fn subject_of(certificate: &Certificate) -> Result<DistinguishedNameSpec, CryptoError> {
     let (_, cert) =
         X509Certificate::from_der(certificate.der()).map_err(|e| CryptoError::Certificate(e.to_string()))?;
-    let subject = cert.subject();
+    Ok(name_spec(cert.subject()))
+}
+
+/// The CN, OU, O, L, ST and C of a certificate's issuer (the first of each), empty when absent.
+pub fn issuer_of(certificate: &Certificate) -> Result<DistinguishedNameSpec, CryptoError> {
+    let (_, cert) =
+        X509Certificate::from_der(certificate.der()).map_err(|e| CryptoError::Certificate(e.to_string()))?;
+    Ok(name_spec(cert.issuer()))
+}
+
+fn name_spec(name: &x509_parser::x509::X509Name<'_>) -> DistinguishedNameSpec {
     let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
         it.next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_owned()
     };
-    Ok(DistinguishedNameSpec {
-        common_name: first(&mut subject.iter_common_name()),
-        organizational_unit: first(&mut subject.iter_organizational_unit()),
-        organization: first(&mut subject.iter_organization()),
-        locality: first(&mut subject.iter_locality()),
-        state: first(&mut subject.iter_state_or_province()),
-        country: first(&mut subject.iter_country()),
-    })
+    DistinguishedNameSpec {
+        common_name: first(&mut name.iter_common_name()),
+        organizational_unit: first(&mut name.iter_organizational_unit()),
+        organization: first(&mut name.iter_organization()),
+        locality: first(&mut name.iter_locality()),
+        state: first(&mut name.iter_state_or_province()),
+        country: first(&mut name.iter_country()),
+    }
 }
 
 /// What a certificate is for, which fixes its key usage and basic constraints.
@@ -71,6 +81,12 @@ pub enum CertificateProfile {
     /// Signing keys (`KERNEL`/`SIGN`, the EC and Ed25519 keys): digitalSignature, not a CA, so
     /// a raw signature they make over caller bytes can never pass as a certificate.
     Signing,
+    /// A partner's certificate re-signed by the PMS master (reference section 7): a CA without
+    /// a path length, digitalSignature + keyCertSign, and keyEncipherment for the AUTH domain.
+    PartnerCa {
+        /// Add keyEncipherment (domain AUTH).
+        key_encipherment: bool,
+    },
 }
 
 /// The validity, subject and profile of a certificate to issue.

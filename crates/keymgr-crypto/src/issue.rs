@@ -8,7 +8,8 @@ use rcgen::{
 use x509_parser::prelude::FromDer;
 
 pub use crate::cert_spec::{
-    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, SignFn, subject_of,
+    CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, SignFn, issuer_of,
+    subject_of,
 };
 use crate::cert_spec::{key_identifier, serial_bytes};
 use crate::{Certificate, CryptoError};
@@ -61,8 +62,13 @@ impl Spki {
                     .map(|o| o.to_id_string());
                 match curve.as_deref() {
                     Some("1.2.840.10045.3.1.7") => &rcgen::PKCS_ECDSA_P256_SHA256,
+                    Some("1.3.132.0.34") => &rcgen::PKCS_ECDSA_P384_SHA384,
                     // rcgen cannot write secp256k1 keys into a certificate.
-                    _ => return Err(CryptoError::KeyRejected("only RSA and P-256 keys can be certified")),
+                    _ => {
+                        return Err(CryptoError::KeyRejected(
+                            "only RSA, P-256, P-384 and Ed25519 keys can be certified",
+                        ));
+                    }
                 }
             }
             "1.3.101.112" => &rcgen::PKCS_ED25519,
@@ -158,6 +164,13 @@ pub fn issue_certificate(
         ),
         CertificateProfile::Encryption => (IsCa::ExplicitNoCa, vec![KeyUsagePurpose::KeyEncipherment]),
         CertificateProfile::Signing => (IsCa::ExplicitNoCa, vec![KeyUsagePurpose::DigitalSignature]),
+        CertificateProfile::PartnerCa { key_encipherment } => {
+            let mut usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
+            if key_encipherment {
+                usages.push(KeyUsagePurpose::KeyEncipherment);
+            }
+            (IsCa::Ca(BasicConstraints::Unconstrained), usages)
+        }
     };
     params.is_ca = is_ca;
     params.key_usages = usages;

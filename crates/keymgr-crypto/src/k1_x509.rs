@@ -79,6 +79,13 @@ pub(crate) fn issue(
         CertificateProfile::Intermediate => (seq(&[&tlv(0x01, &[0xff]), &uint(&[1])]), [0x02, 0x84]),
         CertificateProfile::Encryption => (seq(&[]), [0x05, 0x20]),
         CertificateProfile::Signing => (seq(&[]), [0x07, 0x80]),
+        // CA without a path length; digitalSignature + keyCertSign (+ keyEncipherment).
+        CertificateProfile::PartnerCa { key_encipherment: false } => {
+            (seq(&[&tlv(0x01, &[0xff])]), [0x02, 0x84])
+        }
+        CertificateProfile::PartnerCa { key_encipherment: true } => {
+            (seq(&[&tlv(0x01, &[0xff])]), [0x02, 0xa4])
+        }
     };
     let extensions = seq(&[
         &extension(&[0x55, 0x1d, 0x13], true, &basic),

@@ -2,16 +2,16 @@
 //! MOSIP hands out certificate chains (`getCertificateChain`, partner trust paths) and how
 //! partners upload CA bundles.
 //!
-//! Written in strict DER by RustCrypto's `cms` (the certificates `SET` sorted, as DER wants;
-//! readers rebuild the order from the names). Read in DER or BER (MOSIP's own bundles come from
-//! BouncyCastle with indefinite lengths) by `asn1-rs`, keeping every certificate's bytes as
-//! they were.
+//! Read in DER or BER (MOSIP's own bundles come from BouncyCastle with indefinite lengths) by
+//! `asn1-rs`, keeping every certificate's bytes as they were. Written in strict DER here: the
+//! structure is five fixed fields and a `SET OF Certificate`, whose elements DER orders by
+//! their encodings (X.690 section 11.6). RustCrypto's `cms` 0.2 was tried for this and orders
+//! the set by the certificates' fields instead, which Python's `cryptography` then refuses as
+//! an invalid set ordering whenever a serial number's sign differs (a test shows it).
 
 use asn1_rs::{Any, Class, FromBer, Oid, Tag};
-use cms::cert::x509::Certificate as CmsCertificate;
-use cms::cert::x509::der::{self, Decode, Encode};
-use cms::content_info::ContentInfo;
 
+use crate::der::tlv;
 use crate::{Certificate, CryptoError, pem};
 
 /// The most certificates one bundle may hold.
@@ -19,18 +19,26 @@ pub const MAX_BUNDLE_CERTIFICATES: usize = 100;
 
 /// `id-signedData`, 1.2.840.113549.1.7.2.
 const SIGNED_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 2];
+/// DER of `id-signedData`.
+const SIGNED_DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+/// DER of `id-data`, 1.2.840.113549.1.7.1.
+const DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 
-/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates`.
+/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates`, the set in DER
+/// order.
 pub fn certs_only_der(certificates: &[Certificate]) -> Result<Vec<u8>, CryptoError> {
-    let bad = |e: der::Error| CryptoError::Certificate(format!("PKCS#7: {e}"));
-    let chain = certificates
-        .iter()
-        .map(|c| CmsCertificate::from_der(c.der()).map_err(bad))
-        .collect::<Result<Vec<_>, _>>()?;
-    ContentInfo::try_from(chain)
-        .map_err(|e| CryptoError::Certificate(format!("PKCS#7: {e}")))?
-        .to_der()
-        .map_err(bad)
+    let mut sorted: Vec<&[u8]> = certificates.iter().map(Certificate::der).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let signed_data = [
+        tlv(0x02, &[0x01]),          // version 1
+        tlv(0x31, &[]),              // digestAlgorithms: none
+        tlv(0x30, DATA_OID),         // encapContentInfo: id-data, no content
+        tlv(0xa0, &sorted.concat()), // [0] IMPLICIT SET OF Certificate
+        tlv(0x31, &[]),              // signerInfos: none
+    ]
+    .concat();
+    Ok(tlv(0x30, &[SIGNED_DATA_OID, &tlv(0xa0, &tlv(0x30, &signed_data))].concat()))
 }
 
 /// [`certs_only_der`] as PEM with the `PKCS7` label (64-character lines).
@@ -101,8 +109,35 @@ mod tests {
         let back = read_certificates(&der).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].der(), cert.der());
-        assert!(certs_only_pem(&[cert]).unwrap().starts_with("-----BEGIN PKCS7-----\n"));
+        assert!(certs_only_pem(std::slice::from_ref(&cert)).unwrap().starts_with("-----BEGIN PKCS7-----\n"));
         assert!(read_certificates(&certs_only_der(&[]).unwrap()).unwrap().is_empty());
+        // The set is in DER order whatever order the chain came in, each certificate once.
+        let other = crate::issue::issue_certificate(
+            &crate::issue::CertificateSpec {
+                subject: crate::issue::DistinguishedNameSpec {
+                    common_name: "other".into(),
+                    ..Default::default()
+                },
+                not_before: cert.not_before(),
+                not_after: cert.not_after(),
+                profile: crate::issue::CertificateProfile::Root,
+            },
+            &crate::SigningKey::generate(crate::AsymmetricKind::EcP256).unwrap().public_key_spki().unwrap(),
+            &crate::issue::CertificateIssuer {
+                certificate: None,
+                public_key_spki: &crate::SigningKey::generate(crate::AsymmetricKind::Rsa2048)
+                    .unwrap()
+                    .public_key_spki()
+                    .unwrap(),
+                sign: &|_| Ok(vec![0; 256]),
+            },
+        )
+        .unwrap();
+        let forward = certs_only_der(&[cert.clone(), other.clone(), cert.clone()]).unwrap();
+        assert_eq!(forward, certs_only_der(&[other.clone(), cert.clone()]).unwrap());
+        let read = read_certificates(&forward).unwrap();
+        assert_eq!(read.len(), 2);
+        assert!(read[0].der() < read[1].der());
     }
 
     #[test]

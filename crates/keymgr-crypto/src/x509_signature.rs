@@ -182,6 +182,50 @@ fn pss_hash(params: &[u8]) -> Option<usize> {
     }
 }
 
+/// The Java name of a `signatureAlgorithm` (DER `AlgorithmIdentifier`), as MOSIP compares it
+/// (`SHA256withRSA`, `SHA384withECDSA`, `RSASSA-PSS`, `Ed25519`, `SHA1withRSA`, ...), or its
+/// OID in dotted form when unknown.
+pub fn algorithm_name(algorithm: &[u8]) -> String {
+    let oid = tlv(algorithm).and_then(|(_, body, _)| tlv(body)).map(|(_, oid, _)| oid).unwrap_or_default();
+    let known: [(&[u8], &str); 11] = [
+        (SHA256_WITH_RSA, "SHA256withRSA"),
+        (SHA384_WITH_RSA, "SHA384withRSA"),
+        (SHA512_WITH_RSA, "SHA512withRSA"),
+        (RSASSA_PSS, "RSASSA-PSS"),
+        (ECDSA_SHA256, "SHA256withECDSA"),
+        (ECDSA_SHA384, "SHA384withECDSA"),
+        (&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04], "SHA512withECDSA"),
+        (ED25519, "Ed25519"),
+        (&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05], "SHA1withRSA"),
+        (&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04], "MD5withRSA"),
+        (&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01], "SHA1withECDSA"),
+    ];
+    match known.iter().find(|(o, _)| *o == oid) {
+        Some((_, name)) => (*name).to_owned(),
+        None => oid_text(oid),
+    }
+}
+
+/// The dotted form of OID content bytes.
+fn oid_text(oid: &[u8]) -> String {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut value: u64 = 0;
+    for b in oid {
+        value = (value << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (value / 40).min(2);
+                arcs.push(first);
+                arcs.push(value - first * 40);
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        }
+    }
+    arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+}
+
 /// Verifies `signature` over `signed` (a `TBSCertificate`, say) made with the algorithm of
 /// `algorithm` (the DER of the `signatureAlgorithm` `AlgorithmIdentifier`) by the key of
 /// `issuer_spki`. A refused algorithm or key is [`CryptoError::SignatureAlgorithm`] or
@@ -253,6 +297,15 @@ mod tests {
 
     fn hex(text: &str) -> Vec<u8> {
         (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+    }
+
+    #[test]
+    fn algorithm_names() {
+        assert_eq!(algorithm_name(&hex("300d06092a864886f70d01010b0500")), "SHA256withRSA");
+        assert_eq!(algorithm_name(&hex("300d06092a864886f70d0101050500")), "SHA1withRSA");
+        assert_eq!(algorithm_name(&hex("300a06082a8648ce3d040302")), "SHA256withECDSA");
+        assert_eq!(algorithm_name(&hex("300506032b6570")), "Ed25519");
+        assert_eq!(algorithm_name(&hex("300506032a0304")), "1.2.3.4");
     }
 
     #[test]

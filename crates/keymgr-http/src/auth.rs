@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 22] = [
+    let table: [(&str, &[&str]); 29] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -87,6 +87,13 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postsignrawdata", &user),
         ("postsign", &user),
         ("postvalidate", &user),
+        ("postuploadcacertificate", &admin),
+        ("postuploadpartnercertificate", &admin),
+        ("getgetpartnercertificatepartnercertid", &user),
+        ("getgetpartnersignedcertificatepartnercertid", &user),
+        ("postverifycertificatetrust", &user),
+        ("postgetcacertificates", &user),
+        ("getcacertificatetrustpath", &user),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }

@@ -17,6 +17,7 @@ mod api;
 pub mod auth;
 mod error;
 pub mod metrics;
+mod partner_api;
 pub mod server;
 mod signing_api;
 mod wrapper;
@@ -302,17 +303,31 @@ where
     Resp: Serialize + Send + 'static,
     F: FnOnce(&KeyManager, api::KeyQuery) -> Result<Resp, ApiError> + Send + 'static,
 {
+    match query {
+        Ok(Query(q)) => fetched(state, headers, role, move |km| f(km, q)).await,
+        Err(e) => {
+            let refused = ApiError::InvalidRequest(format!("query: {}", e.body_text()));
+            fetched(state, headers, role, move |_| Err::<Resp, _>(refused)).await
+        }
+    }
+}
+
+/// A GET endpoint: auth (first), admission, then `f` on the blocking pool.
+async fn fetched<Resp, F>(state: Arc<AppState>, headers: HeaderMap, role: &'static str, f: F) -> Response
+where
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(&KeyManager) -> Result<Resp, ApiError> + Send + 'static,
+{
     let started = Instant::now();
-    let result = match (state.auth.authorize(&headers, role), query) {
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(ApiError::InvalidRequest(format!("query: {}", e.body_text()))),
-        (Ok(who), Ok(Query(q))) => match state.admission.admit(&who.user) {
+    let result = match state.auth.authorize(&headers, role) {
+        Err(e) => Err(e),
+        Ok(who) => match state.admission.admit(&who.user) {
             Err(e) => Err(e),
             Ok(admitted) => {
                 let km = Arc::clone(&state.km);
                 blocking(move || {
                     let _admitted = admitted;
-                    f(&km, q)
+                    f(&km)
                 })
                 .await
             }
@@ -574,6 +589,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/jwtDecrypt", post(jwt_decrypt))
         .route("/generateArgon2Hash", post(generate_argon2_hash))
         .merge(signing_api::routes())
+        .merge(partner_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));

@@ -201,8 +201,13 @@ pub struct JwtVerifyResponse {
     trust_valid: &'static str,
 }
 
-/// `POST /jwtVerify`, `/jwtVerify/v2`.
-pub fn jwt_verify(km: &KeyManager, req: JwtVerifyBody) -> Result<JwtVerifyResponse, ApiError> {
+/// `POST /jwtVerify`, `/jwtVerify/v2` (v2: the token's `x5c` chain serves as intermediates
+/// when trust is validated).
+pub fn jwt_verify(
+    km: &KeyManager,
+    req: JwtVerifyBody,
+    version: Version,
+) -> Result<JwtVerifyResponse, ApiError> {
     let token = required(&req.jwt_signature_data, "jwtSignatureData")?;
     let key = verifying_key(&req.application_id, &req.reference_id)?;
     let result = km.jwt_verify(&VerifyRequest {
@@ -213,6 +218,7 @@ pub fn jwt_verify(km: &KeyManager, req: JwtVerifyBody) -> Result<JwtVerifyRespon
         certificate_pem: req.certificate_data.as_deref(),
         validate_trust: req.validate_trust.unwrap_or(false),
         domain: req.domain.as_deref(),
+        header_chain: version == Version::V2,
     })?;
     Ok(JwtVerifyResponse {
         signature_valid: result.signature_valid,
@@ -333,7 +339,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/jwsSign", post(post_jws_sign))
         .route("/jwsSign/v2", post(post_jws_sign_v2))
         .route("/jwtVerify", post(post_jwt_verify))
-        .route("/jwtVerify/v2", post(post_jwt_verify))
+        .route("/jwtVerify/v2", post(post_jwt_verify_v2))
         .route("/signV2", post(post_sign_v2))
         .route("/signRawData", post(post_sign_raw_data))
         .route("/sign", post(post_sign))
@@ -368,7 +374,11 @@ async fn post_jws_sign_v2(State(s): Shared, h: HeaderMap, req: Request) -> Respo
 }
 
 async fn post_jwt_verify(State(s): Shared, h: HeaderMap, req: Request) -> Response {
-    wrapped(s, h, req.into_body(), "postjwtverify", |st, _, r| jwt_verify(&st.km, r)).await
+    wrapped(s, h, req.into_body(), "postjwtverify", |st, _, r| jwt_verify(&st.km, r, Version::V1)).await
+}
+
+async fn post_jwt_verify_v2(State(s): Shared, h: HeaderMap, req: Request) -> Response {
+    wrapped(s, h, req.into_body(), "postjwtverify", |st, _, r| jwt_verify(&st.km, r, Version::V2)).await
 }
 
 async fn post_sign_v2(State(s): Shared, h: HeaderMap, req: Request) -> Response {

@@ -490,11 +490,11 @@ async fn bad_input_gets_mosips_codes_never_a_500() {
         .await;
     assert_eq!(out["signatureValid"], false);
 
-    // Trust answers until the partner trust store exists.
+    // Trust answers: without validateTrust, without a domain, and in a domain of no CA.
     let with_domain = api
         .verify("/jwtVerify", json!({"jwtSignatureData": detached, "actualData": data, "validateTrust": true, "domain": "DEVICE"}))
         .await;
-    assert_eq!(with_domain["trustValid"], "TRUST_NOT_VERIFIED");
+    assert_eq!(with_domain["trustValid"], "TRUST_CERT_PATH_NOT_VALID", "DEVICE trusts no CA yet");
     let no_domain = api
         .verify(
             "/jwtVerify/v2",

@@ -5,6 +5,7 @@
 //! files used to copy:
 //!
 //! - [`ca`]: an outside CA (a software RSA key and its self-signed root) that certifies an SPKI;
+//! - [`pki`]: partner CAs, sub-CAs and partner certificates with chosen names and validity;
 //! - [`softhsm`]: a SoftHSM2 token initialised in a temporary folder, the skip-or-fail rule of
 //!   `KEYMGR_REQUIRE_HSM`, and re-running a test or bench binary with `SOFTHSM2_CONF` set;
 //! - [`postgres`]: the test server (`KEYMGR_TEST_PG_URL`), the skip-or-fail rule of
@@ -19,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ca;
+pub mod pki;
 pub mod postgres;
 pub mod python;
 pub mod softhsm;

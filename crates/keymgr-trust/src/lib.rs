@@ -35,7 +35,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use keymgr_crypto::CryptoError;
-use keymgr_crypto::x509_signature::{PublicKeyStrength, public_key_strength, verify_signed};
+use keymgr_crypto::x509_signature::{PublicKeyStrength, algorithm_name, public_key_strength, verify_signed};
 use keymgr_model::UtcTime;
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate, X509Name, X509Version};
 
@@ -168,10 +168,11 @@ fn display(name: &X509Name<'_>) -> String {
 }
 
 /// A certificate read once: what validation needs, owned.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ParsedCertificate {
     der: Vec<u8>,
     fingerprint: [u8; 32],
+    serial: String,
     subject: String,
     subject_key: NameKey,
     issuer: String,
@@ -215,6 +216,18 @@ fn tlv(input: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     };
     let end = header.checked_add(len)?;
     Some((input.get(..end)?, input.get(header..end)?, input.get(end..)?))
+}
+
+/// The decimal text of a DER INTEGER's content, two's complement.
+fn signed_decimal(raw: &[u8]) -> String {
+    use x509_parser::num_bigint::BigUint;
+    let magnitude = BigUint::from_bytes_be(raw);
+    if raw.first().is_some_and(|b| b & 0x80 != 0) {
+        let modulus = BigUint::from(1u8) << (8 * raw.len());
+        format!("-{}", modulus - magnitude)
+    } else {
+        magnitude.to_string()
+    }
 }
 
 /// A UTC time from an X.509 time (seconds since 1970).
@@ -272,6 +285,7 @@ impl ParsedCertificate {
         let range = |part: &[u8]| range_in(der, part).ok_or_else(malformed);
         Ok(Self {
             fingerprint: keymgr_crypto::sha256(der),
+            serial: signed_decimal(cert.raw_serial()),
             subject: display(cert.subject()),
             subject_key: name_key(cert.subject()),
             issuer: display(cert.issuer()),
@@ -302,6 +316,22 @@ impl ParsedCertificate {
     /// The DER.
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The serial number in decimal, read as the signed integer DER encodes (so a serial whose
+    /// first bit is set is negative, as Java's `BigInteger` reads it).
+    pub fn serial_decimal(&self) -> &str {
+        &self.serial
+    }
+
+    /// The Java name of the signature algorithm (`SHA256withRSA`, ...), as MOSIP checks it.
+    pub fn signature_algorithm_name(&self) -> String {
+        algorithm_name(self.slice(&self.signature_algorithm))
+    }
+
+    /// The subject's public key: its kind and size, or why it cannot be read.
+    pub fn public_key(&self) -> Result<PublicKeyStrength, &str> {
+        self.key.as_ref().copied().map_err(String::as_str)
     }
 
     /// The subject, for messages.
@@ -622,5 +652,19 @@ impl TrustStore {
             search.visited.pop();
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_read_as_java_reads_them() {
+        assert_eq!(signed_decimal(&[0x01]), "1");
+        assert_eq!(signed_decimal(&[0x00, 0xff]), "255");
+        assert_eq!(signed_decimal(&[0xff]), "-1");
+        assert_eq!(signed_decimal(&[0x80, 0x00]), "-32768");
+        assert_eq!(signed_decimal(&[0x4d, 0x6f, 0x53, 0x49, 0x50]), "332580211024");
     }
 }

@@ -41,6 +41,45 @@ pub struct KeyManagerConfig {
     pub new_pairs: NewPairLimits,
     /// JWS/JWT signing and verification settings.
     pub signing: SigningSettings,
+    /// The partner trust store.
+    pub partners: PartnerSettings,
+}
+
+/// The partner certificate manager's settings (MOSIP's `mosip.kernel.partner.*`).
+#[derive(Debug, Clone)]
+pub struct PartnerSettings {
+    /// Partner domains, upper case (`allowed.domains`: AUTH, DEVICE, FTM, TRUST_CA).
+    pub allowed_domains: Vec<String>,
+    /// A CA certificate must be valid at least this many months more
+    /// (`cacertificate.upload.minimumvalidity.month`, 12).
+    pub ca_min_validity_months: u32,
+    /// Years a re-signed partner certificate is valid (`issuer.certificate.duration.years`, 1).
+    pub partner_validity_years: u32,
+    /// Days a partner certificate may fall short of that (`allowed.grace.duration`, 30).
+    pub partner_grace_days: u32,
+    /// Re-sign FTM partners' certificates too (`resign.ftm.domain.certs`, false: FTM partners
+    /// get their own trust path back).
+    pub resign_ftm_certificates: bool,
+    /// The application whose master re-signs partner certificates (`sign.masterkey.application.id`,
+    /// PMS).
+    pub sign_application: String,
+    /// How often a replica asks the database whether a domain's CA certificates changed before
+    /// it trusts its cached store again.
+    pub store_check_interval: Duration,
+}
+
+impl Default for PartnerSettings {
+    fn default() -> Self {
+        Self {
+            allowed_domains: ["AUTH", "DEVICE", "FTM", "TRUST_CA"].map(String::from).to_vec(),
+            ca_min_validity_months: 12,
+            partner_validity_years: 1,
+            partner_grace_days: 30,
+            resign_ftm_certificates: false,
+            sign_application: "PMS".into(),
+            store_check_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// How signatures are made and checked (MOSIP's `mosip.kernel.keymanager.jwtsign.*` and
@@ -127,6 +166,7 @@ impl Default for KeyManagerConfig {
             jwe_max_inflated_len: 4 * 1024 * 1024,
             new_pairs: NewPairLimits::default(),
             signing: SigningSettings::default(),
+            partners: PartnerSettings::default(),
         }
     }
 }

@@ -8,8 +8,10 @@ use keymgr_crypto::Certificate;
 use keymgr_jose::jws::{self, VerifyingKey};
 use keymgr_model::{AppId, KeyRef, RefId, UtcTime, WellKnown};
 use keymgr_policy::{Decision, decide};
+use keymgr_trust::ParsedCertificate;
 use serde_json::Value;
 
+use super::trust_stores::parse;
 use super::{KeyManager, not_unique};
 use crate::KeymgrError;
 
@@ -34,12 +36,17 @@ pub struct VerifyRequest<'a> {
     pub validate_trust: bool,
     /// `domain`: the partner trust domain to validate the certificate's path in.
     pub domain: Option<&'a str>,
+    /// v2: the token's `x5c` certificates after the first serve as intermediates of the path.
+    pub header_chain: bool,
 }
+
+/// The most `x5c` certificates read as intermediates (v2).
+const MAX_X5C_CHAIN: usize = 8;
 
 /// MOSIP's `trustValid` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrustStatus {
-    /// Trust was not asked for, or cannot be checked yet (no partner trust store).
+    /// Trust was not asked for.
     NotVerified,
     /// Trust was asked for without a domain.
     NotVerifiedNoDomain,
@@ -172,8 +179,17 @@ impl KeyManager {
         let trust = match (request.validate_trust, request.domain.map(str::trim).filter(|d| !d.is_empty())) {
             (false, _) => TrustStatus::NotVerified,
             (true, None) => TrustStatus::NotVerifiedNoDomain,
-            // No partner trust store yet: a path cannot be checked.
-            (true, Some(_)) => TrustStatus::NotVerified,
+            (true, Some(domain)) => {
+                let domain = self.partner_domain(domain)?;
+                let extra = if request.header_chain { header_intermediates(&header)? } else { Vec::new() };
+                match self.trust_path(&domain, parse(&certificate)?, extra)? {
+                    Ok(_) => TrustStatus::PathValid,
+                    Err(why) => {
+                        tracing::debug!("jwtVerify: no trust path in {domain}: {why}");
+                        TrustStatus::PathNotValid
+                    }
+                }
+            }
         };
         Ok(VerifyResult { signature_valid: verified.signature_valid, trust })
     }
@@ -221,4 +237,26 @@ fn verify_error(e: keymgr_jose::JoseError) -> KeymgrError {
         keymgr_jose::JoseError::Malformed(why) => KeymgrError::InvalidVerifyInput(why),
         other => KeymgrError::VerifyFailed(other.to_string()),
     }
+}
+
+/// The certificates of a header's `x5c` after the first (the signer's), read as intermediates:
+/// at most [`MAX_X5C_CHAIN`]; one that cannot be read is `KER-JWS-106`.
+fn header_intermediates(
+    header: &serde_json::Map<String, Value>,
+) -> Result<Vec<ParsedCertificate>, KeymgrError> {
+    let Some(Value::Array(chain)) = header.get("x5c") else { return Ok(Vec::new()) };
+    chain
+        .iter()
+        .skip(1)
+        .take(MAX_X5C_CHAIN)
+        .map(|entry| {
+            let text = entry
+                .as_str()
+                .ok_or_else(|| KeymgrError::InvalidVerifyInput("x5c must hold base64 certificates".into()))?;
+            let der = jws::x5c_der(text, MAX_X5C_CERT)
+                .map_err(|e| KeymgrError::InvalidVerifyInput(e.to_string()))?;
+            ParsedCertificate::from_der(&der)
+                .map_err(|e| KeymgrError::InvalidVerifyInput(format!("x5c: {e}")))
+        })
+        .collect()
 }
