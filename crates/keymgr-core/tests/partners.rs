@@ -132,6 +132,27 @@ fn ca_uploads_follow_mosips_checks() {
     ] {
         assert_eq!(code(km.upload_ca_certificate(&data, domain)), expected, "{what}");
     }
+    // Oversized input: a bundle of 10,000 certificates, a "certificate" of 1 MB.
+    let tlv = |tag: u8, content: &[u8]| {
+        let len = content.len() as u32;
+        [vec![tag, 0x84], len.to_be_bytes().to_vec(), content.to_vec()].concat()
+    };
+    let set = tlv(0xa0, &root.certificate.der().repeat(10_000));
+    let data_oid = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+    let signed = tlv(
+        0x30,
+        &[&[0x02, 0x01, 0x01, 0x31, 0x00][..], &tlv(0x30, &data_oid), &set, &[0x31, 0x00]].concat(),
+    );
+    let oid = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+    let huge_bundle = tlv(0x30, &[&oid[..], &tlv(0xa0, &signed)].concat());
+    let err = km.upload_ca_certificate(&b64url(&huge_bundle), "DEVICE").unwrap_err();
+    assert_eq!(err.code(), "KER-PCM-001");
+    assert!(err.to_string().contains("more than 100"), "{err}");
+    let megabyte = vec![0x30; 1 << 20];
+    assert_eq!(code(km.upload_ca_certificate(&b64url(&megabyte), "DEVICE")), "KER-PCM-001");
+    let big_pem = keymgr_crypto::pem::encode("CERTIFICATE", &megabyte);
+    assert_eq!(code(km.upload_ca_certificate(&big_pem, "DEVICE")), "KER-PCM-001");
+    assert_eq!(code(km.verify_certificate_trust(&big_pem, "DEVICE")), "KER-KMS-013");
     assert_eq!(km.database().ca_certs("DEVICE").unwrap().len(), 2, "nothing stored by the refusals");
 
     // A bundle in any order: leaf first (as MOSIP expects), the issuers later.

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keymgr_core::{DecryptionScope, JwsAlgorithm, KeyManagerConfig, NewPairLimits, SigningSettings};
+use keymgr_core::{
+    DecryptionScope, JwsAlgorithm, KeyManagerConfig, NewPairLimits, PartnerSettings, SigningSettings,
+};
 use keymgr_http::Limits;
 use keymgr_http::auth::TokenConfig;
 use keymgr_http::server::ServerLimits;
@@ -62,6 +64,106 @@ pub struct ServiceConfig {
     /// JWS/JWT signing and verification.
     #[serde(default)]
     pub signing: SigningConfig,
+    /// The partner trust store.
+    #[serde(default)]
+    pub partners: PartnersConfig,
+}
+
+/// `[partners]`: MOSIP's `mosip.kernel.partner.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnersConfig {
+    /// Partner domains (`allowed.domains`; default AUTH, DEVICE, FTM, TRUST_CA).
+    #[serde(default = "default_domains")]
+    pub allowed_domains: Vec<String>,
+    /// Months a CA certificate must still be valid when uploaded (default 12).
+    #[serde(default = "default_ca_months")]
+    pub ca_min_validity_months: u32,
+    /// Years a re-signed partner certificate is valid (default 1).
+    #[serde(default = "default_partner_years")]
+    pub partner_validity_years: u32,
+    /// Days a partner certificate may fall short of that (default 30).
+    #[serde(default = "default_grace_days")]
+    pub partner_grace_days: u32,
+    /// Re-sign FTM partners' certificates too (default false).
+    #[serde(default)]
+    pub resign_ftm_certificates: bool,
+    /// The application whose master re-signs partner certificates (default PMS).
+    #[serde(default = "default_sign_application")]
+    pub sign_application: String,
+    /// Seconds a replica trusts its cached store of a domain before it asks the database
+    /// whether another replica changed it (default 5; 0 asks every time).
+    #[serde(default = "default_store_check_secs")]
+    pub store_check_secs: u64,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        Self {
+            allowed_domains: default_domains(),
+            ca_min_validity_months: default_ca_months(),
+            partner_validity_years: default_partner_years(),
+            partner_grace_days: default_grace_days(),
+            resign_ftm_certificates: false,
+            sign_application: default_sign_application(),
+            store_check_secs: default_store_check_secs(),
+        }
+    }
+}
+
+fn default_domains() -> Vec<String> {
+    PartnerSettings::default().allowed_domains
+}
+fn default_ca_months() -> u32 {
+    PartnerSettings::default().ca_min_validity_months
+}
+fn default_partner_years() -> u32 {
+    PartnerSettings::default().partner_validity_years
+}
+fn default_grace_days() -> u32 {
+    PartnerSettings::default().partner_grace_days
+}
+fn default_sign_application() -> String {
+    PartnerSettings::default().sign_application
+}
+fn default_store_check_secs() -> u64 {
+    PartnerSettings::default().store_check_interval.as_secs()
+}
+
+impl PartnersConfig {
+    /// The key manager's partner settings, or why these cannot be used.
+    pub(crate) fn settings(&self) -> Result<PartnerSettings, ServiceError> {
+        let mut domains = Vec::new();
+        for d in &self.allowed_domains {
+            let d = d.trim().to_ascii_uppercase();
+            if d.is_empty()
+                || d.len() > 36
+                || !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(config_error(format!(
+                    "partners.allowed_domains: {d:?} is not a domain name (letters, digits, _ and -, at most 36)"
+                )));
+            }
+            domains.push(d);
+        }
+        if domains.is_empty() {
+            return Err(config_error("partners.allowed_domains must name at least one domain"));
+        }
+        if self.partner_validity_years == 0 || self.partner_validity_years > 20 {
+            return Err(config_error("partners.partner_validity_years must be 1 to 20"));
+        }
+        let sign = AppId::new(self.sign_application.trim())
+            .map_err(|e| config_error(format!("partners.sign_application: {e}")))?;
+        Ok(PartnerSettings {
+            allowed_domains: domains,
+            ca_min_validity_months: self.ca_min_validity_months,
+            partner_validity_years: self.partner_validity_years,
+            partner_grace_days: self.partner_grace_days,
+            resign_ftm_certificates: self.resign_ftm_certificates,
+            sign_application: sign.to_string(),
+            store_check_interval: Duration::from_secs(self.store_check_secs),
+        })
+    }
 }
 
 /// `[signing]`: MOSIP's `mosip.kernel.keymanager.jwtsign.*`, `...signature.kid.prepend` and
@@ -821,6 +923,27 @@ mod tests {
         let text = format!("[auth.oidc]\nissuer = \"https://iam/realms/mosip\"\n{audience}\n{extra}");
         let c: ServiceConfig = toml::from_str(&text).map_err(|e| format!("parse: {e}"))?;
         c.auth.oidc.expect("section").checked().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn partners_section() {
+        let defaults = ServiceConfig::default().partners.settings().unwrap();
+        assert_eq!(defaults.allowed_domains, ["AUTH", "DEVICE", "FTM", "TRUST_CA"]);
+        let c: ServiceConfig =
+            toml::from_str("[partners]\nallowed_domains = [\"auth\", \"Device\"]\nstore_check_secs = 0")
+                .unwrap();
+        let s = c.partners.settings().unwrap();
+        assert_eq!(s.allowed_domains, ["AUTH", "DEVICE"]);
+        assert!(s.store_check_interval.is_zero());
+        for bad in [
+            "allowed_domains = []",
+            "allowed_domains = [\"a b\"]",
+            "partner_validity_years = 0",
+            "sign_application = \"\"",
+        ] {
+            let c: ServiceConfig = toml::from_str(&format!("[partners]\n{bad}")).unwrap();
+            assert!(c.partners.settings().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod start;
 pub use config::{
     ADMIN_TOKEN_FILE, AuthConfig, ClaimPath, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DatabaseConfig, DecryptConfig,
     HttpConfig, KeysConfig, KeystoreConfig, MIN_FILE_KEYSTORE_PIN_CHARS, OidcConfig, OneOrMany, PIN_FILE,
-    ServiceConfig, SigningConfig, SubjectConfig,
+    PartnersConfig, ServiceConfig, SigningConfig, SubjectConfig,
 };
 pub use files::write_secret_file;
 pub use oidc::OidcBearer;

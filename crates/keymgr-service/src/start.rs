@@ -93,6 +93,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     let decryption = config.decrypt.scope()?;
     let new_pairs = config.keys.new_pairs()?;
     let signing = config.signing.settings()?;
+    let partners = config.partners.settings()?;
     // The OIDC key set is read (or fetched) now: a wrong file or URL stops the start before
     // a keystore or database is made.
     let oidc = match config.auth.oidc.as_ref().map(|o| o.checked()).transpose()? {
@@ -179,6 +180,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         jwe_max_inflated_len: keys.jwe_max_inflated_bytes,
         new_pairs,
         signing,
+        partners,
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
