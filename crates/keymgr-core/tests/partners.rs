@@ -284,6 +284,35 @@ fn partner_certificates_are_resigned_by_pms() {
     ] {
         assert_eq!(code(km.upload_partner_certificate(&pem, org, domain, "admin")), expected, "{what}");
     }
+    // A 1024-bit key and a SHA-1 signature, made by OpenSSL under the same CA: KER-PCM-013 and
+    // KER-PCM-014, as MOSIP answers them (its path validation lets both through).
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("ca.pem"), inter.certificate.to_pem()).unwrap();
+    std::fs::write(
+        work.path().join("ca.key"),
+        keymgr_crypto::pem::encode("PRIVATE KEY", inter.key.pkcs8().expose()),
+    )
+    .unwrap();
+    let script = r#"set -e
+        make() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$2 -out $1.key 2>/dev/null
+                 openssl req -new -key $1.key -subj "/C=IN/O=Partner Org/CN=$1" -out $1.csr
+                 openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -set_serial 0x$(openssl rand -hex 8) -days 730 -$3 -out $1.pem 2>/dev/null; }
+        make weak 1024 sha256; make sha1 2048 sha1"#;
+    let made =
+        std::process::Command::new("bash").arg("-c").arg(script).current_dir(work.path()).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let read = |n: &str| std::fs::read_to_string(work.path().join(format!("{n}.pem"))).unwrap();
+    s.clock.set(UtcTime::now());
+    assert_eq!(
+        code(km.upload_partner_certificate(&read("weak"), "Partner Org", "AUTH", "admin")),
+        "KER-PCM-013"
+    );
+    assert_eq!(
+        code(km.upload_partner_certificate(&read("sha1"), "Partner Org", "AUTH", "admin")),
+        "KER-PCM-014"
+    );
+    s.clock.set(t0());
+
     // PMS's access_allowed decides who may have certificates re-signed.
     km.set_policy(
         &keymgr_model::KeyPolicy::from_columns(

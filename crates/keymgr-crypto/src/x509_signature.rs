@@ -4,8 +4,8 @@
 //!
 //! Accepted: RSA PKCS#1 v1.5 with SHA-256/384/512, RSA-PSS with SHA-256/384/512 (MGF1 with
 //! the same hash, salt the hash's length, trailer 1), ECDSA with SHA-256/384 on P-256 and P-384
-//! (DER signatures), Ed25519. RSA keys of 2048 to 8192 bits only. Everything else is refused by
-//! name: SHA-1 and MD5 signatures, RSA keys under 2048 bits, other curves.
+//! and with SHA-256 on secp256k1 (DER signatures), Ed25519. RSA keys of 2048 to 8192 bits only.
+//! Everything else is refused, SHA-1 and MD5 signatures by name.
 
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 

@@ -182,21 +182,26 @@ fn suite(url: &str) {
         ca_cert_type: Some("INTERMEDIATE".into()),
         ..ca.clone()
     };
+    // A partner row that cannot be stored (its id exists) takes its CA rows with it.
+    assert!(db.insert_partner_cert_with_cas(&partner, &[inter(90, "CN=Lost")], "admin").is_err());
+    assert!(db.ca_cert("inter-90").unwrap().is_none(), "nothing of a failed transaction stays");
+    // A CA row already in its domain (another replica's) is skipped, the rest stored.
     let second = PartnerCertRecord { cert_id: uuid::Uuid::new_v4().to_string(), ..partner.clone() };
     let clash = CertRecord { cert_id: "clash".into(), ..ca.clone() };
-    assert!(db.insert_partner_cert_with_cas(&second, &[inter(90, "CN=Lost"), clash], "admin").is_err());
-    assert_eq!(db.partner_cert(&second.cert_id).unwrap(), None, "nothing of a failed transaction stays");
-    assert!(db.ca_cert("inter-90").unwrap().is_none());
+    db.insert_partner_cert_with_cas(&second, &[clash, inter(91, "CN=Kept")], "admin").unwrap();
+    assert!(db.ca_cert("clash").unwrap().is_none());
+    assert!(db.ca_cert("inter-91").unwrap().is_some());
+    let second = PartnerCertRecord { cert_id: uuid::Uuid::new_v4().to_string(), ..partner.clone() };
     let cas: Vec<CertRecord> =
         (1..=12).map(|n| inter(n, if n % 2 == 0 { "CN=Even_100%,O=Org" } else { "CN=Odd,O=Org" })).collect();
     db.insert_partner_cert_with_cas(&second, &cas, "admin").unwrap();
-    assert_eq!(db.ca_store_version("AUTH").unwrap().0, 13);
+    assert_eq!(db.ca_store_version("AUTH").unwrap().0, 14);
     let page = |q: CaCertQuery| {
         let (rows, total) = db.ca_certs_page(&CaCertQuery { limit: 5, ..q }).unwrap();
         (rows.into_iter().map(|(r, _)| r.cert_id).collect::<Vec<_>>(), total)
     };
     let (first, total) = page(CaCertQuery { partner_domain: Some("AUTH".into()), ..Default::default() });
-    assert_eq!((first.len(), total), (5, 13));
+    assert_eq!((first.len(), total), (5, 14));
     let (ids, total) = page(CaCertQuery {
         ca_cert_type: Some("INTERMEDIATE".into()),
         subject: Some("even_100%".into()),
@@ -218,7 +223,7 @@ fn suite(url: &str) {
         exclude_thumbprints: vec!["ab".repeat(20), format!("{:040x}", 1)],
         ..Default::default()
     });
-    assert_eq!(total, 11);
+    assert_eq!(total, 12);
 
     // The audit log has a row per write and refuses changes.
     db.append_audit(&AuditEntry {

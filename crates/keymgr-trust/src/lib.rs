@@ -45,6 +45,9 @@ pub const MAX_INTERMEDIATES: usize = 5;
 pub const SIGNATURE_BUDGET: usize = 64;
 /// The largest certificate read, in bytes of DER.
 pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
+/// The longest serial number read, in bytes (RFC 5280 allows 20; some issuers write a little
+/// more).
+pub const MAX_SERIAL_LEN: usize = 32;
 
 /// Why a certificate does not validate, or cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +190,7 @@ pub struct ParsedCertificate {
     subject_key_id: Option<Vec<u8>>,
     authority_key_id: Option<Vec<u8>>,
     unknown_critical: Option<String>,
+    self_signed: bool,
     key: Result<PublicKeyStrength, String>,
     tbs: Range<usize>,
     signature_algorithm: Range<usize>,
@@ -283,7 +287,13 @@ impl ParsedCertificate {
         let validity = cert.validity();
         let spki_raw = cert.public_key().raw;
         let range = |part: &[u8]| range_in(der, part).ok_or_else(malformed);
-        Ok(Self {
+        if cert.raw_serial().len() > MAX_SERIAL_LEN {
+            return Err(TrustError::Malformed(format!(
+                "a serial number of more than {MAX_SERIAL_LEN} bytes"
+            )));
+        }
+        let mut parsed = Self {
+            self_signed: false,
             fingerprint: keymgr_crypto::sha256(der),
             serial: signed_decimal(cert.raw_serial()),
             subject: display(cert.subject()),
@@ -310,7 +320,9 @@ impl ParsedCertificate {
             signature: range(signature)?,
             spki: range(spki_raw)?,
             der: der.to_vec(),
-        })
+        };
+        parsed.self_signed = parsed.is_self_issued() && parsed.signed_by(&parsed).is_ok();
+        Ok(parsed)
     }
 
     /// The DER.
@@ -347,17 +359,12 @@ impl ParsedCertificate {
     /// Whether the certificate is self-issued and its signature verifies with its own key: a
     /// root, a trust anchor of its domain.
     pub fn is_self_signed(&self) -> bool {
-        self.is_self_issued() && self.signed_by(self).is_ok()
+        self.self_signed
     }
 
     /// The X.509 version (1, 2 or 3).
     pub fn version(&self) -> u32 {
         self.version
-    }
-
-    /// Whether basicConstraints says CA.
-    pub fn is_ca(&self) -> bool {
-        self.ca
     }
 
     /// Start of validity.
@@ -507,13 +514,14 @@ impl TrustStore {
     /// Adds a CA certificate (DER); a self-signed one becomes an anchor. A certificate already
     /// in the store is not added twice. Returns whether it was added.
     pub fn add(&mut self, der: &[u8]) -> Result<bool, TrustError> {
-        self.add_parsed(ParsedCertificate::from_der(der)?)
+        Ok(self.add_parsed(ParsedCertificate::from_der(der)?))
     }
 
-    /// Adds a certificate read with [`ParsedCertificate::from_der`].
-    pub fn add_parsed(&mut self, cert: ParsedCertificate) -> Result<bool, TrustError> {
+    /// Adds a certificate read with [`ParsedCertificate::from_der`]; returns whether it was
+    /// added (not already there).
+    pub fn add_parsed(&mut self, cert: ParsedCertificate) -> bool {
         if !self.fingerprints.insert(cert.fingerprint) {
-            return Ok(false);
+            return false;
         }
         if cert.is_self_signed() {
             self.anchors.insert(cert.fingerprint);
@@ -521,7 +529,7 @@ impl TrustStore {
         let at = self.certificates.len();
         self.by_subject.entry(cert.subject_key.clone()).or_default().push(at);
         self.certificates.push(Arc::new(cert));
-        Ok(true)
+        true
     }
 
     /// How many certificates the store holds.
@@ -532,6 +540,11 @@ impl TrustStore {
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
         self.certificates.is_empty()
+    }
+
+    /// How many certificates of the store have `cert`'s subject name.
+    pub fn count_named_like(&self, cert: &ParsedCertificate) -> usize {
+        self.by_subject.get(&cert.subject_key).map_or(0, Vec::len)
     }
 
     /// How many anchors (self-signed certificates) the store holds.
@@ -578,9 +591,9 @@ impl TrustStore {
         }
     }
 
-    /// The certificates whose subject is `cert`'s issuer: the store's, then the extra ones;
-    /// those whose key identifier matches `cert`'s authority key identifier first, anchors
-    /// before intermediates, later expiry first.
+    /// The certificates whose subject is `cert`'s issuer: the store's in the order they were
+    /// added, then the extra ones; those whose key identifier matches `cert`'s authority key
+    /// identifier first.
     fn candidates(
         &self,
         cert: &ParsedCertificate,
@@ -594,10 +607,11 @@ impl TrustStore {
             .filter_map(|i| self.certificates.get(*i).cloned())
             .chain(extra.iter().filter(|c| c.subject_key == cert.issuer_key).cloned())
             .collect();
-        found.sort_by_key(|c| {
-            let id_matches = cert.authority_key_id.is_some() && c.subject_key_id == cert.authority_key_id;
-            (!id_matches, !self.anchors.contains(&c.fingerprint), std::cmp::Reverse(c.not_after))
-        });
+        // Stable: among those whose key identifier matches (and then the others), the order
+        // they were added in, so certificates uploaded later under a known name (decoys that
+        // copy a CA's name and key identifier) are tried after the ones already trusted.
+        found
+            .sort_by_key(|c| !(cert.authority_key_id.is_some() && c.subject_key_id == cert.authority_key_id));
         found
     }
 

@@ -95,6 +95,12 @@ key underloop; sign underloop "/C=IN/O=Partner/CN=Under Loop" loopa leaf
 prev=root
 for i in 1 2 3 4 5 6 7; do key "deep$i"; sign "deep$i" "/C=IN/O=Trust Test/CN=Deep $i" "$prev" ca 3650; prev="deep$i"; done
 key underdeep; sign underdeep "/C=IN/O=Partner/CN=Under Deep" deep7 leaf
+# Decoys: self-signed certificates with the intermediate's name and key identifier, one key.
+ski=$(openssl x509 -in inter.pem -noout -ext subjectKeyIdentifier | tail -n 1 | tr -d ' ')
+for i in $(seq 1 70); do
+    openssl req -config t.cnf -x509 -new -key other.key -subj "/C=IN/O=Trust Test/CN=Intermediate CA" -days 3650 \
+        -set_serial "$i" -extensions ca -addext "subjectKeyIdentifier=$ski" -out "decoy$i.pem"
+done
 "#;
 
 fn openssl_ready() -> bool {
@@ -286,6 +292,18 @@ fn chains_agree_with_openssl_verify() {
             theirs
         );
     }
+
+    // Decoys uploaded after the intermediate under its name and key identifier, more than the
+    // signature budget, do not crowd it out: candidates are tried in the order they were added.
+    let mut store = TrustStore::new();
+    for n in ["root", "inter"] {
+        store.add(&der(dir.path(), n)).unwrap();
+    }
+    for i in 1..=70 {
+        store.add(&der(dir.path(), &format!("decoy{i}"))).unwrap();
+    }
+    assert_eq!(store.anchor_count(), 71);
+    assert_eq!(store.validate(&der(dir.path(), "leaf3"), now).unwrap().len(), 3);
 
     // Only the issuer's name is looked up: unrelated CAs in the store change nothing, a
     // duplicate is not added, and what is not a certificate is refused by name.

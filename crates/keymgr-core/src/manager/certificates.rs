@@ -101,19 +101,16 @@ impl KeyManager {
                 issuers.push(self.hsm_certificate(&a.alias)?);
             }
         }
-        let mut chain = vec![leaf];
-        // Root, master, base: a chain longer than the hierarchy means a loop.
-        for _ in 0..4 {
-            let Some(last) = chain.last() else { break };
-            if last.issuer() == last.subject() && last.is_signed_by(last) {
-                return Ok(chain);
-            }
-            let next = issuers.iter().find(|c| last.is_signed_by(c)).cloned().ok_or_else(|| {
-                KeymgrError::NoUniqueAlias(format!("no issuer found for {:?}", last.subject()))
-            })?;
-            chain.push(next);
+        // The same path validation as the partner trust store: ROOT's certificates are the
+        // anchors, the masters' the intermediates, every certificate valid now.
+        let mut store = keymgr_trust::TrustStore::new();
+        for cert in &issuers {
+            store.add(cert.der()).map_err(|e| KeymgrError::Crypto(format!("a keystore certificate: {e}")))?;
         }
-        Err(KeymgrError::NoUniqueAlias("certificate chain does not end in a self-signed root".into()))
+        let path = store
+            .validate(leaf.der(), self.clock.now())
+            .map_err(|e| KeymgrError::NoUniqueAlias(format!("no certificate chain to ROOT: {e}")))?;
+        Ok(path.certificates().map(|c| Certificate::from_der(c.der())).collect::<Result<Vec<_>, _>>()?)
     }
 
     /// [`Self::get_certificate_chain`] as a certs-only PKCS#7, PEM (`-----BEGIN PKCS7-----`).

@@ -13,7 +13,14 @@
 //! * PKCS#7 answers are strict DER (MOSIP's are BER); a certificate without a CN, or a trust
 //!   path that does not exist, is an error instead of a 500 or an empty bundle.
 //! * A partner certificate may be signed with SHA-256, SHA-384 or SHA-512 (with RSA or
-//!   ECDSA); MOSIP's check (the name starts with `SHA2`) lets only SHA-256 through.
+//!   ECDSA); MOSIP's check (the name starts with `SHA2`) lets only SHA-256 through. Key size
+//!   (`KER-PCM-013`) and algorithm (`KER-PCM-014`) are checked before the trust path, which
+//!   would refuse them too.
+//! * Anchors are self-signed certificates whose self-signature passes the same allow-list:
+//!   a SHA-1 or RSA-1024 root is no anchor here (`KER-PCM-005` for what it signed), where
+//!   MOSIP trusts it.
+//! * A bundle request makes at most 300 path validations; a certificate whose path fails for
+//!   any reason but a missing issuer is refused at once, not retried.
 //! * `getCaCertificates` filters `uploadTime` on when the row was stored (MOSIP compares a
 //!   column it never writes), matches `%` and `_` literally, and refuses an unknown sort field
 //!   with `KER-KMS-005` (MOSIP answers 500).
@@ -24,7 +31,7 @@ use keymgr_crypto::issue::{
 use keymgr_crypto::{Certificate, SignAlgorithm, pkcs7};
 use keymgr_db::{CertRecord, PartnerCertRecord};
 use keymgr_model::{AppId, KeyRef, UtcTime, WellKnown};
-use keymgr_trust::{ParsedCertificate, TrustStore};
+use keymgr_trust::{ParsedCertificate, TrustError, TrustStore};
 
 use super::KeyManager;
 use super::trust_stores::{parse, sha1_thumbprint};
@@ -40,6 +47,27 @@ const SHA2_SIGNATURES: [&str; 6] = [
     "SHA384withECDSA",
     "SHA512withECDSA",
 ];
+
+/// The most path validations one `uploadCACertificate` request makes (each bounded by
+/// `keymgr_trust::SIGNATURE_BUDGET` signature checks), so a bundle cannot make one request
+/// expensive.
+const MAX_UPLOAD_VALIDATIONS: usize = 300;
+
+/// The most CA certificates of one domain that may share a subject name.
+const MAX_CERTIFICATES_PER_NAME: usize = 16;
+
+/// The longest subject or issuer DN text, serial number and organisation the MOSIP tables hold.
+const MAX_DN_TEXT: usize = 500;
+const MAX_SERIAL_TEXT: usize = 50;
+const MAX_ORGANIZATION: usize = 120;
+
+/// How one certificate of an upload fared when it did not fail.
+enum Stored {
+    /// Stored.
+    Yes,
+    /// Its issuer is not (yet) in the domain.
+    WaitsForIssuer(String),
+}
 
 /// What `uploadCACertificate` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,10 +206,27 @@ fn ca_record(
     })
 }
 
+/// The subject and issuer DN texts of `cert`, and a refusal (`KER-PCM-001`) when they or its
+/// serial number are longer than MOSIP's columns hold.
+fn names_of(cert: &Certificate, parsed: &ParsedCertificate) -> Result<(String, String), KeymgrError> {
+    let subject = mosip_dn(&subject_of(cert)?);
+    let issuer = mosip_dn(&issuer_of(cert)?);
+    if subject.len() > MAX_DN_TEXT
+        || issuer.len() > MAX_DN_TEXT
+        || parsed.serial_decimal().len() > MAX_SERIAL_TEXT
+    {
+        return Err(KeymgrError::InvalidCertificate(format!(
+            "a subject or issuer name over {MAX_DN_TEXT} characters, or a serial number over {MAX_SERIAL_TEXT} digits"
+        )));
+    }
+    Ok((subject, issuer))
+}
+
 impl KeyManager {
     /// MOSIP's `uploadCACertificate`: a PEM certificate, or base64url of a DER certificate or
     /// PKCS#7 bundle, stored as CA certificates of `domain`. A single certificate that fails a
-    /// check is that check's error; a bundle stores what passes and answers the status.
+    /// check is that check's error; a bundle stores what passes and answers the status. A
+    /// database fault is an error either way.
     pub fn upload_ca_certificate(&self, data: &str, domain: &str) -> Result<CaUploadStatus, KeymgrError> {
         let certs = uploaded_certificates(data)?;
         let domain = self.partner_domain(domain)?;
@@ -199,23 +244,26 @@ impl KeyManager {
             }
         }
         let mut stored = 0usize;
-        // Passes until nothing more can be stored: a certificate whose issuer comes later in
-        // the bundle waits for it.
+        let mut validations = 0usize;
+        // Passes until nothing more can be stored: a certificate whose issuer is not known yet
+        // waits for the rest of the bundle; the whole request makes at most
+        // MAX_UPLOAD_VALIDATIONS path validations.
         loop {
             let mut waiting = Vec::new();
             let before = stored;
             for (cert, parsed) in pending {
-                match self.store_ca(&cert, &parsed, &domain, &store, &mut ids) {
-                    Ok(()) => {
+                if validations == MAX_UPLOAD_VALIDATIONS {
+                    waiting.push((cert, parsed));
+                    continue;
+                }
+                match self.store_ca(&cert, &parsed, &domain, &store, &mut ids, &mut validations) {
+                    Ok(Stored::Yes) => {
                         stored += 1;
-                        store
-                            .add_parsed(parsed)
-                            .map_err(|e| KeymgrError::InvalidCertificate(e.to_string()))?;
+                        store.add_parsed(parsed);
                     }
-                    Err(KeymgrError::RootCaNotFound(why)) if !single => {
-                        tracing::debug!("uploadCACertificate {domain}: waiting for an issuer: {why}");
-                        waiting.push((cert, parsed));
-                    }
+                    Ok(Stored::WaitsForIssuer(_)) if !single => waiting.push((cert, parsed)),
+                    Ok(Stored::WaitsForIssuer(why)) => return Err(KeymgrError::RootCaNotFound(why)),
+                    Err(e @ (KeymgrError::Database(_) | KeymgrError::Keystore(_))) => return Err(e),
                     Err(e) if single => return Err(e),
                     Err(e) => {
                         tracing::info!(
@@ -231,7 +279,9 @@ impl KeyManager {
                 break;
             }
         }
-        self.forget_domain(&domain);
+        if stored > 0 {
+            self.forget_domain(&domain);
+        }
         Ok(match (stored, failed) {
             (0, _) => CaUploadStatus::Failed,
             (_, 0) => CaUploadStatus::Success,
@@ -241,7 +291,9 @@ impl KeyManager {
 
     /// Checks one CA certificate as MOSIP does and stores it: not in the domain yet, not future
     /// dated, valid now, valid for the minimum months more, v3, then a root (self-signed) or
-    /// an intermediate with a path to one of the domain's roots.
+    /// an intermediate with a path to one of the domain's roots. A path that fails only for
+    /// want of an issuer waits (the bundle may bring it); any other failure is
+    /// `KER-PCM-005`.
     fn store_ca(
         &self,
         cert: &Certificate,
@@ -249,7 +301,8 @@ impl KeyManager {
         domain: &str,
         store: &TrustStore,
         ids: &mut std::collections::HashMap<String, String>,
-    ) -> Result<(), KeymgrError> {
+        validations: &mut usize,
+    ) -> Result<Stored, KeymgrError> {
         let now = self.clock.now();
         let thumbprint = sha1_thumbprint(cert.der());
         if ids.contains_key(&thumbprint) || self.db.ca_cert_exists(&thumbprint, domain)? {
@@ -263,12 +316,25 @@ impl KeyManager {
         if parsed.version() != 3 {
             return Err(KeymgrError::CertificateVersion(parsed.version()));
         }
+        // Renewals keep a CA's name; dozens of certificates under one name are decoys meant to
+        // make path building slow.
+        if store.count_named_like(parsed) >= MAX_CERTIFICATES_PER_NAME {
+            return Err(KeymgrError::InvalidCertificate(format!(
+                "the domain already holds {MAX_CERTIFICATES_PER_NAME} certificates named {}",
+                parsed.subject()
+            )));
+        }
         let issuer_id = if parsed.is_self_signed() {
             String::new()
         } else {
-            let path = store
-                .validate_with(parsed.clone(), Vec::new(), now)
-                .map_err(|e| KeymgrError::RootCaNotFound(e.to_string()))?;
+            *validations += 1;
+            let path = match store.validate_with(parsed.clone(), Vec::new(), now) {
+                Ok(path) => path,
+                Err(e @ TrustError::IssuerNotFound { .. }) => {
+                    return Ok(Stored::WaitsForIssuer(e.to_string()));
+                }
+                Err(e) => return Err(KeymgrError::RootCaNotFound(e.to_string())),
+            };
             let issuer =
                 path.certificates().nth(1).ok_or_else(|| KeymgrError::RootCaNotFound("no issuer".into()))?;
             ids.get(&sha1_thumbprint(issuer.der())).cloned().unwrap_or_default()
@@ -282,7 +348,7 @@ impl KeyManager {
             Err(e) => return Err(e.into()),
         }
         ids.insert(thumbprint, id);
-        Ok(())
+        Ok(Stored::Yes)
     }
 
     /// MOSIP's `uploadPartnerCertificate`: checks the partner's certificate in MOSIP's order,
@@ -317,6 +383,18 @@ impl KeyManager {
         if parsed.is_self_signed() {
             return Err(KeymgrError::SelfSignedPartner);
         }
+        // Key size and signature algorithm before the path: the path validation refuses weak
+        // keys and SHA-1 too, and would hide these codes behind KER-PCM-006 (Java's path
+        // validation lets them through to MOSIP's later checks).
+        if let Ok(keymgr_crypto::x509_signature::PublicKeyStrength::Rsa { bits }) = parsed.public_key()
+            && bits < 2048
+        {
+            return Err(KeymgrError::PartnerKeyTooSmall);
+        }
+        let algorithm = parsed.signature_algorithm_name();
+        if !SHA2_SIGNATURES.contains(&algorithm.as_str()) {
+            return Err(KeymgrError::PartnerSignatureAlgorithm(algorithm));
+        }
         let path = self
             .trust_path(&domain, parsed.clone(), Vec::new())?
             .map_err(|e| KeymgrError::TrustPathNotFound(e.to_string()))?;
@@ -327,14 +405,11 @@ impl KeyManager {
         if subject.organization.is_empty() || subject.organization != organization {
             return Err(KeymgrError::OrganizationMismatch);
         }
-        if let Ok(keymgr_crypto::x509_signature::PublicKeyStrength::Rsa { bits }) = parsed.public_key()
-            && bits < 2048
-        {
-            return Err(KeymgrError::PartnerKeyTooSmall);
-        }
-        let algorithm = parsed.signature_algorithm_name();
-        if !SHA2_SIGNATURES.contains(&algorithm.as_str()) {
-            return Err(KeymgrError::PartnerSignatureAlgorithm(algorithm));
+        let (subject_text, issuer_text) = names_of(&cert, &parsed)?;
+        if organization.len() > MAX_ORGANIZATION {
+            return Err(KeymgrError::InvalidCertificate(format!(
+                "an organisation over {MAX_ORGANIZATION} characters"
+            )));
         }
         if subject.common_name.is_empty() {
             return Err(KeymgrError::InvalidCertificate("the partner certificate has no CN".into()));
@@ -381,8 +456,8 @@ impl KeyManager {
         let certificate_id = uuid::Uuid::new_v4().to_string();
         let record = PartnerCertRecord {
             cert_id: certificate_id.clone(),
-            subject: mosip_dn(&subject_of(&cert)?),
-            issuer: mosip_dn(&issuer_of(&cert)?),
+            subject: subject_text,
+            issuer: issuer_text,
             issuer_id,
             not_before: Some(parsed.not_before()),
             not_after: Some(parsed.not_after()),

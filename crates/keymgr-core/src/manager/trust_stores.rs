@@ -30,10 +30,12 @@ pub(super) struct DomainStore {
     version: (i64, Option<UtcTime>),
 }
 
-/// A cached store and when its version was last checked.
+/// A domain's cache entry: its store and when its version was last checked, and a generation
+/// that every local change moves on, so that a load begun before the change is not cached.
+#[derive(Default)]
 pub(super) struct CachedStore {
-    store: Arc<DomainStore>,
-    checked: Instant,
+    store: Option<(Arc<DomainStore>, Instant)>,
+    generation: u64,
 }
 
 /// MOSIP's thumbprint of the CA and partner stores: lowercase hex SHA-1 of the DER.
@@ -58,9 +60,12 @@ impl KeyManager {
     /// The trust store of `domain` (allowed, upper case), from the cache while it is current.
     pub(super) fn domain_store(&self, domain: &str) -> Result<Arc<DomainStore>, KeymgrError> {
         let interval = self.config.partners.store_check_interval;
-        let cached = {
+        let (cached, generation) = {
             let stores = self.trust_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            stores.get(domain).map(|c| (Arc::clone(&c.store), c.checked))
+            match stores.get(domain) {
+                Some(entry) => (entry.store.clone(), entry.generation),
+                None => (None, 0),
+            }
         };
         if let Some((store, checked)) = &cached
             && checked.elapsed() < interval
@@ -73,7 +78,12 @@ impl KeyManager {
             _ => Arc::new(self.load_domain(domain, version)?),
         };
         let mut stores = self.trust_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        stores.insert(domain.to_owned(), CachedStore { store: Arc::clone(&store), checked: Instant::now() });
+        let entry = stores.entry(domain.to_owned()).or_default();
+        // A change made here while this store was read: it may predate it, so it is used for
+        // this call only.
+        if entry.generation == generation {
+            entry.store = Some((Arc::clone(&store), Instant::now()));
+        }
         Ok(store)
     }
 
@@ -92,9 +102,7 @@ impl KeyManager {
             match parsed {
                 Ok(cert) => {
                     ids.insert(sha1_thumbprint(cert.der()), row.cert_id.clone());
-                    if let Err(e) = store.add_parsed(cert) {
-                        tracing::warn!("ca_cert_store row {} of {domain} skipped: {e}", row.cert_id);
-                    }
+                    store.add_parsed(cert);
                 }
                 Err(e) => tracing::warn!("ca_cert_store row {} of {domain} skipped: {e}", row.cert_id),
             }
@@ -102,9 +110,13 @@ impl KeyManager {
         Ok(DomainStore { store, ids, version })
     }
 
-    /// Drops the cached store of `domain`, after this replica changed it.
+    /// Drops the cached store of `domain`, after this replica changed it; a load already under
+    /// way is not cached either.
     pub(super) fn forget_domain(&self, domain: &str) {
-        self.trust_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(domain);
+        let mut stores = self.trust_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = stores.entry(domain.to_owned()).or_default();
+        entry.store = None;
+        entry.generation += 1;
     }
 
     /// The path of `certificate` to an anchor of `domain` at the manager's time, with `extra`

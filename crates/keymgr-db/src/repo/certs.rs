@@ -262,21 +262,34 @@ impl Database {
     }
 
     /// Stores a partner certificate row and, in the same transaction, the CA certificate rows
-    /// that come with it (MOSIP uploads the bundle it answers as CA certificates too).
+    /// that come with it (MOSIP uploads the bundle it answers as CA certificates too); a CA row
+    /// already in its domain (stored meanwhile by another replica) is skipped.
     pub fn insert_partner_cert_with_cas(
         &self,
         cert: &PartnerCertRecord,
         cas: &[CertRecord],
         actor: &str,
     ) -> Result<(), DbError> {
-        self.conn()?.transaction(|conn| {
+        self.conn()?.transaction::<(), DbError, _>(|conn| {
             diesel::insert_into(partner_cert_store::table)
                 .values((PartnerCertRow::from(cert), Created::now_by(actor)))
                 .execute(conn)?;
             for ca in cas {
-                diesel::insert_into(ca_cert_store::table)
-                    .values((CaCertRow::from(ca), Created::now_by(actor)))
-                    .execute(conn)?;
+                // A row another replica stored meanwhile is skipped (in a savepoint, so the rest
+                // of the transaction stands).
+                let inserted = conn.transaction::<usize, diesel::result::Error, _>(|c| {
+                    diesel::insert_into(ca_cert_store::table)
+                        .values((CaCertRow::from(ca), Created::now_by(actor)))
+                        .execute(c)
+                });
+                match inserted {
+                    Ok(_)
+                    | Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => {}
+                    Err(e) => return Err(DbError::from(e)),
+                }
             }
             Ok(())
         })
