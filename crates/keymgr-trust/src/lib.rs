@@ -287,6 +287,10 @@ impl ParsedCertificate {
         let validity = cert.validity();
         let spki_raw = cert.public_key().raw;
         let range = |part: &[u8]| range_in(der, part).ok_or_else(malformed);
+        // RFC 5280 4.1.1.2: the signed algorithm must be the one the signature claims.
+        if cert.signature_algorithm != cert.tbs_certificate.signature {
+            return Err(TrustError::Malformed("signatureAlgorithm differs from the signed one".into()));
+        }
         if cert.raw_serial().len() > MAX_SERIAL_LEN {
             return Err(TrustError::Malformed(format!(
                 "a serial number of more than {MAX_SERIAL_LEN} bytes"
@@ -672,6 +676,20 @@ impl TrustStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outer_algorithm_must_be_the_signed_one() {
+        let now = UtcTime::now();
+        let root =
+            keymgr_test_support::pki::Authority::root(keymgr_test_support::pki::name("Alg", "Org"), now, 30);
+        let der = root.certificate.der().to_vec();
+        assert!(ParsedCertificate::from_der(&der).is_ok());
+        let sha256_rsa = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+        let outer = der.windows(sha256_rsa.len()).rposition(|w| w == sha256_rsa).unwrap();
+        let mut changed = der.clone();
+        changed[outer + sha256_rsa.len() - 1] = 0x0c; // sha384WithRSAEncryption
+        assert!(matches!(ParsedCertificate::from_der(&changed), Err(TrustError::Malformed(_))));
+    }
 
     #[test]
     fn serials_read_as_java_reads_them() {
