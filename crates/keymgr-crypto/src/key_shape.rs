@@ -1,24 +1,7 @@
 //! Recognising a private key by its shape: the guard that keeps keystore keys from handing
 //! out PKCS#8 private keys (see `keymgr-core`'s decryption scope).
 
-/// One TLV read from the front of `input`: its tag, its contents and what follows. `None` for
-/// anything that is not a definite-length DER TLV.
-fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n)?;
-        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
-    };
-    let (content, rest) = rest.split_at_checked(len)?;
-    Some((tag, content, rest))
-}
+use crate::der_read::read_tlv;
 
 /// Whether `bytes` is shaped like a PKCS#8 `PrivateKeyInfo` or `OneAsymmetricKey` (RFC 5958):
 /// one `SEQUENCE` spanning all of it, holding `INTEGER` version 0 or 1, an

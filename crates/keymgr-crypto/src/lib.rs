@@ -29,6 +29,7 @@ mod cert_spec;
 mod ct;
 #[cfg(feature = "pki")]
 mod der;
+pub mod der_read;
 mod digest;
 mod ecb;
 mod error;

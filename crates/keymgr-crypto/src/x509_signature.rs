@@ -10,6 +10,7 @@
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 
 use crate::CryptoError;
+use crate::der_read::read_tlv as tlv;
 
 /// What a subject public key is, for strength checks and error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,24 +51,6 @@ impl std::fmt::Display for PublicKeyStrength {
             Self::Ed25519 => f.write_str("an Ed25519 key"),
         }
     }
-}
-
-/// A DER reader of the few structures this module needs: `(tag, content, rest)`.
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n)?;
-        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
-    };
-    let (content, rest) = rest.split_at_checked(len)?;
-    Some((tag, content, rest))
 }
 
 /// Content bytes of `rsaEncryption`, 1.2.840.113549.1.1.1.

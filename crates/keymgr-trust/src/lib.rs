@@ -35,6 +35,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use keymgr_crypto::CryptoError;
+use keymgr_crypto::der_read::split_tlv as tlv;
 use keymgr_crypto::x509_signature::{PublicKeyStrength, algorithm_name, public_key_strength, verify_signed};
 use keymgr_model::UtcTime;
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate, X509Name, X509Version};
@@ -203,23 +204,6 @@ fn range_in(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
     let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
     let end = start.checked_add(part.len())?;
     (end <= whole.len()).then_some(start..end)
-}
-
-/// One DER TLV at the front of `input`: the whole TLV, its content, and what follows.
-fn tlv(input: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let (&first, rest) = input.get(1..).and_then(<[u8]>::split_first)?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let bytes = rest.get(..n)?;
-        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), 2 + n)
-    };
-    let end = header.checked_add(len)?;
-    Some((input.get(..end)?, input.get(header..end)?, input.get(end..)?))
 }
 
 /// The decimal text of a DER INTEGER's content, two's complement.
