@@ -26,4 +26,7 @@ mod schema;
 pub use connection::Backend;
 pub use error::DbError;
 pub use records::{AuditEntry, CertRecord, NewKey, PartnerCertRecord, StoredKey};
-pub use repo::{CaCertQuery, CaCertSort, Database, Locked};
+pub use repo::{
+    AuditBreak, AuditCheck, CHECKPOINT_ACTION, CaCertQuery, CaCertSort, ChainedAudit, Database, GENESIS_HASH,
+    Locked, chain_hash,
+};

@@ -5,6 +5,7 @@
 mod audit;
 mod certs;
 
+pub use audit::{AuditBreak, AuditCheck, CHECKPOINT_ACTION, ChainedAudit, GENESIS_HASH, chain_hash};
 pub use certs::{CaCertQuery, CaCertSort};
 
 use diesel::prelude::*;

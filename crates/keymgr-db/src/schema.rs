@@ -128,5 +128,15 @@ diesel::table! {
         ref_id -> Nullable<Varchar>,
         key_alias -> Nullable<Varchar>,
         detail -> Nullable<Varchar>,
+        prev_hash -> Nullable<Varchar>,
+        row_hash -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
+    keymgr_audit_head (id) {
+        id -> Integer,
+        last_id -> BigInt,
+        last_hash -> Varchar,
     }
 }
