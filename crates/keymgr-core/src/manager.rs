@@ -33,6 +33,7 @@ use keymgr_policy::{is_current, pre_expire_days, rotation_instant};
 use crate::cache::BoundedCache;
 use crate::{Clock, KeymgrError};
 
+mod audit;
 mod base_keys;
 mod certificates;
 mod config;
@@ -47,6 +48,7 @@ mod stats;
 mod trust_stores;
 mod verification;
 
+pub use audit::{AuditProblem, AuditReport};
 pub use certificates::{CertificateRecord, CsrInfo};
 pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, PartnerSettings, SigningSettings};
 pub use hierarchy::KeygenReport;

@@ -135,10 +135,17 @@ pub struct RawSignature {
 }
 
 /// The key a request signs with and its current certificate.
-struct Signer {
+pub(super) struct Signer {
     key_ref: KeyRef,
     current: Arc<Current>,
     kind: AsymmetricKind,
+}
+
+impl Signer {
+    /// The signing key's current certificate.
+    pub(super) fn certificate(&self) -> &Certificate {
+        &self.current.certificate
+    }
 }
 
 /// The algorithm `/jwtSign` uses for a reference: RS256 but for the EC and Ed25519 keys.
@@ -189,7 +196,11 @@ impl KeyManager {
     /// Ed25519 keys. Anything else, and ROOT, is `KER-KMS-020`. A pair whose keys all expired
     /// gets a new one; a pair without keys is `KER-KMS-012`. The certificate must be valid
     /// now (`KER-KMA-005`).
-    fn signer(&self, app: Option<&AppId>, reference: Option<&RefId>) -> Result<Signer, KeymgrError> {
+    pub(super) fn signer(
+        &self,
+        app: Option<&AppId>,
+        reference: Option<&RefId>,
+    ) -> Result<Signer, KeymgrError> {
         let key_ref = match app {
             None => KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?),
             // ROOT signs certificates only, whatever the reference (a row taken over from
@@ -341,7 +352,7 @@ impl KeyManager {
     }
 
     /// A JWS of `payload` by `signer` under `header`, attached or detached.
-    fn sign_jws(
+    pub(super) fn sign_jws(
         &self,
         signer: &Signer,
         header: &JwsHeader,

@@ -108,6 +108,16 @@ pub fn chain_hash(prev: &str, id: i64, entry: &AuditEntry) -> String {
 /// Appends `entry` to the chain on `conn` (in the caller's transaction, if any): takes the
 /// head's lock, writes the row after the last one and moves the head.
 pub(super) fn audit(conn: &mut AnyConnection, entry: AuditEntry) -> Result<(), DbError> {
+    audit_with(conn, entry, |_, _| Ok(None))
+}
+
+/// [`audit`], the entry's detail made by `detail` from the last row's id and hash while the
+/// head is locked (a checkpoint signs them).
+fn audit_with(
+    conn: &mut AnyConnection,
+    entry: AuditEntry,
+    detail: impl FnOnce(i64, &str) -> Result<Option<String>, DbError>,
+) -> Result<(), DbError> {
     // Millisecond times, which both engines store exactly, so the hash can be recomputed.
     let time = UtcTime::from_unix_millis(entry.time.unix_millis()).unwrap_or(entry.time);
     let entry = AuditEntry { time, ..entry };
@@ -117,6 +127,10 @@ pub(super) fn audit(conn: &mut AnyConnection, entry: AuditEntry) -> Result<(), D
         diesel::update(head).set(keymgr_audit_head::id.eq(keymgr_audit_head::id)).execute(conn)?;
         let (last_id, last_hash): (i64, String) =
             head.select((keymgr_audit_head::last_id, keymgr_audit_head::last_hash)).first(conn)?;
+        let entry = match detail(last_id, &last_hash)? {
+            Some(d) => AuditEntry { detail: Some(d), ..entry },
+            None => entry,
+        };
         let id = last_id + 1;
         let row_hash = chain_hash(&last_hash, id, &entry);
         diesel::insert_into(keymgr_audit_log::table)
@@ -168,6 +182,27 @@ impl Database {
     /// Appends an entry to the audit log.
     pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), DbError> {
         audit(&mut *self.conn()?, entry.clone())
+    }
+
+    /// Appends a checkpoint: a row of action [`CHECKPOINT_ACTION`] whose detail `sign` makes
+    /// from the id and hash of the row before it, under the head's lock (so that is exactly
+    /// the chain it fixes).
+    pub fn append_audit_checkpoint(
+        &self,
+        time: UtcTime,
+        actor: &str,
+        sign: impl FnOnce(i64, &str) -> Result<String, String>,
+    ) -> Result<(), DbError> {
+        let entry = AuditEntry {
+            time,
+            actor: actor.to_owned(),
+            action: CHECKPOINT_ACTION.into(),
+            app_id: None,
+            ref_id: None,
+            key_alias: None,
+            detail: None,
+        };
+        audit_with(&mut *self.conn()?, entry, |id, hash| sign(id, hash).map(Some).map_err(DbError::Query))
     }
 
     /// The newest `limit` audit entries, newest first.
