@@ -14,6 +14,9 @@ pub enum CliError {
     /// Reading or writing a data file failed, or sealing failed (exit 1).
     #[error("error: {0}")]
     Failed(String),
+    /// The audit trail does not verify (exit 4): the first row that does not fit.
+    #[error("audit trail broken at {0}")]
+    AuditBroken(String),
 }
 
 impl CliError {
@@ -23,6 +26,7 @@ impl CliError {
             Self::Failed(_) => 1,
             Self::Usage(_) => 2,
             Self::Rejected(_) => 3,
+            Self::AuditBroken(_) => 4,
         }
     }
 }

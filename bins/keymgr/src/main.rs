@@ -3,10 +3,11 @@
 //!
 //! A thin layer over the library crates: argument parsing, files, exit codes. Exit codes:
 //! 0 success, 1 an I/O or service failure, 2 a usage, configuration or key-file error, 3 a
-//! rejected envelope.
+//! rejected envelope, 4 an audit trail that does not verify.
 
 #![forbid(unsafe_code)]
 
+mod audit_cmd;
 mod envelope_cmd;
 mod error;
 mod files;
@@ -43,6 +44,9 @@ enum Command {
     Envelope(envelope_cmd::EnvelopeCommand),
     /// Measure seal and open speed on this machine, in the spirit of `openssl speed`.
     Speed(speed::SpeedArgs),
+    /// Verify, checkpoint or export the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => service_cmd::migrate(&args),
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Speed(args) => speed::run(&args),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

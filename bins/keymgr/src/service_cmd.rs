@@ -25,7 +25,7 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    fn load(&self) -> Result<ServiceConfig, CliError> {
+    pub(crate) fn load(&self) -> Result<ServiceConfig, CliError> {
         let mut config =
             ServiceConfig::load(self.config.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
         if let Some(d) = &self.data_dir {
@@ -164,7 +164,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn open_database(config: &ServiceConfig) -> Result<Database, CliError> {
+pub(crate) fn open_database(config: &ServiceConfig) -> Result<Database, CliError> {
     keymgr_service::open_database(config, 2, false).map_err(|e| CliError::Failed(e.to_string()))
 }
 

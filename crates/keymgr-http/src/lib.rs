@@ -99,6 +99,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The key manager this state serves (for operator commands that start the service's
+    /// state without serving).
+    pub fn key_manager(&self) -> &Arc<KeyManager> {
+        &self.km
+    }
+
     /// The state of a router over `km`, recording into `metrics` (install `metrics` as the
     /// [`keymgr_core::KeystoreObserver`] of the keystore under `km` to see keystore latency).
     pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits, metrics: Arc<Metrics>) -> Self {
