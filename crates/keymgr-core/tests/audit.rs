@@ -67,6 +67,38 @@ fn checkpoints_catch_a_rewritten_chain() {
     assert!(report.rows >= 3, "the key generator's rows: {report:?}");
     assert_eq!(report.checkpoints, 0);
 
+    // Policy changes (before and after) and certificate uploads are in the trail too.
+    km.set_policy(
+        &keymgr_model::KeyPolicy::from_columns(
+            keymgr_model::AppId::new("RESIDENT").unwrap(),
+            365,
+            30,
+            true,
+            Some("resident"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ca = keymgr_test_support::pki::Authority::root(
+        keymgr_test_support::pki::name("Audit CA", "Org"),
+        keymgr_model::UtcTime::now(),
+        3650,
+    );
+    km.upload_ca_certificate(&ca.certificate.to_pem(), "AUTH").unwrap();
+    let log = km.database().audit_log(10).unwrap();
+    let policy = log.iter().find(|e| e.action == "policy_changed").expect("policy change audited");
+    assert_eq!(policy.app_id.as_deref(), Some("RESIDENT"));
+    let detail = policy.detail.as_deref().unwrap();
+    assert!(
+        detail.contains("before: validity_days=1095") && detail.contains("after: validity_days=365"),
+        "{detail}"
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "ca_certificate_stored"
+                && e.detail.as_deref().unwrap().contains("domain=AUTH"))
+    );
+
     km.audit_checkpoint().unwrap();
     km.run_keygen(&[]).unwrap();
     km.audit_checkpoint().unwrap();

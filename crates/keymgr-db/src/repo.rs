@@ -452,6 +452,47 @@ impl Database {
             .map_err(|_| DbError::Config("pre_expire_days over 32767 days".into()))?;
         let access = policy.access_allowed.to_column();
         self.conn()?.transaction(|conn| {
+            let before: Option<PolicyRow> = key_policy_def::table
+                .filter(key_policy_def::app_id.eq(policy.app_id.as_str()))
+                .select((
+                    key_policy_def::app_id,
+                    key_policy_def::key_validity_duration,
+                    key_policy_def::is_active,
+                    key_policy_def::pre_expire_days,
+                    key_policy_def::access_allowed,
+                ))
+                .first(conn)
+                .optional()?;
+            let describe = |validity: Option<i16>, active: bool, pre: Option<i16>, access: Option<&str>| {
+                format!(
+                    "validity_days={} pre_expire_days={} active={active} access_allowed={}",
+                    validity.map_or("-".into(), |v| v.to_string()),
+                    pre.map_or("-".into(), |v| v.to_string()),
+                    access.unwrap_or("-")
+                )
+            };
+            let detail = format!(
+                "before: {}; after: {}",
+                before.as_ref().map_or("none".into(), |(_, v, a, p, acc)| describe(
+                    *v,
+                    *a,
+                    *p,
+                    acc.as_deref()
+                )),
+                describe(Some(validity), policy.is_active, Some(pre_expire), Some(&access))
+            );
+            audit(
+                conn,
+                AuditEntry {
+                    time: UtcTime::now(),
+                    actor: actor.to_owned(),
+                    action: "policy_changed".into(),
+                    app_id: Some(policy.app_id.to_string()),
+                    ref_id: None,
+                    key_alias: None,
+                    detail: Some(detail),
+                },
+            )?;
             let updated = diesel::update(
                 key_policy_def::table.filter(key_policy_def::app_id.eq(policy.app_id.as_str())),
             )

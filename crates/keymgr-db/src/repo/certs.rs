@@ -9,10 +9,11 @@ use diesel::prelude::*;
 use keymgr_model::UtcTime;
 use time::PrimitiveDateTime;
 
+use super::audit::audit;
 use super::{Database, now};
 use crate::DbError;
 use crate::connection::MultiBackend;
-use crate::records::{CertRecord, PartnerCertRecord};
+use crate::records::{AuditEntry, CertRecord, PartnerCertRecord};
 use crate::schema::{ca_cert_store, partner_cert_store};
 
 /// The creation columns written with a new row: who, when, and not deleted.
@@ -152,12 +153,24 @@ impl From<PartnerCertRow> for PartnerCertRecord {
 }
 
 impl Database {
-    /// Stores a CA certificate row.
+    /// Stores a CA certificate row, and its audit row, in one transaction.
     pub fn insert_ca_cert(&self, cert: &CertRecord, actor: &str) -> Result<(), DbError> {
-        diesel::insert_into(ca_cert_store::table)
-            .values((CaCertRow::from(cert), Created::now_by(actor)))
-            .execute(&mut *self.conn()?)?;
-        Ok(())
+        self.conn()?.transaction(|conn| {
+            diesel::insert_into(ca_cert_store::table)
+                .values((CaCertRow::from(cert), Created::now_by(actor)))
+                .execute(conn)?;
+            audit(
+                conn,
+                stored(
+                    "ca_certificate_stored",
+                    &cert.cert_id,
+                    cert.partner_domain.as_deref(),
+                    &cert.subject,
+                    cert.thumbprint.as_deref(),
+                    actor,
+                ),
+            )
+        })
     }
 
     /// The CA certificate rows of a partner domain, oldest first.
@@ -274,6 +287,17 @@ impl Database {
             diesel::insert_into(partner_cert_store::table)
                 .values((PartnerCertRow::from(cert), Created::now_by(actor)))
                 .execute(conn)?;
+            audit(
+                conn,
+                stored(
+                    "partner_certificate_stored",
+                    &cert.cert_id,
+                    cert.partner_domain.as_deref(),
+                    &cert.subject,
+                    cert.thumbprint.as_deref(),
+                    actor,
+                ),
+            )?;
             for ca in cas {
                 // A row another replica stored meanwhile is skipped (in a savepoint, so the rest
                 // of the transaction stands).
@@ -282,6 +306,19 @@ impl Database {
                         .values((CaCertRow::from(ca), Created::now_by(actor)))
                         .execute(c)
                 });
+                if inserted.is_ok() {
+                    audit(
+                        conn,
+                        stored(
+                            "ca_certificate_stored",
+                            &ca.cert_id,
+                            ca.partner_domain.as_deref(),
+                            &ca.subject,
+                            ca.thumbprint.as_deref(),
+                            actor,
+                        ),
+                    )?;
+                }
                 match inserted {
                     Ok(_)
                     | Err(diesel::result::Error::DatabaseError(
@@ -311,6 +348,30 @@ impl Database {
             .first(&mut *self.conn()?)
             .optional()?;
         Ok(row.map(PartnerCertRecord::from))
+    }
+}
+
+/// The audit row of a stored certificate.
+fn stored(
+    action: &str,
+    id: &str,
+    domain: Option<&str>,
+    subject: &str,
+    thumbprint: Option<&str>,
+    actor: &str,
+) -> AuditEntry {
+    AuditEntry {
+        time: UtcTime::now(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        app_id: None,
+        ref_id: None,
+        key_alias: Some(id.to_owned()),
+        detail: Some(format!(
+            "domain={} subject={subject} sha1={}",
+            domain.unwrap_or("-"),
+            thumbprint.unwrap_or("-")
+        )),
     }
 }
 
