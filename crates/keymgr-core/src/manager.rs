@@ -101,6 +101,8 @@ pub struct KeyManager {
     signing_keys: BoundedCache<String, Arc<SigningKey>>,
     policies: BoundedCache<AppId, Option<KeyPolicy>>,
     trust_stores: std::sync::Mutex<std::collections::HashMap<String, trust_stores::CachedStore>>,
+    /// When this manager last appended an audit checkpoint, and the row it covered.
+    last_checkpoint: std::sync::Mutex<Option<(std::time::Instant, i64)>>,
     argon2_slots: Slots,
     new_pair_budget: Option<TokenBucket>,
 }
@@ -196,6 +198,7 @@ impl KeyManager {
             signing_keys: BoundedCache::new(config.base_key_cache_size, config.base_key_cache_ttl),
             policies: BoundedCache::new(1024, cert_ttl),
             trust_stores: std::sync::Mutex::new(std::collections::HashMap::new()),
+            last_checkpoint: std::sync::Mutex::new(None),
             argon2_slots: Slots::new(config.argon2_concurrency),
             new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),
             db,

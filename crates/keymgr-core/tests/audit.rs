@@ -126,3 +126,41 @@ fn checkpoints_catch_a_rewritten_chain() {
     let problem = km2.verify_audit().unwrap().problem.expect("caught");
     assert_eq!(problem.id, checkpoint);
 }
+
+#[test]
+fn the_service_checkpoints_when_rows_were_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = Arc::new(
+        FileKeystore::open_or_create(dir.path().join("keys.kmks"), b"pin", KdfParams::insecure_for_tests())
+            .unwrap(),
+    );
+    let config = KeyManagerConfig {
+        audit_checkpoint_interval: Some(std::time::Duration::ZERO),
+        ..KeyManagerConfig::default()
+    };
+    let km = KeyManager::new(
+        Database::connect(&url(&dir), 4).unwrap(),
+        keystore.clone(),
+        Arc::new(SystemClock),
+        config,
+    );
+    km.run_keygen(&[]).unwrap();
+    assert!(km.checkpoint_audit_if_due().unwrap(), "rows since none: a checkpoint");
+    assert!(!km.checkpoint_audit_if_due().unwrap(), "nothing new: none");
+    km.run_keygen(&[keymgr_model::AppId::new("RESIDENT").unwrap()]).unwrap();
+    km.get_certificate(
+        &keymgr_model::AppId::new("RESIDENT").unwrap(),
+        &keymgr_model::RefId::new("resident-1").unwrap(),
+    )
+    .unwrap();
+    assert!(km.checkpoint_audit_if_due().unwrap(), "a key was made: a checkpoint");
+    let report = km.verify_audit().unwrap();
+    assert_eq!((report.problem, report.checkpoints), (None, 2));
+    let off = KeyManager::new(
+        Database::connect(&url(&dir), 1).unwrap(),
+        keystore,
+        Arc::new(SystemClock),
+        KeyManagerConfig { audit_checkpoint_interval: None, ..KeyManagerConfig::default() },
+    );
+    assert!(!off.checkpoint_audit_if_due().unwrap());
+}

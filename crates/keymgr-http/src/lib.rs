@@ -565,7 +565,14 @@ pub fn start_housekeeping(state: &Arc<AppState>, period: Duration) -> tokio::tas
         loop {
             every.tick().await;
             let km = Arc::clone(&km);
-            match tokio::task::spawn_blocking(move || km.evict_expired()).await {
+            let work = move || {
+                let evicted = km.evict_expired();
+                if let Err(e) = km.checkpoint_audit_if_due() {
+                    tracing::warn!("housekeeping: no audit checkpoint: {e}");
+                }
+                evicted
+            };
+            match tokio::task::spawn_blocking(work).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!("housekeeping: {n} expired base keys left memory"),
                 Err(e) => tracing::warn!("housekeeping failed: {e}"),

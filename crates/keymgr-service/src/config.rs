@@ -67,6 +67,36 @@ pub struct ServiceConfig {
     /// The partner trust store.
     #[serde(default)]
     pub partners: PartnersConfig,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Seconds between the signed checkpoints the service appends when rows were added
+    /// (default 3600; 0 turns them off).
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { checkpoint_secs: default_checkpoint_secs() }
+    }
+}
+
+fn default_checkpoint_secs() -> u64 {
+    3600
+}
+
+impl AuditConfig {
+    /// The key manager's checkpoint interval.
+    pub(crate) fn interval(&self) -> Option<Duration> {
+        (self.checkpoint_secs > 0).then(|| Duration::from_secs(self.checkpoint_secs))
+    }
 }
 
 /// `[partners]`: MOSIP's `mosip.kernel.partner.*`.

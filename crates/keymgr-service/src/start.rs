@@ -181,6 +181,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         new_pairs,
         signing,
         partners,
+        audit_checkpoint_interval: config.audit.interval(),
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);

@@ -53,6 +53,25 @@ impl KeyManager {
         Ok(self.db.append_audit_checkpoint(self.clock.now(), &self.config.actor, sign)?)
     }
 
+    /// Appends a checkpoint when `audit_checkpoint_interval` has passed since this manager's
+    /// last one and rows were added since (the service's housekeeping calls this). Returns
+    /// whether it did.
+    pub fn checkpoint_audit_if_due(&self) -> Result<bool, KeymgrError> {
+        let Some(interval) = self.config.audit_checkpoint_interval else { return Ok(false) };
+        let mut last = self.last_checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|(at, _)| at.elapsed() < interval) {
+            return Ok(false);
+        }
+        let (head, _) = self.db.audit_head()?;
+        if last.is_some_and(|(_, id)| id == head) {
+            *last = Some((std::time::Instant::now(), head));
+            return Ok(false);
+        }
+        self.audit_checkpoint()?;
+        *last = Some((std::time::Instant::now(), self.db.audit_head()?.0));
+        Ok(true)
+    }
+
     /// Walks the trail: the hash chain (edited, deleted, inserted or reordered rows, the head),
     /// then every checkpoint: signed by a `KERNEL`/`SIGN` key, over exactly the row before it.
     pub fn verify_audit(&self) -> Result<AuditReport, KeymgrError> {

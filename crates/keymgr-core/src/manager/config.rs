@@ -43,6 +43,9 @@ pub struct KeyManagerConfig {
     pub signing: SigningSettings,
     /// The partner trust store.
     pub partners: PartnerSettings,
+    /// How often the service appends a signed audit checkpoint when rows were added (`None`:
+    /// never on its own; `keymgr audit checkpoint` still does).
+    pub audit_checkpoint_interval: Option<Duration>,
 }
 
 /// The partner certificate manager's settings (MOSIP's `mosip.kernel.partner.*`).
@@ -167,6 +170,7 @@ impl Default for KeyManagerConfig {
             new_pairs: NewPairLimits::default(),
             signing: SigningSettings::default(),
             partners: PartnerSettings::default(),
+            audit_checkpoint_interval: Some(Duration::from_secs(3600)),
         }
     }
 }
