@@ -1,5 +1,5 @@
-//! `keymgr audit verify|checkpoint|export`: the tamper-evident audit trail from the operator's
-//! side.
+//! `keymgr audit verify|checkpoint|export` and `keymgr policy set`: the tamper-evident audit
+//! trail and governed policy changes from the operator's side.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -124,4 +124,58 @@ fn export(args: &ExportArgs) -> Result<(), CliError> {
         }
     }
     out.flush().map_err(failed)
+}
+
+/// `keymgr policy set`.
+#[derive(Debug, Args)]
+pub struct PolicySetArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The application.
+    #[arg(long)]
+    app: String,
+    /// Days a key is valid (`key_validity_duration`).
+    #[arg(long)]
+    validity_days: i16,
+    /// Days before expiry a key is replaced (`pre_expire_days`).
+    #[arg(long)]
+    pre_expire_days: i16,
+    /// Make the policy inactive.
+    #[arg(long)]
+    inactive: bool,
+    /// `access_allowed`: NA (everyone) or a comma list of user names.
+    #[arg(long, default_value = "NA")]
+    access_allowed: String,
+    /// Apply it despite the lint's findings, for this reason (audited).
+    #[arg(long, value_name = "REASON")]
+    force: Option<String>,
+}
+
+/// Sets a policy through the lint, as the operator (`KEYMGR_OPERATOR`, else the login name).
+pub fn policy_set(args: &PolicySetArgs) -> Result<(), CliError> {
+    let app =
+        keymgr_model::AppId::new(args.app.trim()).map_err(|e| CliError::Usage(format!("--app: {e}")))?;
+    let policy = keymgr_model::KeyPolicy::from_columns(
+        app,
+        args.validity_days,
+        args.pre_expire_days,
+        !args.inactive,
+        Some(args.access_allowed.as_str()),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let km = key_manager(&AuditArgs { config: args.config.clone() })?;
+    let operator = std::env::var("KEYMGR_OPERATOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "operator".into());
+    match km.change_policy(&policy, &format!("cli:{operator}"), args.force.as_deref()) {
+        Ok(change) => {
+            for f in &change.findings {
+                println!("forced over: {}: {}", f.app_id, f.message);
+            }
+            println!("policy of {} updated", args.app.trim());
+            Ok(())
+        }
+        Err(e @ keymgr_core::KeymgrError::PolicyLintFailed(_)) => Err(CliError::Usage(e.to_string())),
+        Err(e) => Err(CliError::Failed(e.to_string())),
+    }
 }

@@ -47,6 +47,15 @@ enum Command {
     /// Verify, checkpoint or export the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Change policies through the lint (audited).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Set an application's policy: refused when the lint finds fault, unless --force REASON.
+    Set(audit_cmd::PolicySetArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +68,7 @@ fn main() -> ExitCode {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Speed(args) => speed::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Policy(PolicyCommand::Set(args)) => audit_cmd::policy_set(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::CliError;
 
 /// Where the configuration comes from; shared by the service commands.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// TOML configuration file (see docs/CONFIG.md); without it, the embedded defaults:
     /// SQLite and the file keystore in the data directory.

@@ -208,6 +208,10 @@ pub enum KeymgrError {
     /// MOSIP answers it).
     #[error("the partner certificate validity is less than the required minimum ({0} days)")]
     PartnerValidityTooShort(i64),
+    /// A policy change the lint finds fault with, not forced (`KER-KMS-422`, ours: MOSIP
+    /// has no governed policy changes). The findings are the message.
+    #[error("the policy change was refused by the lint (force it with a reason): {0}")]
+    PolicyLintFailed(String),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -266,6 +270,7 @@ impl KeymgrError {
             Self::SignNotAllowed => "KER-JWS-108",
             Self::UnsupportedSignatureFormat(_) => "KER-KMS-036",
             Self::SignatureValidationFailed => "KER-CSS-101",
+            Self::PolicyLintFailed(_) => "KER-KMS-422",
             Self::InvalidCertificate(_) => "KER-PCM-001",
             Self::CertificateExists => "KER-PCM-003",
             Self::CertificateDatesNotValid(_) => "KER-PCM-004",

@@ -31,12 +31,14 @@ pub use error::KeymgrError;
 pub use keymgr_crypto::{issue::DistinguishedNameSpec, sha256};
 pub use keymgr_jose::JweOptions;
 pub use keymgr_jose::jws::JwsAlgorithm;
+/// The policy lint's findings, as a governed policy change answers them.
+pub use keymgr_policy::{Finding, Severity};
 pub use manager::{
     Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
     CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CsrInfo,
     DecryptionScope, Health, JwsSignRequest, KeyManager, KeyManagerConfig, KeygenReport, NewPairLimits,
-    PartnerSettings, PartnerUpload, RawSignature, SignatureEncoding, SigningSettings, SymmetricKeyStatus,
-    TrustStatus, VerifyRequest, VerifyResult, mosip_dn,
+    PartnerSettings, PartnerUpload, PolicyChange, RawSignature, SignatureEncoding, SigningSettings,
+    SymmetricKeyStatus, TrustStatus, VerifyRequest, VerifyResult, mosip_dn,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -42,6 +42,7 @@ mod hierarchy;
 mod jwe;
 mod partner_queries;
 mod partners;
+mod policies;
 mod secrets;
 mod signing;
 mod stats;
@@ -54,6 +55,7 @@ pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, PartnerSettin
 pub use hierarchy::KeygenReport;
 pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};
 pub use partners::{CaUploadStatus, PartnerUpload, mosip_dn};
+pub use policies::PolicyChange;
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};

@@ -446,6 +446,16 @@ impl Database {
 
     /// Creates or replaces the policy of `policy.app_id`.
     pub fn upsert_policy(&self, policy: &KeyPolicy, actor: &str) -> Result<(), DbError> {
+        self.upsert_policy_noted(policy, actor, None)
+    }
+
+    /// [`Self::upsert_policy`], with `note` (why it was forced, say) in its audit row.
+    pub fn upsert_policy_noted(
+        &self,
+        policy: &KeyPolicy,
+        actor: &str,
+        note: Option<&str>,
+    ) -> Result<(), DbError> {
         let validity = i16::try_from(policy.validity_days)
             .map_err(|_| DbError::Config("key_validity_duration over 32767 days".into()))?;
         let pre_expire = i16::try_from(policy.pre_expire_days)
@@ -471,7 +481,7 @@ impl Database {
                     access.unwrap_or("-")
                 )
             };
-            let detail = format!(
+            let mut detail = format!(
                 "before: {}; after: {}",
                 before.as_ref().map_or("none".into(), |(_, v, a, p, acc)| describe(
                     *v,
@@ -481,6 +491,10 @@ impl Database {
                 )),
                 describe(Some(validity), policy.is_active, Some(pre_expire), Some(&access))
             );
+            if let Some(note) = note {
+                detail.push_str("; ");
+                detail.push_str(note);
+            }
             audit(
                 conn,
                 AuditEntry {

@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 29] = [
+    let table: [(&str, &[&str]); 31] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -94,6 +94,8 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postverifycertificatetrust", &user),
         ("postgetcacertificates", &user),
         ("getcacertificatetrustpath", &user),
+        ("putpoliciesapplicationid", &admin),
+        ("getpolicies", &admin),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }

@@ -18,6 +18,7 @@ pub mod auth;
 mod error;
 pub mod metrics;
 mod partner_api;
+mod policy_api;
 pub mod server;
 mod signing_api;
 mod wrapper;
@@ -603,6 +604,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/generateArgon2Hash", post(generate_argon2_hash))
         .merge(signing_api::routes())
         .merge(partner_api::routes())
+        .merge(policy_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));
