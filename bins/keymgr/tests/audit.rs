@@ -34,7 +34,8 @@ fn verify_checkpoint_export_and_a_tampered_row() {
     let out = keymgr(&data, &["audit", "verify"]);
     assert!(text(&out).contains("1 signed checkpoints"), "{}", text(&out));
     // Policies change through the lint: refused (exit 2) unless forced with a reason.
-    let set = ["policy", "set", "--app", "REGISTRATION", "--validity-days", "730", "--pre-expire-days", "900"];
+    let set =
+        ["policy", "set", "--app", "REGISTRATION", "--validity-days", "730", "--pre-expire-days", "900"];
     let out = keymgr(&data, &set);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("KER-KMS-422") || text(&out).contains("lint"), "{}", text(&out));
@@ -48,7 +49,10 @@ fn verify_checkpoint_export_and_a_tampered_row() {
         std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.len() >= 4);
     assert!(lines.iter().any(|l| l["action"] == "audit_checkpoint"));
-    assert!(lines.iter().any(|l| l["action"] == "policy_changed" && l["detail"].as_str().unwrap().contains("pilot ends in May")));
+    assert!(
+        lines.iter().any(|l| l["action"] == "policy_changed"
+            && l["detail"].as_str().unwrap().contains("pilot ends in May"))
+    );
     assert!(lines.iter().all(|l| l["row_hash"].as_str().is_some_and(|h| h.len() == 64)));
 
     if Command::new("python3").arg("--version").output().is_err() {
