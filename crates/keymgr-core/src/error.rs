@@ -212,6 +212,20 @@ pub enum KeymgrError {
     /// has no governed policy changes). The findings are the message.
     #[error("the policy change was refused by the lint (force it with a reason): {0}")]
     PolicyLintFailed(String),
+    /// The key that would open the data was compromised; only an operator's recovery
+    /// window lets it decrypt (`KER-KMS-423`, ours).
+    #[error("the key of this data is compromised; decryption needs an operator's recovery window")]
+    KeyCompromised,
+    /// The key that would open the data was destroyed by retirement (`KER-KMS-410`, ours).
+    #[error("the key of this data was destroyed; the data cannot be opened any more")]
+    KeyDestroyed,
+    /// A lifecycle transition the key's state does not allow (`KER-KMS-409`, ours).
+    #[error("key state transition not allowed: {0}")]
+    StateTransitionNotAllowed(String),
+    /// The master a new key was to be wrapped by changed state meanwhile; the caller retries
+    /// with the current master (`KER-KMS-503`, ours).
+    #[error("the master key changed while a key was being made: {0}")]
+    MasterChanged(String),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -271,6 +285,10 @@ impl KeymgrError {
             Self::UnsupportedSignatureFormat(_) => "KER-KMS-036",
             Self::SignatureValidationFailed => "KER-CSS-101",
             Self::PolicyLintFailed(_) => "KER-KMS-422",
+            Self::KeyCompromised => "KER-KMS-423",
+            Self::KeyDestroyed => "KER-KMS-410",
+            Self::StateTransitionNotAllowed(_) => "KER-KMS-409",
+            Self::MasterChanged(_) => "KER-KMS-503",
             Self::InvalidCertificate(_) => "KER-PCM-001",
             Self::CertificateExists => "KER-PCM-003",
             Self::CertificateDatesNotValid(_) => "KER-PCM-004",

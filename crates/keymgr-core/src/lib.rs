@@ -31,14 +31,18 @@ pub use error::KeymgrError;
 pub use keymgr_crypto::{issue::DistinguishedNameSpec, sha256};
 pub use keymgr_jose::JweOptions;
 pub use keymgr_jose::jws::JwsAlgorithm;
+/// Key states, as the lifecycle operations answer them.
+pub use keymgr_model::KeyState;
 /// The policy lint's findings, as a governed policy change answers them.
 pub use keymgr_policy::{Finding, Severity};
 pub use manager::{
     Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
-    CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CsrInfo,
-    DecryptionScope, Health, JwsSignRequest, KeyManager, KeyManagerConfig, KeygenReport, NewPairLimits,
-    PartnerSettings, PartnerUpload, PolicyChange, RawSignature, SignatureEncoding, SigningSettings,
-    SymmetricKeyStatus, TrustStatus, VerifyRequest, VerifyResult, mosip_dn,
+    CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
+    CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
+    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, NewPairLimits, PartnerSettings,
+    PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
+    SignatureEncoding, SigningSettings, SymmetricKeyStatus, TrustStatus, VerifyRequest, VerifyResult,
+    dated_state, mosip_dn, transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -15,8 +15,12 @@
 //! * `trust_stores`: each partner domain's trust store, cached and kept coherent across
 //!   replicas; `partners`: CA and partner certificate uploads, lists and trust paths.
 //!
-//! Rooms of the capabilities to come: `zk` (zero-knowledge encryption), `lifecycle` (key states,
-//! compromise, rewrap, retention), `audit`, `migration`. Each adds an `impl KeyManager` block
+//! * `lifecycle`: key states and transitions; `compromise`: compromise response with the
+//!   re-wrap of a master's children and its report; `rewrap`: envelopes re-sealed to a pair's
+//!   current key; `retention`: retention periods and retirement; `audit`: checkpoints and
+//!   verification of the audit chain; `policies`: governed policy changes.
+//!
+//! Rooms of the capabilities to come: `zk` (zero-knowledge encryption), `migration`. Each adds an `impl KeyManager` block
 //! in its own file and uses this module's shared helpers.
 
 use std::sync::Arc;
@@ -36,13 +40,17 @@ use crate::{Clock, KeymgrError};
 mod audit;
 mod base_keys;
 mod certificates;
+mod compromise;
 mod config;
 mod data;
 mod hierarchy;
 mod jwe;
+mod lifecycle;
 mod partner_queries;
 mod partners;
 mod policies;
+mod retention;
+mod rewrap;
 mod secrets;
 mod signing;
 mod stats;
@@ -51,11 +59,17 @@ mod verification;
 
 pub use audit::{AuditProblem, AuditReport};
 pub use certificates::{CertificateRecord, CsrInfo};
-pub use config::{DecryptionScope, KeyManagerConfig, NewPairLimits, PartnerSettings, SigningSettings};
+pub use compromise::{CompromiseReport, CompromiseRequest, Dependent};
+pub use config::{
+    DecryptionScope, KeyManagerConfig, LifecycleSettings, NewPairLimits, PartnerSettings, SigningSettings,
+};
 pub use hierarchy::KeygenReport;
+pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
 pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};
 pub use partners::{CaUploadStatus, PartnerUpload, mosip_dn};
 pub use policies::PolicyChange;
+pub use retention::{RetireCandidate, RetireReport};
+pub use rewrap::RewrapOutcome;
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};
@@ -105,6 +119,8 @@ pub struct KeyManager {
     trust_stores: std::sync::Mutex<std::collections::HashMap<String, trust_stores::CachedStore>>,
     /// When this manager last appended an audit checkpoint, and the row it covered.
     last_checkpoint: std::sync::Mutex<Option<(std::time::Instant, i64)>>,
+    /// The stored key states, as last read (see `lifecycle`).
+    key_states: std::sync::Mutex<lifecycle::StateCache>,
     argon2_slots: Slots,
     new_pair_budget: Option<TokenBucket>,
 }
@@ -201,6 +217,7 @@ impl KeyManager {
             policies: BoundedCache::new(1024, cert_ttl),
             trust_stores: std::sync::Mutex::new(std::collections::HashMap::new()),
             last_checkpoint: std::sync::Mutex::new(None),
+            key_states: std::sync::Mutex::new(lifecycle::StateCache::default()),
             argon2_slots: Slots::new(config.argon2_concurrency),
             new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),
             db,
@@ -245,12 +262,18 @@ impl KeyManager {
         Ok(pre_expire_days(key_ref, app.as_ref(), base.as_ref()))
     }
 
+    /// The certificate of a keystore key: from the keystore, or, for a destroyed key whose
+    /// objects are gone, from its tombstone in `keymgr_key_state`.
     fn hsm_certificate(&self, alias: &str) -> Result<Certificate, KeymgrError> {
-        let der = self
-            .keystore
-            .certificate(alias)?
-            .ok_or_else(|| KeymgrError::Crypto(format!("no certificate in the keystore for {alias}")))?;
-        Ok(Certificate::from_der(&der)?)
+        match self.keystore.certificate(alias) {
+            Ok(Some(der)) => return Ok(Certificate::from_der(&der)?),
+            Ok(None) | Err(keymgr_hsm::HsmError::NoSuchAlias(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match self.stored_states().get(alias).and_then(|r| r.certificate.clone()) {
+            Some(pem) => Ok(Certificate::from_pem(pem.as_bytes())?),
+            None => Err(KeymgrError::Crypto(format!("no certificate in the keystore for {alias}"))),
+        }
     }
 
     fn certificate_of(&self, alias: &KeyAlias) -> Result<Certificate, KeymgrError> {

@@ -25,7 +25,7 @@ mod schema;
 
 pub use connection::Backend;
 pub use error::DbError;
-pub use records::{AuditEntry, CertRecord, NewKey, PartnerCertRecord, StoredKey};
+pub use records::{AuditEntry, CertRecord, KeyStateRecord, NewKey, PartnerCertRecord, Rewrapped, StoredKey};
 pub use repo::{
     AuditBreak, AuditCheck, CHECKPOINT_ACTION, CaCertQuery, CaCertSort, ChainedAudit, Database, GENESIS_HASH,
     Locked, chain_hash,

@@ -20,6 +20,48 @@ pub struct StoredKey {
 impl StoredKey {
     /// The `private_key` of rows that hold only a certificate (other-domain keys).
     pub const NO_PRIVATE_KEY: &'static str = "NA";
+    /// The `private_key` of a destroyed key: the wrapped key overwritten (crypto-shredded),
+    /// the row kept as a tombstone with its certificate.
+    pub const DESTROYED: &'static str = "DESTROYED";
+
+    /// Whether the row holds a wrapped private key (not another domain's certificate, not a
+    /// tombstone).
+    pub fn holds_private_key(&self) -> bool {
+        self.private_key != Self::NO_PRIVATE_KEY && self.private_key != Self::DESTROYED
+    }
+}
+
+/// A state an operator gave a key (`keymgr_key_state`); keys without one take their state
+/// from their dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStateRecord {
+    /// The key's alias.
+    pub alias: String,
+    /// The state.
+    pub state: keymgr_model::KeyState,
+    /// Why (the operator's words).
+    pub reason: Option<String>,
+    /// Until when a compromised key may still decrypt (each use audited).
+    pub recovery_until: Option<UtcTime>,
+    /// The certificate (PEM) of a destroyed keystore key, kept as its tombstone.
+    pub certificate: Option<String>,
+    /// Who set it.
+    pub updated_by: String,
+    /// When.
+    pub updated_at: UtcTime,
+}
+
+/// A child key re-wrapped for a new master: what [`crate::Database::rewrap_children`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrapped {
+    /// The child's alias.
+    pub alias: String,
+    /// The master it was wrapped by (the row is left alone if that changed meanwhile).
+    pub old_master: String,
+    /// The master it is wrapped by now.
+    pub new_master: String,
+    /// The private key wrapped for `new_master`, MOSIP's format.
+    pub private_key: String,
 }
 
 /// A new key to record: its alias row, its `key_store` row for base keys (none for HSM keys),

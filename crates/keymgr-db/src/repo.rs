@@ -4,6 +4,7 @@
 
 mod audit;
 mod certs;
+mod lifecycle;
 
 pub use audit::{AuditBreak, AuditCheck, CHECKPOINT_ACTION, ChainedAudit, GENESIS_HASH, chain_hash};
 pub use certs::{CaCertQuery, CaCertSort};
@@ -234,7 +235,10 @@ fn stored_key(conn: &mut AnyConnection, alias: &str) -> Result<Option<StoredKey>
     let Some((alias, master_alias, private_key, certificate)) = row else { return Ok(None) };
     let bad =
         |reason: &str| DbError::BadRow { table: "key_store", id: alias.clone(), reason: reason.to_owned() };
-    if private_key != StoredKey::NO_PRIVATE_KEY && !is_base64_text(&private_key) {
+    if private_key != StoredKey::NO_PRIVATE_KEY
+        && private_key != StoredKey::DESTROYED
+        && !is_base64_text(&private_key)
+    {
         return Err(bad("private_key is not base64"));
     }
     if !certificate.contains("-----BEGIN CERTIFICATE-----") {

@@ -140,3 +140,24 @@ diesel::table! {
         last_hash -> Varchar,
     }
 }
+
+diesel::table! {
+    keymgr_key_state (key_alias) {
+        key_alias -> Varchar,
+        state -> Varchar,
+        reason -> Nullable<Varchar>,
+        recovery_until -> Nullable<Timestamp>,
+        certificate_data -> Nullable<Varchar>,
+        upd_by -> Varchar,
+        upd_dtimes -> Timestamp,
+    }
+}
+
+diesel::table! {
+    keymgr_retention_policy (app_id) {
+        app_id -> Varchar,
+        retention_days -> Integer,
+        upd_by -> Varchar,
+        upd_dtimes -> Timestamp,
+    }
+}

@@ -45,4 +45,7 @@ pub enum ModelError {
     /// A policy field is out of range (for example a negative validity).
     #[error("invalid key policy: {0}")]
     BadPolicy(&'static str),
+    /// A key state name that is not one of [`crate::KeyState`]'s.
+    #[error("unknown key state {0:?}: use pre-active, active, deactivated, compromised or destroyed")]
+    UnknownKeyState(String),
 }

@@ -15,11 +15,13 @@ pub mod base64;
 mod error;
 mod ids;
 mod records;
+mod state;
 mod thumbprint;
 mod time;
 
 pub use error::ModelError;
 pub use ids::{AppId, KeyRef, KeyTier, RefId, WellKnown};
 pub use records::{AccessAllowed, KeyAlias, KeyPolicy};
+pub use state::KeyState;
 pub use thumbprint::Thumbprint;
 pub use time::UtcTime;

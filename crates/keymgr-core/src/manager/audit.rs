@@ -38,6 +38,21 @@ pub struct AuditReport {
 }
 
 impl KeyManager {
+    /// Records one use of an administrative endpoint: who called `endpoint` and how it ended
+    /// (`ok` or the error code), in the audit trail.
+    pub fn audit_admin_call(&self, who: &str, endpoint: &str, outcome: &str) -> Result<(), KeymgrError> {
+        self.db.append_audit(&keymgr_db::AuditEntry {
+            time: self.clock.now(),
+            actor: who.to_owned(),
+            action: "admin_call".into(),
+            app_id: None,
+            ref_id: None,
+            key_alias: None,
+            detail: Some(format!("{endpoint}: {outcome}")),
+        })?;
+        Ok(())
+    }
+
     /// Appends a checkpoint signed by `KERNEL`/`SIGN` (RS256, its certificate named by
     /// `x5t#S256`) over `{"lastId", "lastHash"}` of the row before it.
     pub fn audit_checkpoint(&self) -> Result<(), KeymgrError> {

@@ -54,6 +54,7 @@ impl KeyManager {
         if let Some(c) = self.current.get(key_ref)
             && c.alias.generated_at <= now
             && now < c.valid_until
+            && self.usable_for_new_data(&c.alias.alias)
         {
             return Ok(c);
         }
@@ -79,48 +80,70 @@ impl KeyManager {
         if existing.is_empty() {
             self.admit_new_pair(key_ref)?;
         }
-        let master = self.current_hsm_key(&KeyRef::master(app.clone()), false)?;
-        let result = self.db.with_generation_lock(key_ref, |tx| {
-            let now = self.clock.now();
-            let aliases = tx.aliases_for(key_ref)?;
-            match decide(&aliases, now, pre) {
-                Decision::Use(a) => {
-                    // Through the locked connection: a second pooled connection here could
-                    // wait on the pool while holding the lock.
-                    let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
-                        KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
-                    })?;
-                    let cert = Certificate::from_pem(row.certificate.as_bytes())?;
-                    return Ok((a, cert));
+        let master_ref = KeyRef::master(app.clone());
+        let attempt = |master: &Current| {
+            self.db.with_generation_lock(key_ref, |tx| {
+                let now = self.clock.now();
+                let aliases = tx.aliases_for(key_ref)?;
+                match decide(&aliases, now, pre) {
+                    Decision::Use(a) => {
+                        // Through the locked connection: a second pooled connection here could
+                        // wait on the pool while holding the lock.
+                        let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
+                            KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
+                        })?;
+                        let cert = Certificate::from_pem(row.certificate.as_bytes())?;
+                        return Ok((a, cert));
+                    }
+                    Decision::Ambiguous(v) => {
+                        return Err(not_unique(key_ref, v.len()));
+                    }
+                    Decision::Generate => {}
                 }
-                Decision::Ambiguous(v) => {
-                    return Err(not_unique(key_ref, v.len()));
+                for a in &aliases {
+                    if tx.stored_key(&a.alias)?.is_some_and(|s| s.private_key == StoredKey::NO_PRIVATE_KEY) {
+                        return Err(KeymgrError::GenerationNotAllowed(format!(
+                            "{key_ref} holds another domain's certificate"
+                        )));
+                    }
                 }
-                Decision::Generate => {}
-            }
-            for a in &aliases {
-                if tx.stored_key(&a.alias)?.is_some_and(|s| s.private_key == StoredKey::NO_PRIVATE_KEY) {
-                    return Err(KeymgrError::GenerationNotAllowed(format!(
-                        "{key_ref} holds another domain's certificate"
-                    )));
-                }
-            }
-            // A successor carries the DN of the pair's oldest certificate; a first key takes
-            // CN "<APP>-<REF>" and the other parts from its master's subject (MOSIP).
-            let inherited = match aliases.first() {
-                Some(oldest) => tx
-                    .stored_key(&oldest.alias)?
-                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
-                    .and_then(|c| subject_of(&c).ok()),
-                None => None,
-            };
-            let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
-            let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
-            self.make_db_key(tx, &plan, &master, DbKeyKind::Encryption)
-        });
+                // A successor carries the DN of the pair's oldest certificate; a first key takes
+                // CN "<APP>-<REF>" and the other parts from its master's subject (MOSIP).
+                let inherited = match aliases.first() {
+                    Some(oldest) => tx
+                        .stored_key(&oldest.alias)?
+                        .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+                        .and_then(|c| subject_of(&c).ok()),
+                    None => None,
+                };
+                let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
+                let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
+                self.make_db_key(tx, &plan, master, DbKeyKind::Encryption)
+            })
+        };
+        let result = self.with_usable_master(&master_ref, attempt);
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
         Ok(self.remember(key_ref, alias, cert, pre))
+    }
+
+    /// Runs `attempt` with the current master of `master_ref`; when the master changed state
+    /// meanwhile (a compromise on another replica), once more with its successor.
+    fn with_usable_master<T>(
+        &self,
+        master_ref: &KeyRef,
+        attempt: impl Fn(&Current) -> Result<T, KeymgrError>,
+    ) -> Result<T, KeymgrError> {
+        let master = self.current_hsm_key(master_ref, false)?;
+        match attempt(&master) {
+            Err(KeymgrError::MasterChanged(_)) => {
+                self.forget_pair(master_ref);
+                self.invalidate_states();
+                let successor = self.current_hsm_key(master_ref, false)?;
+                attempt(&successor)
+            }
+            other => other,
+        }
     }
 
     /// Whether a first key may be made for `key_ref` under [`NewPairLimits`]: its reference
@@ -168,6 +191,11 @@ impl KeyManager {
         kind: DbKeyKind,
     ) -> Result<(KeyAlias, Certificate), KeymgrError> {
         let NewKeyPlan { policy, pre, ref name, now, .. } = *plan;
+        if let Some(state) = tx.master_state(&master.alias.alias)? {
+            // Compromised or deactivated meanwhile (perhaps by another replica): its
+            // children are being re-wrapped away from it, so none may be added.
+            return Err(KeymgrError::MasterChanged(format!("{} is {}", master.alias.alias, state.state)));
+        }
         let expiry = new_key_expiry(now, policy, pre, Some(master.alias.expires_at))?;
         let (pkcs8, spki, profile, made) = match kind {
             DbKeyKind::Encryption => {
@@ -257,6 +285,7 @@ impl KeyManager {
             && let Some(c) = self.current.get(key_ref)
             && c.alias.generated_at <= now
             && now < c.valid_until
+            && self.usable_for_new_data(&c.alias.alias)
         {
             return Ok(c);
         }
@@ -266,44 +295,47 @@ impl KeyManager {
             return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
         }
         // The master is resolved before the pair's lock is taken (never two locks at once).
-        let master = self.current_hsm_key(&KeyRef::master(key_ref.app.clone()), false)?;
-        let result = self.db.with_generation_lock(key_ref, |tx| {
-            let now = self.clock.now();
-            let aliases = tx.aliases_for(key_ref)?;
-            if force {
-                for a in current_keys(&aliases, now, pre) {
-                    tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
-                }
-            } else {
-                match decide(&aliases, now, pre) {
-                    Decision::Use(a) => {
-                        let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
-                            KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
-                        })?;
-                        let cert = Certificate::from_pem(row.certificate.as_bytes())?;
-                        return Ok((a, cert));
+        let master_ref = KeyRef::master(key_ref.app.clone());
+        let attempt = |master: &Current| {
+            self.db.with_generation_lock(key_ref, |tx| {
+                let now = self.clock.now();
+                let aliases = tx.aliases_for(key_ref)?;
+                if force {
+                    for a in current_keys(&aliases, now, pre) {
+                        tx.set_expiry(&a.alias, now.plus(-EXPIRE_NOW), &self.config.actor)?;
                     }
-                    Decision::Ambiguous(v) => return Err(not_unique(key_ref, v.len())),
-                    Decision::Generate if aliases.is_empty() && !allow_first => {
-                        return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+                } else {
+                    match decide(&aliases, now, pre) {
+                        Decision::Use(a) => {
+                            let row = tx.stored_key(&a.alias)?.ok_or_else(|| {
+                                KeymgrError::NoUniqueAlias(format!("no key_store row for {}", a.alias))
+                            })?;
+                            let cert = Certificate::from_pem(row.certificate.as_bytes())?;
+                            return Ok((a, cert));
+                        }
+                        Decision::Ambiguous(v) => return Err(not_unique(key_ref, v.len())),
+                        Decision::Generate if aliases.is_empty() && !allow_first => {
+                            return Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string()));
+                        }
+                        Decision::Generate => {}
                     }
-                    Decision::Generate => {}
                 }
-            }
-            let inherited = match aliases.first() {
-                Some(oldest) => tx
-                    .stored_key(&oldest.alias)?
-                    .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
-                    .and_then(|c| subject_of(&c).ok()),
-                None => None,
-            };
-            let name = match requested {
-                Some(r) => self.hsm_subject(key_ref, r),
-                None => inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate)),
-            };
-            let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
-            self.make_db_key(tx, &plan, &master, DbKeyKind::Ed25519Signing)
-        });
+                let inherited = match aliases.first() {
+                    Some(oldest) => tx
+                        .stored_key(&oldest.alias)?
+                        .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+                        .and_then(|c| subject_of(&c).ok()),
+                    None => None,
+                };
+                let name = match requested {
+                    Some(r) => self.hsm_subject(key_ref, r),
+                    None => inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate)),
+                };
+                let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
+                self.make_db_key(tx, &plan, master, DbKeyKind::Ed25519Signing)
+            })
+        };
+        let result = self.with_usable_master(&master_ref, attempt);
         self.forget_pair(key_ref);
         let (alias, cert) = result?;
         Ok(self.remember(key_ref, alias, cert, pre))
@@ -319,6 +351,9 @@ impl KeyManager {
             .db
             .stored_key(&key.alias)?
             .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
+        if row.private_key == StoredKey::DESTROYED {
+            return Err(KeymgrError::KeyDestroyed);
+        }
         if row.private_key == StoredKey::NO_PRIVATE_KEY {
             return Err(KeymgrError::SigningNotAllowed("a certificate of another domain".into()));
         }

@@ -46,6 +46,28 @@ pub struct KeyManagerConfig {
     /// How often the service appends a signed audit checkpoint when rows were added (`None`:
     /// never on its own; `keymgr audit checkpoint` still does).
     pub audit_checkpoint_interval: Option<Duration>,
+    /// Key lifecycle: retention, how often key states are re-read, rewrap batches.
+    pub lifecycle: LifecycleSettings,
+}
+
+/// Settings of the key lifecycle (`[lifecycle]` in the service's configuration).
+#[derive(Debug, Clone)]
+pub struct LifecycleSettings {
+    /// Days an expired key is kept before `keymgr retire` may destroy it, for applications
+    /// without a row in `keymgr_retention_policy` (default 3650: packets are reprocessed
+    /// years after they were sealed).
+    pub default_retention_days: u32,
+    /// How often a manager checks whether another replica changed a key state (default 2 s);
+    /// its own changes apply at once.
+    pub state_check_interval: Duration,
+    /// Children re-wrapped per transaction during a compromise response (default 200).
+    pub rewrap_batch: usize,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self { default_retention_days: 3650, state_check_interval: Duration::from_secs(2), rewrap_batch: 200 }
+    }
 }
 
 /// The partner certificate manager's settings (MOSIP's `mosip.kernel.partner.*`).
@@ -171,6 +193,7 @@ impl Default for KeyManagerConfig {
             signing: SigningSettings::default(),
             partners: PartnerSettings::default(),
             audit_checkpoint_interval: Some(Duration::from_secs(3600)),
+            lifecycle: LifecycleSettings::default(),
         }
     }
 }

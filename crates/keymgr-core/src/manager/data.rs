@@ -86,6 +86,7 @@ impl KeyManager {
         let parsed = codec.parse(bytes, salt.is_some())?;
         let key_ref = KeyRef::new(app.clone(), reference.clone());
         let (key, holder) = self.decryption_key(&parsed.thumbprint(), &key_ref)?;
+        self.admit_decrypt(&key, user, "decrypt")?;
         let data_key = self.unwrap_data_key(&key, holder, parsed.wrapped_key())?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
         let plain = parsed.open(&data_key, params)?;
@@ -206,6 +207,9 @@ impl KeyManager {
             .db
             .stored_key(&key.alias)?
             .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
+        if row.private_key == StoredKey::DESTROYED {
+            return Err(KeymgrError::KeyDestroyed);
+        }
         if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
         }

@@ -106,6 +106,7 @@ impl KeyManager {
         if let Some(c) = self.current.get(key_ref)
             && c.alias.generated_at <= now
             && now < c.valid_until
+            && self.usable_for_new_data(&c.alias.alias)
         {
             return Ok(c);
         }

@@ -84,6 +84,7 @@ impl KeyManager {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a master key".into()));
         }
         self.require_pair(&key, &key_ref)?;
+        self.admit_decrypt(&key, user, "jwtDecrypt")?;
         let failed = || KeymgrError::JweDecrypt(JoseError::DecryptFailed.to_string());
         let cek =
             self.unwrap_data_key(&key, Holder::Database, &parsed.encrypted_key).map_err(|e| match e {

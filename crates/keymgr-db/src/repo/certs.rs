@@ -349,6 +349,18 @@ impl Database {
             .optional()?;
         Ok(row.map(PartnerCertRecord::from))
     }
+
+    /// Every partner certificate row after `after` (cert id order), at most `limit`: what a
+    /// compromise report pages through to find the certificates a key signed.
+    pub fn partner_certs_after(&self, after: &str, limit: i64) -> Result<Vec<PartnerCertRecord>, DbError> {
+        let rows = partner_cert_store::table
+            .filter(partner_cert_store::cert_id.gt(after))
+            .select(PartnerCertRow::as_select())
+            .order(partner_cert_store::cert_id.asc())
+            .limit(limit)
+            .load(&mut *self.conn()?)?;
+        Ok(rows.into_iter().map(PartnerCertRecord::from).collect())
+    }
 }
 
 /// The audit row of a stored certificate.

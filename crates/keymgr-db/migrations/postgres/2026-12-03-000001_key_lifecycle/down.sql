@@ -1,0 +1,3 @@
+DROP INDEX idx_key_store_master;
+DROP TABLE keymgr_retention_policy;
+DROP TABLE keymgr_key_state;
