@@ -27,7 +27,7 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
 }
 
 /// `keymgr audit export`.
@@ -64,7 +64,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
     }
 }
 
-fn key_manager(args: &AuditArgs) -> Result<std::sync::Arc<keymgr_core::KeyManager>, CliError> {
+pub(crate) fn key_manager(args: &AuditArgs) -> Result<std::sync::Arc<keymgr_core::KeyManager>, CliError> {
     let mut config = args.config.load()?;
     config.keys.keygen_on_start = false;
     Ok(start(&config).map_err(|e| CliError::Failed(e.to_string()))?.state.key_manager().clone())
@@ -164,10 +164,7 @@ pub fn policy_set(args: &PolicySetArgs) -> Result<(), CliError> {
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let km = key_manager(&AuditArgs { config: args.config.clone() })?;
-    let operator = std::env::var("KEYMGR_OPERATOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "operator".into());
-    match km.change_policy(&policy, &format!("cli:{operator}"), args.force.as_deref()) {
+    match km.change_policy(&policy, &crate::lifecycle_cmd::operator(), args.force.as_deref()) {
         Ok(change) => {
             for f in &change.findings {
                 println!("forced over: {}: {}", f.app_id, f.message);

@@ -11,6 +11,7 @@ mod audit_cmd;
 mod envelope_cmd;
 mod error;
 mod files;
+mod lifecycle_cmd;
 mod service_cmd;
 mod speed;
 
@@ -50,6 +51,19 @@ enum Command {
     /// Change policies through the lint (audited).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Compromise response: mark a key compromised, make its successor, re-wrap what a
+    /// compromised master wraps (resumable), report what depends on it.
+    Compromise(lifecycle_cmd::CompromiseArgs),
+    /// Re-seal an envelope to its pair's current key (the plaintext stays inside).
+    Rewrap(lifecycle_cmd::RewrapArgs),
+    /// List the keys past retention; --apply destroys them.
+    Retire(lifecycle_cmd::RetireArgs),
+    /// Key states: list, deactivate, recovery windows.
+    #[command(subcommand)]
+    Key(lifecycle_cmd::KeyCommand),
+    /// Retention periods per application.
+    #[command(subcommand)]
+    Retention(lifecycle_cmd::RetentionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +83,11 @@ fn main() -> ExitCode {
         Command::Speed(args) => speed::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Policy(PolicyCommand::Set(args)) => audit_cmd::policy_set(&args),
+        Command::Compromise(args) => lifecycle_cmd::compromise(&args),
+        Command::Rewrap(args) => lifecycle_cmd::rewrap(&args),
+        Command::Retire(args) => lifecycle_cmd::retire(&args),
+        Command::Key(cmd) => lifecycle_cmd::key(cmd),
+        Command::Retention(cmd) => lifecycle_cmd::retention(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

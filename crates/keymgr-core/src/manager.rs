@@ -232,6 +232,11 @@ impl KeyManager {
         &self.db
     }
 
+    /// The keystore.
+    pub fn keystore(&self) -> &Arc<dyn Keystore> {
+        &self.keystore
+    }
+
     /// The policy of `app`, cached for `certificate_cache_ttl` (MOSIP caches policies for good).
     fn policy(&self, app: &AppId) -> Result<Option<KeyPolicy>, KeymgrError> {
         if let Some(p) = self.policies.get(app) {

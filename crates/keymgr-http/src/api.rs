@@ -11,7 +11,7 @@ use crate::ApiError;
 use crate::auth::Principal;
 
 /// Largest `data` accepted by `/encrypt` after decoding; envelopes are bounded by the codec.
-fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
     keymgr_model::base64::decode(text.as_bytes(), max).map_err(|e| match e {
         keymgr_model::ModelError::Base64TooLarge { .. } => {
             ApiError::InvalidRequest(format!("{field} is larger than {max} bytes"))
@@ -36,7 +36,10 @@ fn required_secret<'a>(value: &'a Option<Zeroizing<String>>, field: &str) -> Res
 }
 
 /// An optional field that, when present, must not be blank (MOSIP's `.+\S.*` pattern).
-fn optional_not_blank<'a>(value: &'a Option<String>, field: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn optional_not_blank<'a>(
+    value: &'a Option<String>,
+    field: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match value.as_deref() {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Err(ApiError::InvalidRequest(format!("{field} must not be blank"))),

@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 31] = [
+    let table: [(&str, &[&str]); 38] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -96,6 +96,13 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("getcacertificatetrustpath", &user),
         ("putpoliciesapplicationid", &admin),
         ("getpolicies", &admin),
+        ("postcompromise", &admin),
+        ("postretire", &admin),
+        ("getkeystates", &admin),
+        ("putkeystatealias", &admin),
+        ("putretentionapplicationid", &admin),
+        ("postrewrap", &user),
+        ("postrewrapbatch", &user),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }
@@ -155,6 +162,19 @@ impl Authenticator {
     /// Whether authentication is off.
     pub fn is_development_without_auth(&self) -> bool {
         self.development_without_auth
+    }
+
+    /// Whether `endpoint` (a role property name) is administrative: by default only
+    /// `KEY_ADMIN` may call it. Each use of one is audited, whatever roles are configured.
+    pub fn is_admin_endpoint(endpoint: &str) -> bool {
+        static ADMIN: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            default_endpoint_roles()
+                .into_iter()
+                .filter(|(_, roles)| roles.len() == 1 && roles.first().is_some_and(|r| r == ROLE_KEY_ADMIN))
+                .map(|(name, _)| name)
+                .collect()
+        });
+        ADMIN.iter().any(|a| a == endpoint)
     }
 
     /// Adds a token given in clear (the generated admin token), stored as its hash.

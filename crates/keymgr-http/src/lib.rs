@@ -16,6 +16,7 @@ mod admission;
 mod api;
 pub mod auth;
 mod error;
+mod lifecycle_api;
 pub mod metrics;
 mod partner_api;
 mod policy_api;
@@ -292,10 +293,27 @@ where
     let result = blocking(move || {
         let _slot = slot;
         let _ticket = work_ticket;
-        f(&st, &who, request)
+        let result = f(&st, &who, request);
+        audit_admin_use(&st.km, &who, role, &result);
+        result
     })
     .await;
     ticketed(finish(&state, role, started, &echo, result), ticket)
+}
+
+/// Writes the audit row of an administrative endpoint's use: who, which, and how it ended.
+/// A failure to write it is logged; the call's own result stands (it has committed).
+fn audit_admin_use<T>(km: &KeyManager, who: &Principal, role: &str, result: &Result<T, ApiError>) {
+    if !Authenticator::is_admin_endpoint(role) {
+        return;
+    }
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    if let Err(e) = km.audit_admin_call(&who.user, role, outcome) {
+        tracing::error!(endpoint = role, error = %e, "the audit row of an administrative call was not written");
+    }
 }
 
 /// A GET endpoint with query parameters.
@@ -334,7 +352,9 @@ where
                 let km = Arc::clone(&state.km);
                 blocking(move || {
                     let _admitted = admitted;
-                    f(&km)
+                    let result = f(&km);
+                    audit_admin_use(&km, &who, role, &result);
+                    result
                 })
                 .await
             }
@@ -605,6 +625,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signing_api::routes())
         .merge(partner_api::routes())
         .merge(policy_api::routes())
+        .merge(lifecycle_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));

@@ -70,6 +70,58 @@ pub struct ServiceConfig {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Key lifecycle: retention, state checks, rewrap batches.
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
+}
+
+/// `[lifecycle]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Days an expired key is kept before `keymgr retire` may destroy it, for applications
+    /// without a retention of their own (default 3650).
+    #[serde(default = "default_retention_days")]
+    pub default_retention_days: u32,
+    /// Seconds between checks for key states another replica changed (default 2).
+    #[serde(default = "default_state_check_secs")]
+    pub state_check_secs: u64,
+    /// Children re-wrapped per transaction during a compromise response (default 200).
+    #[serde(default = "default_rewrap_batch")]
+    pub rewrap_batch: usize,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            default_retention_days: default_retention_days(),
+            state_check_secs: default_state_check_secs(),
+            rewrap_batch: default_rewrap_batch(),
+        }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    3650
+}
+
+fn default_state_check_secs() -> u64 {
+    2
+}
+
+fn default_rewrap_batch() -> usize {
+    200
+}
+
+impl LifecycleConfig {
+    /// The key manager's lifecycle settings.
+    pub(crate) fn settings(&self) -> keymgr_core::LifecycleSettings {
+        keymgr_core::LifecycleSettings {
+            default_retention_days: self.default_retention_days,
+            state_check_interval: Duration::from_secs(self.state_check_secs),
+            rewrap_batch: self.rewrap_batch.clamp(1, 10_000),
+        }
+    }
 }
 
 /// `[audit]`.

@@ -182,6 +182,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         signing,
         partners,
         audit_checkpoint_interval: config.audit.interval(),
+        lifecycle: config.lifecycle.settings(),
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
