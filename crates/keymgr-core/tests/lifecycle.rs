@@ -368,6 +368,11 @@ fn decrypt_unwraps_key_store_attack_is_refused() {
     assert_eq!(dec(&permissive, "REGISTRATION", "x", to_master.as_bytes()), Ok(b"for the master".to_vec()));
     assert_eq!(dec(&permissive, "REGISTRATION", "", forged.as_bytes()), Err("KER-KMS-018"));
     assert_eq!(dec(&km, "REGISTRATION", "", to_master.as_bytes()), Err("KER-KMS-024"), "not by default");
+    // Nor through rewrap, which would re-seal the private key to a base key the caller opens.
+    for r in ["10001_110011", "x"] {
+        let rewrapped = permissive.rewrap(&reg, &reference(r), forged.as_bytes(), None, None, "anyone", true);
+        assert_eq!(rewrapped.map(|o| o.data).map_err(code), Err("KER-KMS-018"), "rewrap under {r:?}");
+    }
 }
 
 /// MOSIP lets any base key of the application open an envelope; here only the requested

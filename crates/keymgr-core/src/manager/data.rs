@@ -6,12 +6,35 @@ use std::sync::Arc;
 
 use keymgr_crypto::{RsaPrivateKey, SecretBytes};
 use keymgr_db::StoredKey;
+use keymgr_envelope::format::Format;
 use keymgr_envelope::{OpenParams, Plaintext, SealMode};
-use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, Thumbprint, WellKnown};
+use keymgr_model::{AppId, KeyAlias, KeyRef, KeyState, RefId, Thumbprint, WellKnown};
 
+use super::lifecycle::IfCompromised;
 use super::{Current, KeyManager};
 use crate::KeymgrError;
 use crate::stored_key::unwrap_stored_private_key;
+
+/// An envelope to open, with who asks and why (for the audit row of a compromised key's use).
+#[derive(Clone, Copy)]
+pub(super) struct OpenRequest<'a> {
+    pub app: &'a AppId,
+    pub reference: &'a RefId,
+    pub text: &'a [u8],
+    pub salt: Option<&'a [u8]>,
+    pub aad: Option<&'a [u8]>,
+    pub user: &'a str,
+    pub purpose: &'static str,
+}
+
+/// An opened envelope: its plaintext, the state of the key that opened it, the thumbprint it
+/// named and its layout.
+pub(super) struct Opened {
+    pub plain: Plaintext,
+    pub state: KeyState,
+    pub thumbprint: Thumbprint,
+    pub format: Format,
+}
 
 /// Where the private key that opens caller bytes is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +102,30 @@ impl KeyManager {
         aad: Option<&[u8]>,
         user: &str,
     ) -> Result<Plaintext, KeymgrError> {
+        let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "decrypt" };
+        Ok(self.open_envelope(&request, IfCompromised::RecoveryWindow)?.plain)
+    }
+
+    /// What `/decrypt` and `/rewrap` share: the access rule, the envelope parsed, the key its
+    /// thumbprint names within the decryption scope, the key's state ([`Self::admit_decrypt`]
+    /// with `if_compromised`), the data key unwrapped and the tag checked. A keystore key never
+    /// releases a private key (a `key_store` row is an envelope sealed to a master).
+    pub(super) fn open_envelope(
+        &self,
+        request: &OpenRequest<'_>,
+        if_compromised: IfCompromised,
+    ) -> Result<Opened, KeymgrError> {
+        let OpenRequest { app, reference, text, salt, aad, user, purpose } = *request;
         self.check_decrypt_access(app, user)?;
         let codec = &self.config.codec;
         let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
         let salt = salt.filter(|s| !s.is_empty());
         let parsed = codec.parse(bytes, salt.is_some())?;
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let (key, holder) = self.decryption_key(&parsed.thumbprint(), &key_ref)?;
-        self.admit_decrypt(&key, user, "decrypt")?;
+        let thumbprint = parsed.thumbprint();
+        let format = parsed.layout().format;
+        let (key, holder) = self.decryption_key(&thumbprint, &key_ref)?;
+        let state = self.admit_decrypt(&key, user, purpose, if_compromised)?;
         let data_key = self.unwrap_data_key(&key, holder, parsed.wrapped_key())?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
         let plain = parsed.open(&data_key, params)?;
@@ -95,7 +134,7 @@ impl KeyManager {
                 "a keystore key does not open private keys".into(),
             ));
         }
-        Ok(plain)
+        Ok(Opened { plain, state, thumbprint, format })
     }
 
     /// MOSIP's decrypt access rule: the application's `access_allowed` must admit `user`.

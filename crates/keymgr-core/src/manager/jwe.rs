@@ -5,6 +5,7 @@ use keymgr_jose::{JoseError, JweOptions};
 use keymgr_model::{AppId, KeyRef, RefId};
 use zeroize::Zeroizing;
 
+use super::lifecycle::IfCompromised;
 use super::{Holder, KeyManager};
 use crate::KeymgrError;
 
@@ -84,7 +85,7 @@ impl KeyManager {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a master key".into()));
         }
         self.require_pair(&key, &key_ref)?;
-        self.admit_decrypt(&key, user, "jwtDecrypt")?;
+        self.admit_decrypt(&key, user, "jwtDecrypt", IfCompromised::RecoveryWindow)?;
         let failed = || KeymgrError::JweDecrypt(JoseError::DecryptFailed.to_string());
         let cek =
             self.unwrap_data_key(&key, Holder::Database, &parsed.encrypted_key).map_err(|e| match e {

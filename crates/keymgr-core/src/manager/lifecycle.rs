@@ -60,6 +60,17 @@ pub struct KeyStatus {
     pub record: Option<KeyStateRecord>,
 }
 
+/// What opening data with a compromised key needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IfCompromised {
+    /// An operator's recovery window (`/decrypt`, `/jwtDecrypt`).
+    RecoveryWindow,
+    /// Nothing: the caller accepted it (`/rewrap` with `acceptCompromised`).
+    Accept,
+    /// Never (`/rewrap` without it).
+    Refuse,
+}
+
 /// The stored states as last read, and when they were checked.
 #[derive(Default)]
 pub(super) struct StateCache {
@@ -159,32 +170,42 @@ impl KeyManager {
             .collect())
     }
 
-    /// Refuses to open data with `key` when it is destroyed, or compromised outside an
-    /// operator's recovery window; a recovery use is audited with `user` and `purpose`.
-    pub(super) fn admit_decrypt(&self, key: &KeyAlias, user: &str, purpose: &str) -> Result<(), KeymgrError> {
+    /// Refuses to open data with `key` when it is destroyed (`KER-KMS-410`), or compromised
+    /// (`KER-KMS-423`) unless `if_compromised` lets it: inside the operator's recovery window,
+    /// or because the caller accepted it (rewrap). Such a use is audited with `user` and
+    /// `purpose`. Answers the key's state.
+    pub(super) fn admit_decrypt(
+        &self,
+        key: &KeyAlias,
+        user: &str,
+        purpose: &str,
+        if_compromised: IfCompromised,
+    ) -> Result<KeyState, KeymgrError> {
         let stored = self.stored_states();
-        let Some(record) = stored.get(&key.alias) else { return Ok(()) };
+        let Some(record) = stored.get(&key.alias) else { return Ok(dated_state(key, self.clock.now())) };
         match record.state {
             KeyState::Destroyed => Err(KeymgrError::KeyDestroyed),
             KeyState::Compromised => {
                 let now = self.clock.now();
-                match record.recovery_until {
-                    Some(until) if now < until => {
-                        self.db.append_audit(&AuditEntry {
-                            time: now,
-                            actor: user.to_owned(),
-                            action: "compromised_key_used".into(),
-                            app_id: Some(key.key_ref.app.to_string()),
-                            ref_id: Some(key.key_ref.reference.to_string()),
-                            key_alias: Some(key.alias.clone()),
-                            detail: Some(format!("{purpose} in the recovery window until {until}")),
-                        })?;
-                        Ok(())
+                let why = match (if_compromised, record.recovery_until) {
+                    (IfCompromised::Accept, _) => "accepted by the caller".to_owned(),
+                    (IfCompromised::RecoveryWindow, Some(until)) if now < until => {
+                        format!("in the recovery window until {until}")
                     }
-                    _ => Err(KeymgrError::KeyCompromised),
-                }
+                    _ => return Err(KeymgrError::KeyCompromised),
+                };
+                self.db.append_audit(&AuditEntry {
+                    time: now,
+                    actor: user.to_owned(),
+                    action: "compromised_key_used".into(),
+                    app_id: Some(key.key_ref.app.to_string()),
+                    ref_id: Some(key.key_ref.reference.to_string()),
+                    key_alias: Some(key.alias.clone()),
+                    detail: Some(format!("{purpose}, {why}")),
+                })?;
+                Ok(KeyState::Compromised)
             }
-            _ => Ok(()),
+            other => Ok(other),
         }
     }
 

@@ -3,11 +3,13 @@
 //! the caller's aad, or the caller's salt and aad), under a fresh data key. The plaintext is
 //! opened and its tag checked inside the service and never returned; it is zeroed on drop.
 
+use keymgr_envelope::SealMode;
 use keymgr_envelope::format::Format;
-use keymgr_envelope::{OpenParams, SealMode};
-use keymgr_model::{AppId, KeyRef, KeyState, RefId, Thumbprint};
+use keymgr_model::{AppId, KeyState, RefId, Thumbprint};
 
 use super::KeyManager;
+use super::data::OpenRequest;
+use super::lifecycle::IfCompromised;
 use crate::KeymgrError;
 
 /// An envelope after rewrap.
@@ -28,9 +30,10 @@ pub struct RewrapOutcome {
 
 impl KeyManager {
     /// Re-seals the envelope `text` (base64) of (app, ref) to the pair's current key. The
-    /// rules of [`Self::decrypt`] apply (access, thumbprint scope); a destroyed key is
+    /// rules of [`Self::decrypt`] apply (access, thumbprint scope, tag); a destroyed key is
     /// `KER-KMS-410`; a compromised key is `KER-KMS-423` unless `accept_compromised`, in which
-    /// case the use is audited. `salt` and `aad` are the ones the envelope was sealed with.
+    /// case the use is audited. `salt` and `aad` are the ones the envelope was sealed with. An
+    /// envelope of the current key comes back unchanged, once its tag has checked.
     #[allow(clippy::too_many_arguments)]
     pub fn rewrap(
         &self,
@@ -42,51 +45,27 @@ impl KeyManager {
         user: &str,
         accept_compromised: bool,
     ) -> Result<RewrapOutcome, KeymgrError> {
-        self.check_decrypt_access(app, user)?;
-        let codec = &self.config.codec;
-        let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
-        let salt = salt.filter(|s| !s.is_empty());
-        let aad = aad.unwrap_or_default();
-        let parsed = codec.parse(bytes, salt.is_some())?;
-        let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let from_thumbprint = parsed.thumbprint();
-        let (key, holder) = self.decryption_key(&from_thumbprint, &key_ref)?;
-        let from_state = self.key_state(&key);
-        match from_state {
-            KeyState::Destroyed => return Err(KeymgrError::KeyDestroyed),
-            KeyState::Compromised if !accept_compromised => return Err(KeymgrError::KeyCompromised),
-            KeyState::Compromised => {
-                self.db.append_audit(&keymgr_db::AuditEntry {
-                    time: self.clock.now(),
-                    actor: user.to_owned(),
-                    action: "compromised_key_rewrap".into(),
-                    app_id: Some(key.key_ref.app.to_string()),
-                    ref_id: Some(key.key_ref.reference.to_string()),
-                    key_alias: Some(key.alias.clone()),
-                    detail: Some("an envelope re-sealed to the current key".into()),
-                })?;
-            }
-            _ => {}
-        }
+        let if_compromised = if accept_compromised { IfCompromised::Accept } else { IfCompromised::Refuse };
+        let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "rewrap" };
+        let opened = self.open_envelope(&request, if_compromised)?;
         let current = self.encryption_key(app, reference)?;
         let to_thumbprint = current.certificate.thumbprint();
+        let (from_thumbprint, from_state) = (opened.thumbprint, opened.state);
         if to_thumbprint == from_thumbprint {
-            let data =
-                String::from_utf8(text.to_vec()).map_err(|_| KeymgrError::InvalidData("not text".into()))?;
+            let data = String::from_utf8(text.to_vec()).map_err(|_| KeymgrError::InvalidData("not text".into()))?;
             return Ok(RewrapOutcome { data, from_thumbprint, to_thumbprint, from_state, changed: false });
         }
         let recipient = current.recipient.as_ref().ok_or_else(|| {
             KeymgrError::EncryptNotAllowed("the current certificate is not an RSA-2048 key".into())
         })?;
-        let format = parsed.layout().format;
-        let data_key = self.unwrap_data_key(&key, holder, parsed.wrapped_key())?;
-        let plain = parsed.open(&data_key, OpenParams { salt, aad })?;
-        let mode = match (format, salt) {
+        let salt = salt.filter(|s| !s.is_empty());
+        let aad = aad.unwrap_or_default();
+        let mode = match (opened.format, salt) {
             (Format::CallerSalt, Some(salt)) => SealMode::CallerSalt { salt, aad },
             (Format::Legacy, _) => SealMode::Legacy { aad },
             _ => SealMode::VerR2,
         };
-        let data = codec.seal_text(&plain, recipient, mode)?;
+        let data = self.config.codec.seal_text(&opened.plain, recipient, mode)?;
         Ok(RewrapOutcome { data, from_thumbprint, to_thumbprint, from_state, changed: true })
     }
 }
