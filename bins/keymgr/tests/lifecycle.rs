@@ -5,9 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "common/bulk.rs"]
-mod bulk;
-
 use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -55,7 +52,7 @@ fn compromise_of_a_master_with_10000_base_keys_killed_and_resumed() {
         policy.access_allowed = AccessAllowed::Anyone;
         km.set_policy(&policy).unwrap();
         let started = Instant::now();
-        let packets = bulk::populate(&km, &app, KEYS, 16);
+        let packets = keymgr_benches::bulk_base_keys(&km, &app, KEYS, 16);
         println!("{KEYS} base keys made in {:?}", started.elapsed());
         (km.get_certificate(&app, &keymgr_model::RefId::new("").unwrap()).unwrap().alias, packets)
     };

@@ -52,7 +52,8 @@ impl KeyManager {
         let to_thumbprint = current.certificate.thumbprint();
         let (from_thumbprint, from_state) = (opened.thumbprint, opened.state);
         if to_thumbprint == from_thumbprint {
-            let data = String::from_utf8(text.to_vec()).map_err(|_| KeymgrError::InvalidData("not text".into()))?;
+            let data =
+                String::from_utf8(text.to_vec()).map_err(|_| KeymgrError::InvalidData("not text".into()))?;
             return Ok(RewrapOutcome { data, from_thumbprint, to_thumbprint, from_state, changed: false });
         }
         let recipient = current.recipient.as_ref().ok_or_else(|| {
