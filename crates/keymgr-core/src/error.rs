@@ -223,7 +223,7 @@ pub enum KeymgrError {
     #[error("key state transition not allowed: {0}")]
     StateTransitionNotAllowed(String),
     /// The master a new key was to be wrapped by changed state meanwhile; the caller retries
-    /// with the current master (`KER-KMS-503`, ours).
+    /// with the current master (`KER-KMS-412`, ours).
     #[error("the master key changed while a key was being made: {0}")]
     MasterChanged(String),
     /// The keystore failed (`KER-KMA-*`).
@@ -288,7 +288,7 @@ impl KeymgrError {
             Self::KeyCompromised => "KER-KMS-423",
             Self::KeyDestroyed => "KER-KMS-410",
             Self::StateTransitionNotAllowed(_) => "KER-KMS-409",
-            Self::MasterChanged(_) => "KER-KMS-503",
+            Self::MasterChanged(_) => "KER-KMS-412",
             Self::InvalidCertificate(_) => "KER-PCM-001",
             Self::CertificateExists => "KER-PCM-003",
             Self::CertificateDatesNotValid(_) => "KER-PCM-004",

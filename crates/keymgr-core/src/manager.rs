@@ -270,14 +270,15 @@ impl KeyManager {
     /// The certificate of a keystore key: from the keystore, or, for a destroyed key whose
     /// objects are gone, from its tombstone in `keymgr_key_state`.
     fn hsm_certificate(&self, alias: &str) -> Result<Certificate, KeymgrError> {
-        match self.keystore.certificate(alias) {
+        let missing = match self.keystore.certificate(alias) {
             Ok(Some(der)) => return Ok(Certificate::from_der(&der)?),
-            Ok(None) | Err(keymgr_hsm::HsmError::NoSuchAlias(_)) => {}
+            Ok(None) => KeymgrError::Crypto(format!("no certificate in the keystore for {alias}")),
+            Err(e @ keymgr_hsm::HsmError::NoSuchAlias(_)) => e.into(),
             Err(e) => return Err(e.into()),
-        }
-        match self.stored_states().get(alias).and_then(|r| r.certificate.clone()) {
+        };
+        match self.stored_states()?.states.get(alias).and_then(|r| r.certificate.clone()) {
             Some(pem) => Ok(Certificate::from_pem(pem.as_bytes())?),
-            None => Err(KeymgrError::Crypto(format!("no certificate in the keystore for {alias}"))),
+            None => Err(missing),
         }
     }
 

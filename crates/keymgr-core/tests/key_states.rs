@@ -9,7 +9,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use keymgr_core::{CompromiseRequest, KeyManager, KeyManagerConfig, KeyState, KeymgrError, ManualClock};
+use keymgr_core::{
+    CertificateInHeader, CompromiseRequest, JwsSignRequest, KeyManager, KeyManagerConfig, KeyState,
+    KeymgrError, ManualClock, VerifyRequest,
+};
 use keymgr_db::{Database, StoredKey};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AccessAllowed, AppId, KeyRef, RefId, UtcTime};
@@ -166,20 +169,29 @@ fn states_transitions_rewrap_and_retire(s: &Setup) {
     assert_eq!(km.get_certificate(&reg, &pair).unwrap().alias, third.alias);
     assert_eq!(code(km.decrypt(&reg, &pair, env2.as_bytes(), None, None, "u")), "KER-KMS-423");
     assert_eq!(code(km.rewrap(&reg, &pair, env2.as_bytes(), None, None, "u", false)), "KER-KMS-423");
-    let saved = km.rewrap(&reg, &pair, env2.as_bytes(), None, None, "u", true).unwrap();
-    assert_eq!(&*km.decrypt(&reg, &pair, saved.data.as_bytes(), None, None, "u").unwrap(), b"second packet");
-    // Another replica sees the state too.
-    let replica = KeyManager::new(
-        Database::connect(&s.url, 2).unwrap(),
-        s.keystore.clone(),
-        s.clock.clone(),
-        KeyManagerConfig::default(),
-    );
+    // Accepting a compromised key's envelope still needs the operator's recovery window.
+    assert_eq!(code(km.rewrap(&reg, &pair, env2.as_bytes(), None, None, "u", true)), "KER-KMS-423");
+    // Another replica sees the state too (it checks for changes at every use here; by default
+    // every two seconds).
+    let mut eager = KeyManagerConfig::default();
+    eager.lifecycle.state_check_interval = std::time::Duration::ZERO;
+    let replica =
+        KeyManager::new(Database::connect(&s.url, 2).unwrap(), s.keystore.clone(), s.clock.clone(), eager);
     assert_eq!(code(replica.decrypt(&reg, &pair, env2.as_bytes(), None, None, "u")), "KER-KMS-423");
     // A recovery window lets it decrypt, each use audited.
+    let too_long = km.now().plus(Duration::days(31));
+    assert_eq!(code(km.set_recovery_window(&second.alias, Some(too_long), "x", "custodian")), "KER-KMS-005");
+    assert_eq!(
+        code(km.set_recovery_window(&second.alias, None, &"x".repeat(513), "custodian")),
+        "KER-KMS-005"
+    );
     let until = km.now().plus(Duration::hours(4));
     km.set_recovery_window(&second.alias, Some(until), "re-encrypting the backlog", "custodian").unwrap();
     assert_eq!(&*km.decrypt(&reg, &pair, env2.as_bytes(), None, None, "u").unwrap(), b"second packet");
+    // Inside the window, rewrap takes the envelope only when the caller accepts it.
+    assert_eq!(code(km.rewrap(&reg, &pair, env2.as_bytes(), None, None, "u", false)), "KER-KMS-423");
+    let saved = km.rewrap(&reg, &pair, env2.as_bytes(), None, None, "u", true).unwrap();
+    assert_eq!(&*km.decrypt(&reg, &pair, saved.data.as_bytes(), None, None, "u").unwrap(), b"second packet");
     let log = km.database().audit_log(50).unwrap();
     assert!(log.iter().any(|e| e.action == "compromised_key_used" && e.actor == "u"));
     assert!(
@@ -215,6 +227,29 @@ fn states_transitions_rewrap_and_retire(s: &Setup) {
     assert_eq!(&*km.decrypt(&reg, &pair, saved.data.as_bytes(), None, None, "u").unwrap(), b"second packet");
     assert_eq!(code(km.deactivate_key(&first.alias, "x", "custodian")), "KER-KMS-409");
     assert!(km.retire(true, "custodian").unwrap().candidates.is_empty());
+
+    // A signature by a compromised signing key proves nothing any more, on every replica.
+    let data = keymgr_model::base64::encode(br#"{"id":"4721"}"#);
+    let sign = || {
+        km.jwt_sign(&JwsSignRequest {
+            user: "ida",
+            data: &data,
+            certificate: CertificateInHeader::Leaf,
+            include_payload: true,
+            ..JwsSignRequest::default()
+        })
+        .unwrap()
+    };
+    let verified = |km: &KeyManager, token: &str| {
+        km.jwt_verify(&VerifyRequest { token, ..VerifyRequest::default() }).unwrap().signature_valid
+    };
+    let old_token = sign();
+    assert!(verified(&km, &old_token) && verified(&replica, &old_token));
+    km.compromise(&request(KeyRef::new(app("KERNEL"), reference("SIGN")))).unwrap();
+    assert!(!verified(&km, &old_token));
+    assert!(!verified(&replica, &old_token), "the replica re-read the states");
+    let new_token = sign();
+    assert!(verified(&km, &new_token) && verified(&replica, &new_token));
     let report = km.verify_audit().unwrap();
     assert!(report.problem.is_none(), "{:?}", report.problem);
 }
@@ -342,6 +377,28 @@ fn master_compromise(s: &Setup) {
     assert!(
         log.iter().any(|e| e.action == "key_destroyed" && e.key_alias.as_deref() == Some(&old_master.alias))
     );
+
+    // A run stopped after its last batch, before it recorded the response as finished, is
+    // resumed too: the next run does not compromise the successor.
+    let last_batch = |done: usize, total: usize| {
+        if done == total {
+            panic!("killed after the last batch");
+        }
+    };
+    let killed = catch_unwind(AssertUnwindSafe(|| {
+        km.compromise(&CompromiseRequest { progress: Some(&last_batch), ..request(master_ref.clone()) })
+    }));
+    assert!(killed.is_err());
+    let third = km.get_certificate(&reg, &reference("")).unwrap();
+    assert_ne!(third.alias, new_master.alias);
+    let report = km.compromise(&request(master_ref.clone())).unwrap();
+    assert!(report.resumed && report.key.alias == new_master.alias, "{report:?}");
+    assert_eq!((report.rewrapped, report.remaining), (0, 0));
+    assert_eq!(report.rotated_pairs.len(), 12, "the rotation the stopped run did not reach");
+    assert_eq!(km.get_certificate(&reg, &reference("")).unwrap().alias, third.alias);
+    // Finished now: the next run would compromise the current master.
+    let next = km.compromise(&CompromiseRequest { dry_run: true, ..request(master_ref.clone()) }).unwrap();
+    assert_eq!(next.key.alias, third.alias);
 }
 
 #[test]

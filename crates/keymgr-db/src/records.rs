@@ -41,6 +41,8 @@ pub struct KeyStateRecord {
     pub state: keymgr_model::KeyState,
     /// Why (the operator's words).
     pub reason: Option<String>,
+    /// For a compromised key: whether its compromise response finished.
+    pub response_complete: bool,
     /// Until when a compromised key may still decrypt (each use audited).
     pub recovery_until: Option<UtcTime>,
     /// The certificate (PEM) of a destroyed keystore key, kept as its tombstone.

@@ -146,10 +146,18 @@ diesel::table! {
         key_alias -> Varchar,
         state -> Varchar,
         reason -> Nullable<Varchar>,
+        response_complete -> Bool,
         recovery_until -> Nullable<Timestamp>,
         certificate_data -> Nullable<Varchar>,
         upd_by -> Varchar,
         upd_dtimes -> Timestamp,
+    }
+}
+
+diesel::table! {
+    keymgr_key_state_version (id) {
+        id -> Integer,
+        version -> BigInt,
     }
 }
 

@@ -276,7 +276,7 @@ pub fn rewrap_batch(
                 index,
                 result: None,
                 error_code: Some(e.code()),
-                message: Some(e.to_string()),
+                message: Some(e.public_message()),
             },
         });
     }

@@ -54,6 +54,13 @@ async fn compromise_rewrap_states_and_retire() {
     let (_, code) = api.error("POST", "/rewrap", Some(READER), Some(wrap(rewrap.clone()))).await;
     assert_eq!(code, "KER-KMS-423");
     rewrap["acceptCompromised"] = json!(true);
+    let (_, code) = api.error("POST", "/rewrap", Some(READER), Some(wrap(rewrap.clone()))).await;
+    assert_eq!(code, "KER-KMS-423", "accepting needs the operator's recovery window");
+    // A recovery window through PUT /keyState; decrypt and an accepting rewrap work inside it.
+    let path = format!("/keyState/{alias}");
+    let opened =
+        api.ok("PUT", &path, json!({"state": "compromised", "recoveryHours": 2, "reason": "backlog"})).await;
+    assert!(opened["recoveryUntil"].is_string());
     let out = api.ok("POST", "/rewrap", rewrap.clone()).await;
     assert_eq!((out["changed"].as_bool(), out["fromKeyState"].as_str()), (Some(true), Some("compromised")));
     decrypt["data"] = out["data"].clone();
@@ -72,11 +79,6 @@ async fn compromise_rewrap_states_and_retire() {
     assert_eq!(answered["items"][1]["errorCode"], "KER-CRY-003");
     assert_eq!(answered["items"][2]["errorCode"], "KER-KMS-024");
 
-    // A recovery window through PUT /keyState; decrypt works inside it.
-    let path = format!("/keyState/{alias}");
-    let opened =
-        api.ok("PUT", &path, json!({"state": "compromised", "recoveryHours": 2, "reason": "backlog"})).await;
-    assert!(opened["recoveryUntil"].is_string());
     decrypt["data"] = json!(env);
     assert_eq!(api.ok("POST", "/decrypt", decrypt.clone()).await["data"], json!(b64(b"first packet")));
     let (_, code) = api

@@ -97,7 +97,10 @@ impl KeyManager {
     /// nothing changes and the report says what would.
     pub fn compromise(&self, request: &CompromiseRequest<'_>) -> Result<CompromiseReport, KeymgrError> {
         let key = self.compromise_target(request)?;
-        let state_before = self.key_state(&key);
+        let state_before = match self.db.key_state(&key.alias)? {
+            Some(r) => r.state,
+            None => super::lifecycle::dated_state(&key, self.clock.now()),
+        };
         if state_before == KeyState::Destroyed {
             return Err(KeymgrError::StateTransitionNotAllowed(format!("{} is destroyed", key.alias)));
         }
@@ -111,7 +114,7 @@ impl KeyManager {
         }
         let resumed = state_before == KeyState::Compromised;
         let all = self.db.all_aliases()?;
-        let children = self.all_live_children(&key.alias)?;
+        let children = self.live_children_of(&key.alias)?;
         let exposed_keys = self.keys_it_certified_in_database(&key, &all)?;
         let mut exposed: BTreeMap<String, (KeyRef, usize)> = BTreeMap::new();
         for a in &exposed_keys {
@@ -124,13 +127,13 @@ impl KeyManager {
             dry_run: request.dry_run,
             resumed,
             successor: None,
-            children_before: children.len(),
+            children_before: children,
             rewrapped: 0,
-            remaining: children.len(),
+            remaining: children,
             failed: Vec::new(),
             exposed_pairs: exposed.into_values().collect(),
             rotated_pairs: Vec::new(),
-            complete: children.is_empty() && dependents.is_empty(),
+            complete: children == 0 && dependents.is_empty(),
             dependents,
         };
         if request.dry_run {
@@ -150,21 +153,24 @@ impl KeyManager {
         }
         self.drop_private_key_caches(&key.alias);
         let successor = self.successor_of(&key)?;
-        if !children.is_empty() {
+        if children > 0 {
             let master = self.current_hsm_key(&key.key_ref, false)?;
             self.rewrap_children_of(&key, &master.alias.alias, &master.certificate, request, &mut report)?;
         }
         if request.rotate_children {
             report.rotated_pairs = self.rotate_pairs(&report.exposed_pairs, &exposed_keys, &request.who)?;
         }
-        report.remaining = self.all_live_children(&key.alias)?.len();
+        report.remaining = self.live_children_of(&key.alias)?;
         report.complete = report.remaining == 0 && report.dependents.is_empty();
         report.successor = Some(successor);
+        if report.remaining == 0 && report.failed.is_empty() {
+            self.finish_compromise_response(&key, &request.who)?;
+        }
         Ok(report)
     }
 
     /// The key a compromise request names: its alias; else the pair's compromised key whose
-    /// children are not all re-wrapped yet (a response to finish); else the current key.
+    /// response did not finish (a run that stopped); else the current key.
     fn compromise_target(&self, request: &CompromiseRequest<'_>) -> Result<KeyAlias, KeymgrError> {
         let key_ref = &request.key_ref;
         if let Some(alias) = &request.alias {
@@ -177,11 +183,14 @@ impl KeyManager {
             }
             return Ok(key);
         }
+        // Read from the database, not the cached states: a response another process began
+        // a moment ago must be found.
         let aliases = self.db.aliases_for(key_ref)?;
-        let states = self.stored_states();
         for a in aliases.iter().rev() {
-            if states.get(&a.alias).is_some_and(|r| r.state == KeyState::Compromised)
-                && !self.db.live_children(&a.alias, None, 1)?.is_empty()
+            if self
+                .db
+                .key_state(&a.alias)?
+                .is_some_and(|r| r.state == KeyState::Compromised && !r.response_complete)
             {
                 return Ok(a.clone());
             }
@@ -206,17 +215,9 @@ impl KeyManager {
         Ok(current.alias.clone())
     }
 
-    /// Every live child of `master` (keys it wraps that hold a private key), paged.
-    fn all_live_children(&self, master: &str) -> Result<Vec<StoredKey>, KeymgrError> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.db.live_children(master, after.as_deref(), 1000)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.alias.clone());
-            out.extend(page);
-        }
-        Ok(out)
+    /// How many live keys `master` wraps.
+    fn live_children_of(&self, master: &str) -> Result<usize, KeymgrError> {
+        Ok(usize::try_from(self.db.count_live_children(master)?).unwrap_or(usize::MAX))
     }
 
     /// Re-wraps the children of the compromised `key` for the master `new_alias` (whose
@@ -339,9 +340,9 @@ impl KeyManager {
         let Ok(cert) = self.certificate_of(key) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         if key.key_ref.tier().in_hsm() {
-            let states = self.stored_states();
+            let states = self.stored_states()?;
             for other in all.iter().filter(|a| a.alias != key.alias && a.key_ref.tier().in_hsm()) {
-                if states.get(&other.alias).is_some_and(|r| r.state == KeyState::Destroyed) {
+                if states.states.get(&other.alias).is_some_and(|r| r.state == KeyState::Destroyed) {
                     continue;
                 }
                 if let Ok(c) = self.hsm_certificate(&other.alias)

@@ -15,12 +15,12 @@
 //!
 //! [`LifecycleSettings::state_check_interval`]: super::config::LifecycleSettings
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use keymgr_db::{AuditEntry, KeyStateRecord};
-use keymgr_model::{KeyAlias, KeyRef, KeyState, UtcTime};
+use keymgr_model::{KeyAlias, KeyRef, KeyState, Thumbprint, UtcTime};
 
 use super::{EXPIRE_NOW, KeyManager};
 use crate::KeymgrError;
@@ -63,20 +63,27 @@ pub struct KeyStatus {
 /// What opening data with a compromised key needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum IfCompromised {
-    /// An operator's recovery window (`/decrypt`, `/jwtDecrypt`).
+    /// An operator's recovery window (`/decrypt`, `/jwtDecrypt`, `/rewrap` with
+    /// `acceptCompromised`).
     RecoveryWindow,
-    /// Nothing: the caller accepted it (`/rewrap` with `acceptCompromised`).
-    Accept,
-    /// Never (`/rewrap` without it).
+    /// Never (`/rewrap` without `acceptCompromised`).
     Refuse,
 }
 
-/// The stored states as last read, and when they were checked.
+/// The stored states as last read: by alias, and the thumbprints of the compromised keys (so a
+/// signature check can refuse one without a query).
+#[derive(Default)]
+pub(super) struct StateSnapshot {
+    pub states: HashMap<String, KeyStateRecord>,
+    pub compromised: HashSet<Thumbprint>,
+}
+
+/// The snapshot, its version (`None` until a first read succeeded) and when it was checked.
 #[derive(Default)]
 pub(super) struct StateCache {
     checked: Option<Instant>,
-    stamp: (i64, Option<UtcTime>),
-    states: Arc<HashMap<String, KeyStateRecord>>,
+    version: Option<i64>,
+    snapshot: Arc<StateSnapshot>,
 }
 
 /// What a state change writes besides the state: why, who, a recovery window, a tombstone.
@@ -88,68 +95,97 @@ pub(super) struct StateChange<'a> {
     pub certificate: Option<String>,
 }
 
+/// Longest reason kept with a state (the column holds 1,024 characters).
+const MAX_REASON_CHARS: usize = 512;
+
+/// Longest recovery window an operator may open at once.
+pub const MAX_RECOVERY_WINDOW: time::Duration = time::Duration::days(30);
+
 impl KeyManager {
-    /// The stored states, re-read when the check interval passed and another manager changed
-    /// them. A database failure keeps the last copy (and tries again at the next call).
-    pub(super) fn stored_states(&self) -> Arc<HashMap<String, KeyStateRecord>> {
+    /// The stored states, re-read when the check interval passed and their version moved
+    /// (another manager changed them). Fails closed: until one read succeeded, a database
+    /// failure is an error, never an empty set; after that the last copy serves until the
+    /// next check.
+    pub(super) fn stored_states(&self) -> Result<Arc<StateSnapshot>, KeymgrError> {
         let interval = self.config.lifecycle.state_check_interval;
-        let (due, last_stamp, states) = {
+        let (due, known, snapshot) = {
             let mut cache = self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let due = cache.checked.is_none_or(|at| at.elapsed() >= interval);
+            let due = cache.version.is_none() || cache.checked.is_none_or(|at| at.elapsed() >= interval);
             if due {
                 // Claim the check, so that concurrent callers use the copy meanwhile.
                 cache.checked = Some(Instant::now());
             }
-            (due, cache.stamp, Arc::clone(&cache.states))
+            (due, cache.version, Arc::clone(&cache.snapshot))
         };
         if !due {
-            return states;
+            return Ok(snapshot);
         }
-        let Ok(stamp) = self.db.key_state_stamp() else {
-            self.invalidate_states();
-            return states;
-        };
-        if stamp == last_stamp {
-            return states;
-        }
-        match self.db.key_states() {
-            Ok(rows) => {
-                let fresh: Arc<HashMap<String, KeyStateRecord>> =
-                    Arc::new(rows.into_iter().map(|r| (r.alias.clone(), r)).collect());
-                self.store_states(stamp, Arc::clone(&fresh));
-                fresh
+        let loaded = self.db.key_state_version().and_then(|version| {
+            if Some(version) == known {
+                return Ok(None);
             }
-            Err(_) => {
-                self.invalidate_states();
-                states
+            // The version is read first: a change in between makes the next check re-read.
+            Ok(Some((version, self.db.key_states()?)))
+        });
+        match loaded {
+            Ok(None) => Ok(snapshot),
+            Ok(Some((version, rows))) => {
+                let mut fresh = StateSnapshot::default();
+                for r in rows {
+                    if r.state == KeyState::Compromised
+                        && let Some(t) = self.db.alias(&r.alias)?.and_then(|a| a.thumbprint)
+                    {
+                        fresh.compromised.insert(t);
+                    }
+                    fresh.states.insert(r.alias.clone(), r);
+                }
+                let fresh = Arc::new(fresh);
+                let mut cache = self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.version = Some(version);
+                cache.snapshot = Arc::clone(&fresh);
+                Ok(fresh)
+            }
+            Err(e) => {
+                let mut cache = self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.checked = None;
+                match cache.version {
+                    Some(_) => Ok(snapshot),
+                    None => Err(e.into()),
+                }
             }
         }
-    }
-
-    fn store_states(&self, stamp: (i64, Option<UtcTime>), states: Arc<HashMap<String, KeyStateRecord>>) {
-        let mut cache = self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.stamp = stamp;
-        cache.states = states;
     }
 
     /// Makes the next [`Self::stored_states`] re-read the table.
     pub(super) fn invalidate_states(&self) {
         let mut cache = self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         cache.checked = None;
-        cache.stamp = (-1, None);
+        if cache.version.is_some() {
+            cache.version = Some(-1);
+        }
     }
 
-    /// Whether new data may be sealed or signed with `alias`: it has no stored state.
+    /// Whether new data may be sealed or signed with `alias`: it has no stored state (and the
+    /// states could be read).
     pub(super) fn usable_for_new_data(&self, alias: &str) -> bool {
-        !self.stored_states().contains_key(alias)
+        self.stored_states().is_ok_and(|s| !s.states.contains_key(alias))
+    }
+
+    /// Whether `certificate` is the certificate of one of this manager's keys that is
+    /// compromised: a signature under it proves nothing.
+    pub(super) fn is_compromised_certificate(
+        &self,
+        certificate: &keymgr_crypto::Certificate,
+    ) -> Result<bool, KeymgrError> {
+        Ok(self.stored_states()?.compromised.contains(&certificate.thumbprint()))
     }
 
     /// The state of `key` now.
-    pub fn key_state(&self, key: &KeyAlias) -> KeyState {
-        match self.stored_states().get(&key.alias) {
+    pub fn key_state(&self, key: &KeyAlias) -> Result<KeyState, KeymgrError> {
+        Ok(match self.stored_states()?.states.get(&key.alias) {
             Some(r) => r.state,
             None => dated_state(key, self.clock.now()),
-        }
+        })
     }
 
     /// The keys of `key_ref` (every key when `None`) with their states, in generation order.
@@ -158,12 +194,12 @@ impl KeyManager {
             Some(r) => self.db.aliases_for(r)?,
             None => self.db.all_aliases()?,
         };
-        let stored = self.stored_states();
+        let stored = self.stored_states()?;
         let now = self.clock.now();
         Ok(keys
             .into_iter()
             .map(|key| {
-                let record = stored.get(&key.alias).cloned();
+                let record = stored.states.get(&key.alias).cloned();
                 let state = record.as_ref().map_or_else(|| dated_state(&key, now), |r| r.state);
                 KeyStatus { key, state, record }
             })
@@ -171,9 +207,9 @@ impl KeyManager {
     }
 
     /// Refuses to open data with `key` when it is destroyed (`KER-KMS-410`), or compromised
-    /// (`KER-KMS-423`) unless `if_compromised` lets it: inside the operator's recovery window,
-    /// or because the caller accepted it (rewrap). Such a use is audited with `user` and
-    /// `purpose`. Answers the key's state.
+    /// (`KER-KMS-423`) unless `if_compromised` is [`IfCompromised::RecoveryWindow`] and the
+    /// operator's window is open; such a use is audited with `user` and `purpose`. Answers
+    /// the key's state.
     pub(super) fn admit_decrypt(
         &self,
         key: &KeyAlias,
@@ -181,17 +217,16 @@ impl KeyManager {
         purpose: &str,
         if_compromised: IfCompromised,
     ) -> Result<KeyState, KeymgrError> {
-        let stored = self.stored_states();
-        let Some(record) = stored.get(&key.alias) else { return Ok(dated_state(key, self.clock.now())) };
+        let stored = self.stored_states()?;
+        let Some(record) = stored.states.get(&key.alias) else {
+            return Ok(dated_state(key, self.clock.now()));
+        };
         match record.state {
             KeyState::Destroyed => Err(KeymgrError::KeyDestroyed),
             KeyState::Compromised => {
                 let now = self.clock.now();
-                let why = match (if_compromised, record.recovery_until) {
-                    (IfCompromised::Accept, _) => "accepted by the caller".to_owned(),
-                    (IfCompromised::RecoveryWindow, Some(until)) if now < until => {
-                        format!("in the recovery window until {until}")
-                    }
+                let until = match (if_compromised, record.recovery_until) {
+                    (IfCompromised::RecoveryWindow, Some(until)) if now < until => until,
                     _ => return Err(KeymgrError::KeyCompromised),
                 };
                 self.db.append_audit(&AuditEntry {
@@ -201,7 +236,7 @@ impl KeyManager {
                     app_id: Some(key.key_ref.app.to_string()),
                     ref_id: Some(key.key_ref.reference.to_string()),
                     key_alias: Some(key.alias.clone()),
-                    detail: Some(format!("{purpose}, {why}")),
+                    detail: Some(format!("{purpose} in the recovery window until {until}")),
                 })?;
                 Ok(KeyState::Compromised)
             }
@@ -219,12 +254,23 @@ impl KeyManager {
         change: StateChange<'_>,
     ) -> Result<KeyState, KeymgrError> {
         let now = self.clock.now();
+        if change.reason.chars().count() > MAX_REASON_CHARS {
+            return Err(KeymgrError::InvalidRequest(format!(
+                "the reason is longer than {MAX_REASON_CHARS} characters"
+            )));
+        }
+        if let Some(until) = change.recovery_until
+            && (until <= now || now.plus(MAX_RECOVERY_WINDOW) < until)
+        {
+            return Err(KeymgrError::InvalidRequest("a recovery window ends within 30 days from now".into()));
+        }
         let result = self.db.with_generation_lock(&key.key_ref, |tx| {
             let current = tx.aliases_for(&key.key_ref)?.into_iter().find(|a| a.alias == key.alias);
             let Some(current) = current else {
                 return Err(KeymgrError::NoUniqueAlias(format!("no key {}", key.alias)));
             };
-            let from = tx.key_state(&key.alias)?.map_or_else(|| dated_state(&current, now), |r| r.state);
+            let stored = tx.key_state(&key.alias)?;
+            let from = stored.as_ref().map_or_else(|| dated_state(&current, now), |r| r.state);
             if !transition_allowed(from, change.to) {
                 return Err(KeymgrError::StateTransitionNotAllowed(format!(
                     "{} is {from}; it cannot become {}",
@@ -239,6 +285,11 @@ impl KeyManager {
                 alias: key.alias.clone(),
                 state: change.to,
                 reason: Some(change.reason.to_owned()).filter(|r| !r.trim().is_empty()),
+                // A recovery window opened on a compromised key keeps its response's progress.
+                response_complete: change.to == KeyState::Compromised
+                    && stored
+                        .as_ref()
+                        .is_some_and(|r| r.state == KeyState::Compromised && r.response_complete),
                 recovery_until: change.recovery_until,
                 certificate: change.certificate,
                 updated_by: change.who.to_owned(),
@@ -249,6 +300,26 @@ impl KeyManager {
             Ok(from)
         });
         self.forget_pair(&key.key_ref);
+        self.invalidate_states();
+        result
+    }
+
+    /// Records that the compromise response of `key` finished (every key it wrapped
+    /// re-wrapped, the pairs it certified rotated as asked), so the next response for the pair
+    /// starts a new one instead of resuming this one.
+    pub(super) fn finish_compromise_response(&self, key: &KeyAlias, who: &str) -> Result<(), KeymgrError> {
+        let now = self.clock.now();
+        let result = self.db.with_generation_lock(&key.key_ref, |tx| {
+            let Some(mut record) = tx.key_state(&key.alias)? else { return Ok(()) };
+            if record.state != KeyState::Compromised || record.response_complete {
+                return Ok(());
+            }
+            record.response_complete = true;
+            record.updated_by = who.to_owned();
+            record.updated_at = now;
+            let pair = (Some(key.key_ref.app.to_string()), Some(key.key_ref.reference.to_string()));
+            tx.put_key_state(&record, KeyState::Compromised, pair).map_err(KeymgrError::from)
+        });
         self.invalidate_states();
         result
     }
@@ -273,7 +344,7 @@ impl KeyManager {
         who: &str,
     ) -> Result<(), KeymgrError> {
         let key = self.key_by_alias(alias)?;
-        if self.key_state(&key) != KeyState::Compromised {
+        if self.key_state(&key)? != KeyState::Compromised {
             return Err(KeymgrError::StateTransitionNotAllowed(format!(
                 "{alias} is not compromised; only a compromised key has a recovery window"
             )));

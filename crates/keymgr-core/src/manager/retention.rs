@@ -79,6 +79,9 @@ impl KeyManager {
         if days > 36_500 {
             return Err(KeymgrError::InvalidRequest("retention over 100 years".into()));
         }
+        if reason.is_some_and(|r| r.chars().count() > 512) {
+            return Err(KeymgrError::InvalidRequest("the reason is longer than 512 characters".into()));
+        }
         Ok(self.db.set_retention(app.as_str(), days, who, reason)?)
     }
 
@@ -92,7 +95,8 @@ impl KeyManager {
         let retention = self.retention_table()?;
         let default_days = self.config.lifecycle.default_retention_days;
         let all = self.db.all_aliases()?;
-        let states = self.stored_states();
+        let snapshot = self.stored_states()?;
+        let states = &snapshot.states;
         let children = self.db.live_children_counts()?;
         let mut by_pair: HashMap<String, Vec<KeyAlias>> = HashMap::new();
         for a in &all {
@@ -151,7 +155,7 @@ impl KeyManager {
                 }
             }
             if key.key_ref.tier() == KeyTier::Root {
-                let live = self.live_keys_certified_by(key, &all, &states)?;
+                let live = self.live_keys_certified_by(key, &all, states)?;
                 if live > 0 {
                     report.kept.push((key.clone(), format!("certified {live} live keystore keys")));
                     continue;
@@ -200,42 +204,70 @@ impl KeyManager {
         Ok(live)
     }
 
-    /// Destroys one key: a database key is shredded with its state in one transaction; a
-    /// keystore key's state (with its certificate as tombstone) is written first and its
-    /// objects removed after, so a run stopped between the two leaves a leftover that the
-    /// next run removes.
+    /// Destroys one key under its pair's lock, checking again what the plan checked (not the
+    /// pair's current key, not destroyed meanwhile, wrapping no live key): a database key is
+    /// shredded with its state in one transaction; a keystore key's state (with its certificate
+    /// as tombstone) is committed first and its objects removed after, so a run stopped between
+    /// the two leaves a leftover that the next run removes.
     fn destroy_key(&self, candidate: &RetireCandidate, who: &str) -> Result<(), KeymgrError> {
         let key = &candidate.key;
-        let pair = (Some(key.key_ref.app.to_string()), Some(key.key_ref.reference.to_string()));
-        let now = self.clock.now();
         if candidate.leftover {
             self.keystore.destroy(&key.alias)?;
             return Ok(());
         }
-        if !transition_allowed(candidate.state, KeyState::Destroyed) {
-            return Err(KeymgrError::StateTransitionNotAllowed(format!(
-                "{} is {}",
-                key.alias, candidate.state
-            )));
-        }
-        let mut record = KeyStateRecord {
-            alias: key.alias.clone(),
-            state: KeyState::Destroyed,
-            reason: Some(format!("retention ended {}", candidate.retained_until)),
-            recovery_until: None,
-            certificate: None,
-            updated_by: who.to_owned(),
-            updated_at: now,
-        };
-        if candidate.holder == "database" {
-            self.db.shred_stored_key(&record, candidate.state, pair)?;
-            self.drop_private_key_caches(&key.alias);
+        let pre = self.pre_expire(&key.key_ref)?;
+        let tombstone = if candidate.holder == "keystore" {
+            Some(self.hsm_certificate(&key.alias)?.to_pem())
         } else {
-            record.certificate = Some(self.hsm_certificate(&key.alias)?.to_pem());
-            self.db.put_key_state(&record, candidate.state, pair)?;
+            None
+        };
+        let result = self.db.with_generation_lock(&key.key_ref, |tx| {
+            let now = self.clock.now();
+            let aliases = tx.aliases_for(&key.key_ref)?;
+            let current = aliases
+                .iter()
+                .find(|a| a.alias == key.alias)
+                .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key {}", key.alias)))?;
+            if matches!(decide(&aliases, now, pre), Decision::Use(ref a) if a.alias == key.alias) {
+                return Err(KeymgrError::StateTransitionNotAllowed(format!(
+                    "{} is current again",
+                    key.alias
+                )));
+            }
+            let from = tx
+                .key_state(&key.alias)?
+                .map_or_else(|| super::lifecycle::dated_state(current, now), |r| r.state);
+            if !transition_allowed(from, KeyState::Destroyed) {
+                return Err(KeymgrError::StateTransitionNotAllowed(format!("{} is {from}", key.alias)));
+            }
+            if tx.count_live_children(&key.alias)? > 0 {
+                return Err(KeymgrError::StateTransitionNotAllowed(format!("{} wraps live keys", key.alias)));
+            }
+            let record = KeyStateRecord {
+                alias: key.alias.clone(),
+                state: KeyState::Destroyed,
+                reason: Some(format!("retention ended {}", candidate.retained_until)),
+                response_complete: false,
+                recovery_until: None,
+                certificate: tombstone.clone(),
+                updated_by: who.to_owned(),
+                updated_at: now,
+            };
+            let pair = (Some(key.key_ref.app.to_string()), Some(key.key_ref.reference.to_string()));
+            if tombstone.is_some() {
+                tx.put_key_state(&record, from, pair)?;
+            } else {
+                tx.shred_stored_key(&record, from, pair)?;
+            }
+            Ok(())
+        });
+        self.forget_pair(&key.key_ref);
+        self.drop_private_key_caches(&key.alias);
+        self.invalidate_states();
+        result?;
+        if tombstone.is_some() {
             self.keystore.destroy(&key.alias)?;
         }
-        self.forget_pair(&key.key_ref);
         Ok(())
     }
 }

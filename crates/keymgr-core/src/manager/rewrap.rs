@@ -31,8 +31,8 @@ pub struct RewrapOutcome {
 impl KeyManager {
     /// Re-seals the envelope `text` (base64) of (app, ref) to the pair's current key. The
     /// rules of [`Self::decrypt`] apply (access, thumbprint scope, tag); a destroyed key is
-    /// `KER-KMS-410`; a compromised key is `KER-KMS-423` unless `accept_compromised`, in which
-    /// case the use is audited. `salt` and `aad` are the ones the envelope was sealed with. An
+    /// `KER-KMS-410`; a compromised key is `KER-KMS-423` unless `accept_compromised` and the
+    /// operator opened its recovery window (the use is then audited). `salt` and `aad` are the ones the envelope was sealed with. An
     /// envelope of the current key comes back unchanged, once its tag has checked.
     #[allow(clippy::too_many_arguments)]
     pub fn rewrap(
@@ -45,7 +45,8 @@ impl KeyManager {
         user: &str,
         accept_compromised: bool,
     ) -> Result<RewrapOutcome, KeymgrError> {
-        let if_compromised = if accept_compromised { IfCompromised::Accept } else { IfCompromised::Refuse };
+        let if_compromised =
+            if accept_compromised { IfCompromised::RecoveryWindow } else { IfCompromised::Refuse };
         let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "rewrap" };
         let opened = self.open_envelope(&request, if_compromised)?;
         let current = self.encryption_key(app, reference)?;

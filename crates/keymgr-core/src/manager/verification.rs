@@ -79,8 +79,8 @@ pub struct VerifyResult {
 
 impl KeyManager {
     /// The deprecated `/validate`: whether `signature` (a detached JWS of `/sign`) holds over
-    /// `data` with a `KERNEL`/`SIGN` key valid at `at` (the current key too). `KER-CSS-101`
-    /// when none does.
+    /// `data` with a `KERNEL`/`SIGN` key valid at `at` (the current key too), never a
+    /// compromised one. `KER-CSS-101` when none does.
     pub fn validate_legacy(&self, signature: &str, data: &str, at: UtcTime) -> Result<(), KeymgrError> {
         let key_ref = KeyRef::new(AppId::new(WellKnown::KERNEL_APP)?, RefId::new(WellKnown::SIGN_REF)?);
         let max = self.config.signing.max_token_len;
@@ -93,6 +93,9 @@ impl KeyManager {
         if let Ok(current) = self.current_hsm_key(&key_ref, false) {
             candidates.push(current.certificate.clone());
         }
+        // Whoever holds a compromised key can sign anything with any timestamp.
+        let states = self.stored_states()?;
+        candidates.retain(|c| !states.compromised.contains(&c.thumbprint()));
         let holds = |cert: &Certificate| {
             let key = VerifyingKey::from_spki(cert.spki_der()).ok()?;
             jws::verify(signature, Some(data.as_bytes()), &key, max).ok().map(|v| v.signature_valid)
@@ -108,7 +111,8 @@ impl KeyManager {
     /// must be the request's PEM when one is given), else the request's PEM, else the current
     /// certificate of (app, ref) (`KERNEL`/`SIGN` for a blank application); an `x5t#S256` must
     /// be its thumbprint, and it must be valid now (`KER-JWS-107`). A signature that does not
-    /// hold is `signature_valid: false`; a token that cannot be read is `KER-JWS-106`, a
+    /// hold, or one by a compromised key of this manager, is `signature_valid: false`; a
+    /// token that cannot be read is `KER-JWS-106`, a
     /// refused algorithm `KER-JWS-105`. `x5c` only says which key signed: whether that key
     /// is trusted is `trust` (partner trust store), not `signature_valid`.
     pub fn jwt_verify(&self, request: &VerifyRequest<'_>) -> Result<VerifyResult, KeymgrError> {
@@ -176,6 +180,8 @@ impl KeyManager {
             ),
         };
         let verified = jws::verify(token, detached.as_deref(), &key, max).map_err(verify_error)?;
+        // A signature by one of this manager's compromised keys proves nothing.
+        let signature_valid = verified.signature_valid && !self.is_compromised_certificate(&certificate)?;
         let trust = match (request.validate_trust, request.domain.map(str::trim).filter(|d| !d.is_empty())) {
             (false, _) => TrustStatus::NotVerified,
             (true, None) => TrustStatus::NotVerifiedNoDomain,
@@ -191,7 +197,7 @@ impl KeyManager {
                 }
             }
         };
-        Ok(VerifyResult { signature_valid: verified.signature_valid, trust })
+        Ok(VerifyResult { signature_valid, trust })
     }
 
     /// The current certificate of (app, ref) for verification: `KERNEL`/`SIGN` for a blank

@@ -14,15 +14,24 @@ use super::{Database, Locked, now};
 use crate::DbError;
 use crate::connection::AnyConnection;
 use crate::records::{AuditEntry, KeyStateRecord, Rewrapped, StoredKey};
-use crate::schema::{key_store, keymgr_key_state, keymgr_retention_policy};
+use crate::schema::{key_store, keymgr_key_state, keymgr_key_state_version, keymgr_retention_policy};
 
-type StateRow =
-    (String, String, Option<String>, Option<PrimitiveDateTime>, Option<String>, String, PrimitiveDateTime);
+type StateRow = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<PrimitiveDateTime>,
+    Option<String>,
+    String,
+    PrimitiveDateTime,
+);
 
 fn state_columns() -> (
     keymgr_key_state::key_alias,
     keymgr_key_state::state,
     keymgr_key_state::reason,
+    keymgr_key_state::response_complete,
     keymgr_key_state::recovery_until,
     keymgr_key_state::certificate_data,
     keymgr_key_state::upd_by,
@@ -32,6 +41,7 @@ fn state_columns() -> (
         keymgr_key_state::key_alias,
         keymgr_key_state::state,
         keymgr_key_state::reason,
+        keymgr_key_state::response_complete,
         keymgr_key_state::recovery_until,
         keymgr_key_state::certificate_data,
         keymgr_key_state::upd_by,
@@ -40,7 +50,7 @@ fn state_columns() -> (
 }
 
 fn decode_state(row: StateRow) -> Result<KeyStateRecord, DbError> {
-    let (alias, state, reason, recovery_until, certificate, updated_by, updated_at) = row;
+    let (alias, state, reason, response_complete, recovery_until, certificate, updated_by, updated_at) = row;
     let state = state.parse::<KeyState>().map_err(|e| DbError::BadRow {
         table: "keymgr_key_state",
         id: alias.clone(),
@@ -50,6 +60,7 @@ fn decode_state(row: StateRow) -> Result<KeyStateRecord, DbError> {
         alias,
         state,
         reason,
+        response_complete,
         recovery_until: recovery_until.map(UtcTime::from_primitive),
         certificate,
         updated_by,
@@ -66,6 +77,44 @@ fn key_state(conn: &mut AnyConnection, alias: &str) -> Result<Option<KeyStateRec
     row.map(decode_state).transpose()
 }
 
+/// Moves the states' version on, in the caller's transaction.
+fn bump_state_version(conn: &mut AnyConnection) -> Result<(), DbError> {
+    diesel::update(keymgr_key_state_version::table.filter(keymgr_key_state_version::id.eq(1)))
+        .set(keymgr_key_state_version::version.eq(keymgr_key_state_version::version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn count_live_children(conn: &mut AnyConnection, master_alias: &str) -> Result<i64, DbError> {
+    Ok(key_store::table
+        .filter(key_store::master_key.eq(master_alias))
+        .filter(key_store::private_key.ne(StoredKey::NO_PRIVATE_KEY))
+        .filter(key_store::private_key.ne(StoredKey::DESTROYED))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Overwrites a stored key's wrapped private key and stores `record` (destroyed), in the
+/// caller's transaction.
+fn shred_stored_key(
+    conn: &mut AnyConnection,
+    record: &KeyStateRecord,
+    from: KeyState,
+    key: (Option<String>, Option<String>),
+) -> Result<(), DbError> {
+    let changed = diesel::update(key_store::table.filter(key_store::id.eq(&record.alias)))
+        .set((
+            key_store::private_key.eq(StoredKey::DESTROYED),
+            key_store::upd_by.eq(&record.updated_by),
+            key_store::upd_dtimes.eq(record.updated_at.to_primitive()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound { table: "key_store", id: record.alias.clone() });
+    }
+    put_key_state(conn, record, from, key)
+}
+
 /// Writes `record` over the key's stored state, with an audit row saying from what.
 fn put_key_state(
     conn: &mut AnyConnection,
@@ -76,6 +125,7 @@ fn put_key_state(
     let values = (
         keymgr_key_state::state.eq(record.state.as_str()),
         keymgr_key_state::reason.eq(&record.reason),
+        keymgr_key_state::response_complete.eq(record.response_complete),
         keymgr_key_state::recovery_until.eq(record.recovery_until.map(|t| t.to_primitive())),
         keymgr_key_state::certificate_data.eq(&record.certificate),
         keymgr_key_state::upd_by.eq(&record.updated_by),
@@ -90,7 +140,11 @@ fn put_key_state(
             .values((keymgr_key_state::key_alias.eq(&record.alias), values))
             .execute(conn)?;
     }
+    bump_state_version(conn)?;
     let mut detail = format!("{from} -> {}", record.state);
+    if record.state == KeyState::Compromised && record.response_complete {
+        detail.push_str("; compromise response complete");
+    }
     if let Some(until) = record.recovery_until {
         detail.push_str(&format!("; recovery decrypts allowed until {until}"));
     }
@@ -129,6 +183,21 @@ impl Locked<'_> {
         put_key_state(self.conn, record, from, key)
     }
 
+    /// How many live keys `master_alias` wraps, read in the locked transaction.
+    pub fn count_live_children(&mut self, master_alias: &str) -> Result<i64, DbError> {
+        count_live_children(self.conn, master_alias)
+    }
+
+    /// Crypto-shreds a stored key and stores its destroyed state, in the locked transaction.
+    pub fn shred_stored_key(
+        &mut self,
+        record: &KeyStateRecord,
+        from: KeyState,
+        key: (Option<String>, Option<String>),
+    ) -> Result<(), DbError> {
+        shred_stored_key(self.conn, record, from, key)
+    }
+
     /// The stored state of the master `master_alias`, read so that a concurrent change of it
     /// is either committed before (and seen) or waits for this transaction: on PostgreSQL the
     /// master's `key_alias` row is locked for share, which a compromise's update of that row
@@ -158,13 +227,18 @@ impl Database {
         rows.into_iter().map(decode_state).collect()
     }
 
-    /// A cheap fingerprint of `keymgr_key_state` (row count and latest change), so that a
-    /// cached copy is reloaded only when another replica changed it.
-    pub fn key_state_stamp(&self) -> Result<(i64, Option<UtcTime>), DbError> {
-        let (count, latest): (i64, Option<PrimitiveDateTime>) = keymgr_key_state::table
-            .select((diesel::dsl::count_star(), diesel::dsl::max(keymgr_key_state::upd_dtimes)))
-            .first(&mut *self.conn()?)?;
-        Ok((count, latest.map(UtcTime::from_primitive)))
+    /// The version of `keymgr_key_state`: bumped in the transaction of every change, so a
+    /// cached copy is re-read only when another replica changed it.
+    pub fn key_state_version(&self) -> Result<i64, DbError> {
+        Ok(keymgr_key_state_version::table
+            .filter(keymgr_key_state_version::id.eq(1))
+            .select(keymgr_key_state_version::version)
+            .first(&mut *self.conn()?)?)
+    }
+
+    /// How many live keys `master_alias` wraps.
+    pub fn count_live_children(&self, master_alias: &str) -> Result<i64, DbError> {
+        count_live_children(&mut *self.conn()?, master_alias)
     }
 
     /// Stores a key's new state with its audit row, in one transaction.
@@ -303,19 +377,7 @@ impl Database {
         from: KeyState,
         key: (Option<String>, Option<String>),
     ) -> Result<(), DbError> {
-        self.conn()?.transaction(|conn| {
-            let changed = diesel::update(key_store::table.filter(key_store::id.eq(&record.alias)))
-                .set((
-                    key_store::private_key.eq(StoredKey::DESTROYED),
-                    key_store::upd_by.eq(&record.updated_by),
-                    key_store::upd_dtimes.eq(record.updated_at.to_primitive()),
-                ))
-                .execute(conn)?;
-            if changed == 0 {
-                return Err(DbError::NotFound { table: "key_store", id: record.alias.clone() });
-            }
-            put_key_state(conn, record, from, key)
-        })
+        self.conn()?.transaction(|conn| shred_stored_key(conn, record, from, key))
     }
 
     /// The retention periods set per application (days after expiry).
