@@ -161,6 +161,9 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
         println!("created  {key_ref:<40} {alias}");
     }
     println!("{} existed, {} created", started.keygen.existing.len(), started.keygen.created.len());
+    if let Some(zk) = started.zk {
+        println!("ZK random keys: {} existed, {} made", zk.existing, zk.made);
+    }
     Ok(())
 }
 

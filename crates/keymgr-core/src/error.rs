@@ -226,6 +226,29 @@ pub enum KeymgrError {
     /// with the current master (`KER-KMS-412`, ours).
     #[error("the master key changed while a key was being made: {0}")]
     MasterChanged(String),
+    /// A ZK random key could not be found or unwrapped (`KER-ZKC-001`).
+    #[error("failed to encrypt/decrypt the random key: {0}")]
+    ZkRandomKey(String),
+    /// The ZK master, or a public key the random key is sealed to, is not one current key
+    /// (`KER-ZKC-002`).
+    #[error("no unique alias is found: {0}")]
+    ZkNoUniqueAlias(String),
+    /// A ZK request without attributes (`KER-ZKC-003`).
+    #[error("data attributes empty")]
+    ZkEmptyData,
+    /// A ZK value did not open under the key derived for the id (`KER-ZKC-004`): another id,
+    /// or a changed byte. One answer for every such failure.
+    #[error("data encryption/decryption error")]
+    ZkDataCipher,
+    /// The resident's key could not be derived (`KER-ZKC-005`).
+    #[error("error in key derivation")]
+    ZkDerivation,
+    /// `zkReEncryptRandomKey` got no part sealed to a key held here (`KER-ZKC-006`).
+    #[error("invalid encrypted random key")]
+    ZkInvalidRandomKey,
+    /// A ZK value that is not base64 or too short to hold ciphertext (`ZK-DEC-001`).
+    #[error("invalid encrypted data format: {0}")]
+    ZkMalformedValue(String),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -289,6 +312,13 @@ impl KeymgrError {
             Self::KeyDestroyed => "KER-KMS-410",
             Self::StateTransitionNotAllowed(_) => "KER-KMS-409",
             Self::MasterChanged(_) => "KER-KMS-412",
+            Self::ZkRandomKey(_) => "KER-ZKC-001",
+            Self::ZkNoUniqueAlias(_) => "KER-ZKC-002",
+            Self::ZkEmptyData => "KER-ZKC-003",
+            Self::ZkDataCipher => "KER-ZKC-004",
+            Self::ZkDerivation => "KER-ZKC-005",
+            Self::ZkInvalidRandomKey => "KER-ZKC-006",
+            Self::ZkMalformedValue(_) => "ZK-DEC-001",
             Self::InvalidCertificate(_) => "KER-PCM-001",
             Self::CertificateExists => "KER-PCM-003",
             Self::CertificateDatesNotValid(_) => "KER-PCM-004",

@@ -39,10 +39,10 @@ pub use manager::{
     Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
     CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
     CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
-    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, NewPairLimits, PartnerSettings,
-    PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
+    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, MAX_ZK_ATTRIBUTES, NewPairLimits,
+    PartnerSettings, PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
     SignatureEncoding, SigningSettings, SymmetricKeyStatus, TrustStatus, VerifyRequest, VerifyResult,
-    dated_state, mosip_dn, transition_allowed,
+    ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn, transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

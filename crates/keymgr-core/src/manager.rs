@@ -20,7 +20,9 @@
 //!   current key; `retention`: retention periods and retirement; `audit`: checkpoints and
 //!   verification of the audit chain; `policies`: governed policy changes.
 //!
-//! Rooms of the capabilities to come: `zk` (zero-knowledge encryption), `migration`. Each adds an `impl KeyManager` block
+//! * `zk`: zero-knowledge encryption of identity data.
+//!
+//! Rooms of the capabilities to come: `migration`. Each adds an `impl KeyManager` block
 //! in its own file and uses this module's shared helpers.
 
 use std::sync::Arc;
@@ -56,12 +58,14 @@ mod signing;
 mod stats;
 mod trust_stores;
 mod verification;
+mod zk;
 
 pub use audit::{AuditProblem, AuditReport};
 pub use certificates::{CertificateRecord, CsrInfo};
 pub use compromise::{CompromiseReport, CompromiseRequest, Dependent};
 pub use config::{
     DecryptionScope, KeyManagerConfig, LifecycleSettings, NewPairLimits, PartnerSettings, SigningSettings,
+    ZkSettings,
 };
 pub use hierarchy::KeygenReport;
 pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
@@ -74,6 +78,7 @@ pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};
 pub use verification::{TrustStatus, VerifyRequest, VerifyResult};
+pub use zk::{MAX_ZK_ATTRIBUTES, ZkAttribute, ZkEncrypted, ZkPrepared};
 
 use crate::rate::TokenBucket;
 use crate::slots::Slots;
@@ -119,6 +124,8 @@ pub struct KeyManager {
     trust_stores: std::sync::Mutex<std::collections::HashMap<String, trust_stores::CachedStore>>,
     /// When this manager last appended an audit checkpoint, and the row it covered.
     last_checkpoint: std::sync::Mutex<Option<(std::time::Instant, i64)>>,
+    /// The active ZK random key ids, as last read (see `zk`).
+    zk_ids: std::sync::Mutex<zk::ZkIds>,
     /// The stored key states, as last read (see `lifecycle`).
     key_states: std::sync::Mutex<lifecycle::StateCache>,
     argon2_slots: Slots,
@@ -218,6 +225,7 @@ impl KeyManager {
             trust_stores: std::sync::Mutex::new(std::collections::HashMap::new()),
             last_checkpoint: std::sync::Mutex::new(None),
             key_states: std::sync::Mutex::new(lifecycle::StateCache::default()),
+            zk_ids: std::sync::Mutex::new(None),
             argon2_slots: Slots::new(config.argon2_concurrency),
             new_pair_budget: config.new_pairs.per_minute.map(TokenBucket::new),
             db,

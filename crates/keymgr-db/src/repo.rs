@@ -5,9 +5,11 @@
 mod audit;
 mod certs;
 mod lifecycle;
+mod zk;
 
 pub use audit::{AuditBreak, AuditCheck, CHECKPOINT_ACTION, ChainedAudit, GENESIS_HASH, chain_hash};
 pub use certs::{CaCertQuery, CaCertSort};
+pub use zk::ZK_KEY_ACTIVE;
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;

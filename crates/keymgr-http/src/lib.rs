@@ -23,6 +23,7 @@ mod policy_api;
 pub mod server;
 mod signing_api;
 mod wrapper;
+mod zk_api;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -343,6 +344,15 @@ where
     Resp: Serialize + Send + 'static,
     F: FnOnce(&KeyManager) -> Result<Resp, ApiError> + Send + 'static,
 {
+    fetched_by(state, headers, role, move |km, _| f(km)).await
+}
+
+/// [`fetched`] for an endpoint without a body whose work needs the caller.
+async fn fetched_by<Resp, F>(state: Arc<AppState>, headers: HeaderMap, role: &'static str, f: F) -> Response
+where
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(&KeyManager, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+{
     let started = Instant::now();
     let result = match state.auth.authorize(&headers, role) {
         Err(e) => Err(e),
@@ -352,7 +362,7 @@ where
                 let km = Arc::clone(&state.km);
                 blocking(move || {
                     let _admitted = admitted;
-                    let result = f(&km);
+                    let result = f(&km, &who);
                     audit_admin_use(&km, &who, role, &result);
                     result
                 })
@@ -626,6 +636,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(partner_api::routes())
         .merge(policy_api::routes())
         .merge(lifecycle_api::routes())
+        .merge(zk_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));

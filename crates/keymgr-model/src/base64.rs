@@ -107,6 +107,23 @@ pub fn encode(bytes: &[u8]) -> String {
     String::from_utf8(text).unwrap_or_default()
 }
 
+/// The standard-alphabet, padded base64 of `bytes` (`java.util.Base64.getEncoder()`), which
+/// MOSIP writes for ZK key wraps.
+pub fn encode_standard(bytes: &[u8]) -> String {
+    let mut text: String = encode(bytes)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            other => other,
+        })
+        .collect();
+    while !text.len().is_multiple_of(4) {
+        text.push('=');
+    }
+    text
+}
+
 /// Decodes base64 text as MOSIP's `/decrypt` does (see the module docs), refusing text that
 /// would decode to more than `max_len` bytes before allocating anything.
 pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, ModelError> {
@@ -225,6 +242,7 @@ mod tests {
         #[test]
         fn encode_matches_reference_crate(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
             prop_assert_eq!(encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+            prop_assert_eq!(encode_standard(&bytes), STANDARD.encode(&bytes));
         }
 
         #[test]

@@ -73,6 +73,60 @@ pub struct ServiceConfig {
     /// Key lifecycle: retention, state checks, rewrap batches.
     #[serde(default)]
     pub lifecycle: LifecycleConfig,
+    /// Zero-knowledge encryption.
+    #[serde(default)]
+    pub zk: ZkConfig,
+}
+
+/// `[zk]`: MOSIP's `mosip.kernel.zkcrypto.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZkConfig {
+    /// Random keys the key generator keeps in `data_encrypt_keystore`
+    /// (`random.key.generate.count`; 10000).
+    #[serde(default = "default_zk_random_keys")]
+    pub random_keys: u32,
+    /// The application whose keys each random key is also sealed to
+    /// (`publickey.application.id`; IDA).
+    #[serde(default = "default_zk_public_key_application")]
+    pub public_key_application: String,
+    /// Its references (`publickey.reference.id`; PUBLIC_KEY).
+    #[serde(default = "default_zk_public_key_references")]
+    pub public_key_references: Vec<String>,
+}
+
+impl Default for ZkConfig {
+    fn default() -> Self {
+        Self {
+            random_keys: default_zk_random_keys(),
+            public_key_application: default_zk_public_key_application(),
+            public_key_references: default_zk_public_key_references(),
+        }
+    }
+}
+
+fn default_zk_random_keys() -> u32 {
+    10_000
+}
+
+fn default_zk_public_key_application() -> String {
+    "IDA".into()
+}
+
+fn default_zk_public_key_references() -> Vec<String> {
+    vec!["PUBLIC_KEY".into()]
+}
+
+impl ZkConfig {
+    /// The key manager's ZK settings.
+    pub(crate) fn settings(&self) -> keymgr_core::ZkSettings {
+        keymgr_core::ZkSettings {
+            public_key_app: self.public_key_application.clone(),
+            public_key_references: self.public_key_references.clone(),
+            random_keys: self.random_keys,
+            ..keymgr_core::ZkSettings::default()
+        }
+    }
 }
 
 /// `[lifecycle]`.

@@ -30,6 +30,8 @@ pub struct Started {
     pub state: Arc<AppState>,
     /// What the key generator found and made (empty when it did not run).
     pub keygen: KeygenReport,
+    /// What the key generator found and made of the ZK random keys (when it ran).
+    pub zk: Option<keymgr_core::ZkPrepared>,
     /// Whether this start initialised an empty data directory.
     pub first_start: bool,
     /// Where the admin token is, if there is one.
@@ -183,6 +185,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         partners,
         audit_checkpoint_interval: config.audit.interval(),
         lifecycle: config.lifecycle.settings(),
+        zk: config.zk.settings(),
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);
@@ -192,10 +195,15 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     let keygen = if keys.keygen_on_start || first_start {
         let apps =
             keys.keygen_apps.iter().map(AppId::new).collect::<Result<Vec<_>, _>>().map_err(config_error)?;
-        km.run_keygen(&apps).map_err(|e| config_error(format!("key generator: {e}")))?
+        let report = km.run_keygen(&apps).map_err(|e| config_error(format!("key generator: {e}")))?;
+        let zk = km
+            .prepare_zk(config.zk.random_keys, &|_, _| {})
+            .map_err(|e| config_error(format!("key generator, ZK random keys: {e}")))?;
+        (report, Some(zk))
     } else {
-        KeygenReport::default()
+        (KeygenReport::default(), None)
     };
+    let (keygen, zk) = keygen;
 
     let mut auth = Authenticator::new(&config.auth.tokens, &config.auth.roles).map_err(config_error)?;
     if let Some(verifier) = oidc {
@@ -221,6 +229,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     Ok(Started {
         state: Arc::new(AppState::new(km, auth, limits, metrics)),
         keygen,
+        zk,
         first_start,
         admin_token_path,
         database,

@@ -146,6 +146,29 @@ impl KeyManager {
         }
     }
 
+    /// The current key of a pair kept in the database (a base key, an Ed25519 key, another
+    /// domain's certificate), from the cache or the current row; nothing is generated
+    /// (`KER-KMS-012` when the pair has no current key).
+    pub(super) fn existing_database_key(&self, key_ref: &KeyRef) -> Result<Arc<Current>, KeymgrError> {
+        let now = self.clock.now();
+        if let Some(c) = self.current.get(key_ref)
+            && c.alias.generated_at <= now
+            && now < c.valid_until
+            && self.usable_for_new_data(&c.alias.alias)
+        {
+            return Ok(c);
+        }
+        let pre = self.pre_expire(key_ref)?;
+        match decide(&self.db.aliases_for(key_ref)?, now, pre) {
+            Decision::Use(alias) => {
+                let cert = self.certificate_of(&alias)?;
+                Ok(self.remember(key_ref, alias, cert, pre))
+            }
+            Decision::Ambiguous(v) => Err(not_unique(key_ref, v.len())),
+            Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
+        }
+    }
+
     /// Whether a first key may be made for `key_ref` under [`NewPairLimits`]: its reference
     /// must match its application's pattern (`KER-KMS-010`), and the per-minute budget must
     /// have a token (`KER-KMS-429`).

@@ -48,6 +48,35 @@ pub struct KeyManagerConfig {
     pub audit_checkpoint_interval: Option<Duration>,
     /// Key lifecycle: retention, how often key states are re-read, rewrap batches.
     pub lifecycle: LifecycleSettings,
+    /// Zero-knowledge encryption.
+    pub zk: ZkSettings,
+}
+
+/// Settings of zero-knowledge encryption (MOSIP's `mosip.kernel.zkcrypto.*`).
+#[derive(Debug, Clone)]
+pub struct ZkSettings {
+    /// The application and reference of the AES master in the keystore (`masterkey.*`;
+    /// KERNEL, IDENTITY_CACHE).
+    pub master: (String, String),
+    /// The application whose keys the random key is also sealed to (`publickey.application.id`;
+    /// IDA).
+    pub public_key_app: String,
+    /// Its references (`publickey.reference.id`, comma-separated in MOSIP; PUBLIC_KEY).
+    pub public_key_references: Vec<String>,
+    /// How many random keys the key generator keeps in `data_encrypt_keystore`
+    /// (`random.key.generate.count`; 10,000).
+    pub random_keys: u32,
+}
+
+impl Default for ZkSettings {
+    fn default() -> Self {
+        Self {
+            master: ("KERNEL".into(), "IDENTITY_CACHE".into()),
+            public_key_app: "IDA".into(),
+            public_key_references: vec!["PUBLIC_KEY".into()],
+            random_keys: 10_000,
+        }
+    }
 }
 
 /// Settings of the key lifecycle (`[lifecycle]` in the service's configuration).
@@ -194,6 +223,7 @@ impl Default for KeyManagerConfig {
             partners: PartnerSettings::default(),
             audit_checkpoint_interval: Some(Duration::from_secs(3600)),
             lifecycle: LifecycleSettings::default(),
+            zk: ZkSettings::default(),
         }
     }
 }

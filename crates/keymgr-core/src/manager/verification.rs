@@ -7,12 +7,11 @@
 use keymgr_crypto::Certificate;
 use keymgr_jose::jws::{self, VerifyingKey};
 use keymgr_model::{AppId, KeyRef, RefId, UtcTime, WellKnown};
-use keymgr_policy::{Decision, decide};
 use keymgr_trust::ParsedCertificate;
 use serde_json::Value;
 
+use super::KeyManager;
 use super::trust_stores::parse;
-use super::{KeyManager, not_unique};
 use crate::KeymgrError;
 
 /// Largest certificate read from an `x5c` header.
@@ -215,24 +214,7 @@ impl KeyManager {
         if key_ref.tier().in_hsm() {
             return Ok(self.current_hsm_key(&key_ref, false)?.certificate.clone());
         }
-        // Keys kept in the database (base keys, Ed25519): the current-key cache, else the
-        // current row, then cached; nothing is generated.
-        let now = self.clock.now();
-        if let Some(c) = self.current.get(&key_ref)
-            && c.alias.generated_at <= now
-            && now < c.valid_until
-        {
-            return Ok(c.certificate.clone());
-        }
-        let pre = self.pre_expire(&key_ref)?;
-        match decide(&self.db.aliases_for(&key_ref)?, now, pre) {
-            Decision::Use(alias) => {
-                let cert = self.certificate_of(&alias)?;
-                Ok(self.remember(&key_ref, alias, cert, pre).certificate.clone())
-            }
-            Decision::Ambiguous(v) => Err(not_unique(&key_ref, v.len())),
-            Decision::Generate => Err(KeymgrError::KeyGenerationNotCompleted(key_ref.to_string())),
-        }
+        Ok(self.existing_database_key(&key_ref)?.certificate.clone())
     }
 }
 

@@ -1,0 +1,58 @@
+//! MOSIP's `data_encrypt_keystore`: the random keys of zero-knowledge encryption, each wrapped
+//! by the ZK master (standard base64 of AES-ECB, 44 characters), ids from 0, status `Active`.
+
+use diesel::prelude::*;
+
+use super::{Database, now};
+use crate::DbError;
+use crate::schema::data_encrypt_keystore;
+
+/// The status of a random key in use (MOSIP's `key_status`).
+pub const ZK_KEY_ACTIVE: &str = "Active";
+
+impl Database {
+    /// The ids of the active random keys, in order.
+    pub fn zk_active_ids(&self) -> Result<Vec<i64>, DbError> {
+        Ok(data_encrypt_keystore::table
+            .filter(data_encrypt_keystore::key_status.eq(ZK_KEY_ACTIVE))
+            .select(data_encrypt_keystore::id)
+            .order(data_encrypt_keystore::id.asc())
+            .load(&mut *self.conn()?)?)
+    }
+
+    /// The wrapped random key `id`.
+    pub fn zk_key(&self, id: i64) -> Result<Option<String>, DbError> {
+        Ok(data_encrypt_keystore::table
+            .filter(data_encrypt_keystore::id.eq(id))
+            .select(data_encrypt_keystore::key)
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    /// The highest id, if any key exists.
+    pub fn zk_max_id(&self) -> Result<Option<i64>, DbError> {
+        Ok(data_encrypt_keystore::table
+            .select(diesel::dsl::max(data_encrypt_keystore::id))
+            .first(&mut *self.conn()?)?)
+    }
+
+    /// Stores wrapped random keys `(id, key)` as active, made by `actor`, in one transaction.
+    pub fn insert_zk_keys(&self, keys: &[(i64, String)], actor: &str) -> Result<(), DbError> {
+        let created = now();
+        // One statement per row: batch inserts are not available over both engines at once.
+        self.conn()?.transaction(|conn| {
+            for (id, key) in keys {
+                diesel::insert_into(data_encrypt_keystore::table)
+                    .values((
+                        data_encrypt_keystore::id.eq(*id),
+                        data_encrypt_keystore::key.eq(key.as_str()),
+                        data_encrypt_keystore::key_status.eq(ZK_KEY_ACTIVE),
+                        data_encrypt_keystore::cr_by.eq(actor),
+                        data_encrypt_keystore::cr_dtimes.eq(created),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+}
