@@ -194,7 +194,8 @@ fn half_written(url: &str) -> (i64, i64) {
     let alias_only = count(
         &mut c,
         "(SELECT count(*) FROM keymgr.key_alias a LEFT JOIN keymgr.key_store s ON s.id = a.id \
-          WHERE s.id IS NULL AND a.ref_id <> '' AND NOT (a.app_id = 'KERNEL' AND a.ref_id = 'SIGN'))",
+          WHERE s.id IS NULL AND a.ref_id <> '' \
+          AND NOT (a.app_id = 'KERNEL' AND a.ref_id IN ('SIGN', 'IDENTITY_CACHE')))",
     );
     (store_only, alias_only)
 }

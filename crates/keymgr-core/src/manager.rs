@@ -20,10 +20,11 @@
 //!   current key; `retention`: retention periods and retirement; `audit`: checkpoints and
 //!   verification of the audit chain; `policies`: governed policy changes.
 //!
-//! * `zk`: zero-knowledge encryption of identity data.
+//! * `zk`: zero-knowledge encryption of identity data; `migration`: keys migrated in from
+//!   another deployment (MOSIP's migration job).
 //!
-//! Rooms of the capabilities to come: `migration`. Each adds an `impl KeyManager` block
-//! in its own file and uses this module's shared helpers.
+//! Each room adds an `impl KeyManager` block in its own file and uses this module's shared
+//! helpers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ mod data;
 mod hierarchy;
 mod jwe;
 mod lifecycle;
+mod migration;
 mod partner_queries;
 mod partners;
 mod policies;
@@ -69,6 +71,7 @@ pub use config::{
 };
 pub use hierarchy::KeygenReport;
 pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
+pub use migration::{MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationStatus};
 pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};
 pub use partners::{CaUploadStatus, PartnerUpload, mosip_dn};
 pub use policies::PolicyChange;

@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 41] = [
+    let table: [(&str, &[&str]); 44] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -106,6 +106,9 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postzkencrypt", &user),
         ("postzkdecrypt", &user),
         ("postzkreencryptrandomkey", &user),
+        ("postmigratebasekey", &admin),
+        ("getzktempcertificate", &admin),
+        ("postmigratezkkeys", &admin),
     ];
     table.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect())).collect()
 }

@@ -18,6 +18,7 @@ pub mod auth;
 mod error;
 mod lifecycle_api;
 pub mod metrics;
+mod migration_api;
 mod partner_api;
 mod policy_api;
 pub mod server;
@@ -637,6 +638,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(policy_api::routes())
         .merge(lifecycle_api::routes())
         .merge(zk_api::routes())
+        .merge(migration_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi));

@@ -232,7 +232,7 @@ impl KeyManager {
     }
 
     /// The alias of the one current ZK master (`KER-ZKC-002` when none or several).
-    fn zk_master_alias(&self) -> Result<String, KeymgrError> {
+    pub(super) fn zk_master_alias(&self) -> Result<String, KeymgrError> {
         let (app, reference) = self.zk_master_ref()?;
         let key_ref = KeyRef::new(app, reference);
         let pre = self.pre_expire(&key_ref)?;
