@@ -211,6 +211,19 @@ fn base_keys_partner_certificates_and_zk_keys_move() {
         code(attempt(&wrapped, &cert, KeyRef::new(app("NO_SUCH_APP"), reference("x")))),
         "KER-KMS-003"
     );
+    // Only base keys: not a master, a keystore signing key or the ZK master.
+    for (a, r) in [
+        ("REGISTRATION", ""),
+        ("KERNEL", "SIGN"),
+        ("REGISTRATION", "EC_SECP256R1_SIGN"),
+        ("KERNEL", "IDENTITY_CACHE"),
+    ] {
+        assert_eq!(
+            code(attempt(&wrapped, &cert, KeyRef::new(app(a), reference(r)))),
+            "KER-KMS-005",
+            "{a}/{r}"
+        );
+    }
     // A PARTNER certificate travels without a private key.
     let partner = KeyRef::new(app("PARTNER"), reference("mpartner-default-auth"));
     assert_eq!(
@@ -257,10 +270,16 @@ fn base_keys_partner_certificates_and_zk_keys_move() {
     let answers = target.migrate_zk_keys(&bad, false, "migrator").unwrap();
     assert!(answers[..10].iter().all(|(_, s)| *s == MigrationStatus::Success));
     assert_eq!(answers[10], (99, MigrationStatus::Failed));
-    // Resumed: the first ten again are not allowed, the rest go in; the temporary key is purged.
-    let answers = target.migrate_zk_keys(&sealed, true, "migrator").unwrap();
-    assert_eq!(answers.iter().filter(|(_, s)| *s == MigrationStatus::NotAllowed).count(), 10);
-    assert_eq!(answers.iter().filter(|(_, s)| *s == MigrationStatus::Success).count(), 20);
+    // Resumed: the first ten again are a retry (the same key, so done), the rest go in; a
+    // different key under a taken index, or an index out of MOSIP's int range, is not; the
+    // temporary key is purged.
+    let mut resumed = sealed.clone();
+    resumed.push((0, sealed[1].1.clone()));
+    resumed.push((-1, sealed[2].1.clone()));
+    let answers = target.migrate_zk_keys(&resumed, true, "migrator").unwrap();
+    assert!(answers[..30].iter().all(|(_, s)| *s == MigrationStatus::Success), "{answers:?}");
+    assert_eq!(answers[30], (0, MigrationStatus::NotAllowed));
+    assert_eq!(answers[31], (-1, MigrationStatus::Failed));
     assert_eq!(
         code(target.migrate_zk_keys(&sealed, false, "migrator")),
         "KER-KMS-003",
@@ -305,4 +324,28 @@ fn a_migrated_key_never_makes_two_current_keys() {
     assert_eq!(target.get_certificate(&reg, &pair).unwrap().alias, current_here.alias);
     assert_eq!(&*target.decrypt(&reg, &pair, old_env.as_bytes(), None, None, "u").unwrap(), b"old");
     assert_eq!(&*target.decrypt(&reg, &pair, new_env.as_bytes(), None, None, "u").unwrap(), b"new");
+    // A key dated in the future is stored never valid: when its day comes, the pair still has
+    // one current key.
+    let other = reference("10002_110011");
+    let future_env = source.encrypt(&reg, &other, b"future", None, None).unwrap();
+    target.get_certificate(&reg, &other).unwrap();
+    let info = source.get_certificate(&reg, &other).unwrap();
+    let (wrapped, cert) = rewrap_for(&source, &info.alias, &target_master);
+    let future = |not_before: UtcTime, not_after: UtcTime| {
+        target.migrate_base_key(&MigratedBaseKey {
+            key_ref: KeyRef::new(reg.clone(), other.clone()),
+            encrypted_key: &wrapped,
+            certificate_pem: &cert,
+            not_before: Some(not_before),
+            not_after: Some(not_after),
+            who: "migrator",
+        })
+    };
+    let later = UtcTime::now().plus_days(10);
+    assert_eq!(code(future(later, later.plus_days(-1))), "KER-KMS-005", "notAfter before notBefore");
+    assert_eq!(future(later, later.plus_days(100)).unwrap(), MigrationStatus::Success);
+    let stored = target.database().aliases_for(&KeyRef::new(reg.clone(), other.clone())).unwrap();
+    let migrated = stored.iter().find(|a| a.thumbprint == Some(info.certificate.thumbprint())).unwrap();
+    assert!(migrated.expires_at <= migrated.generated_at, "never valid: {migrated:?}");
+    assert_eq!(&*target.decrypt(&reg, &other, future_env.as_bytes(), None, None, "u").unwrap(), b"future");
 }

@@ -233,6 +233,12 @@ fn zk_end_to_end(url: &str, dir: &std::path::Path) {
         assert_eq!(by_name("address"), "12 MG Road, ಮೈಸೂರು");
     }
 
+    // The ZK master is never replaced while random keys exist: a successor would turn every
+    // value into garbage (AES-ECB has no integrity).
+    let (kernel, cache) = (AppId::new("KERNEL").unwrap(), RefId::new("IDENTITY_CACHE").unwrap());
+    assert_eq!(code(km.generate_symmetric_key(&kernel, &cache, true)), "KER-KMS-016");
+    assert_eq!(km.zk_decrypt(id, &sealed.attributes).unwrap()[0].value.as_str(), "Asha Kulkarni");
+
     km.database().insert_key(&NewKey { alias: &twin, stored: None, actor: "test" }).unwrap();
     assert_eq!(code(km.zk_encrypt(id, &identity)), "KER-ZKC-002");
     assert_eq!(code(km.zk_decrypt(id, &sealed.attributes)), "KER-ZKC-002");

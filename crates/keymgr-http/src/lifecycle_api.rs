@@ -515,9 +515,13 @@ async fn post_retire(State(s): Shared, h: HeaderMap, req: Request) -> Response {
     wrapped(s, h, req.into_body(), "postretire", |st, who, r| retire(&st.km, who, r)).await
 }
 
-async fn get_key_states(State(s): Shared, h: HeaderMap, q: Query<KeyStatesQuery>) -> Response {
-    let Query(q) = q;
-    fetched(s, h, "getkeystates", move |km| key_states(km, q)).await
+async fn get_key_states(
+    State(s): Shared,
+    h: HeaderMap,
+    q: Result<Query<KeyStatesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())));
+    fetched(s, h, "getkeystates", move |km| key_states(km, q?)).await
 }
 
 async fn put_key_state_route(

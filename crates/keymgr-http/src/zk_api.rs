@@ -100,7 +100,7 @@ pub fn zk_reencrypt(
     who: &Principal,
     q: ReEncryptQuery,
 ) -> Result<ReEncryptResponse, ApiError> {
-    let key = q.encrypted_key.unwrap_or_default();
+    let key = q.encrypted_key.ok_or_else(|| ApiError::blank("encryptedKey"))?;
     Ok(ReEncryptResponse { encrypted_key: km.zk_reencrypt_random_key(&key, &who.user)? })
 }
 
@@ -120,7 +120,12 @@ async fn post_zk_decrypt(State(s): Shared, h: HeaderMap, req: Request) -> Respon
     wrapped(s, h, req.into_body(), "postzkdecrypt", |st, _, r| zk_decrypt(&st.km, r)).await
 }
 
-async fn post_zk_reencrypt(State(s): Shared, h: HeaderMap, q: Query<ReEncryptQuery>) -> Response {
-    let Query(q) = q;
-    fetched_by(s, h, "postzkreencryptrandomkey", move |km, who| zk_reencrypt(km, who, q)).await
+async fn post_zk_reencrypt(
+    State(s): Shared,
+    h: HeaderMap,
+    q: Result<Query<ReEncryptQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // A query that does not parse is answered in the wrapper, after authentication.
+    let q = q.map(|Query(q)| q).map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())));
+    fetched_by(s, h, "postzkreencryptrandomkey", move |km, who| zk_reencrypt(km, who, q?)).await
 }

@@ -93,6 +93,9 @@ async fn zk_encrypt_decrypt_and_reencrypt() {
         .await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["errors"][0]["errorCode"], "KER-ZKC-006", "{body}");
+    let (_, body) = api.raw("POST", "/v1/keymanager/zkReEncryptRandomKey", Some(ADMIN), Vec::new()).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["errors"][0]["errorCode"], "KER-KMS-005", "encryptedKey is required: {body}");
     // Roles.
     let (status, _) = api.call("POST", "/zkEncrypt", Some(OUTSIDER), Some(wrap(request))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

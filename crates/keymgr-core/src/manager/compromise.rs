@@ -97,6 +97,12 @@ impl KeyManager {
     /// nothing changes and the report says what would.
     pub fn compromise(&self, request: &CompromiseRequest<'_>) -> Result<CompromiseReport, KeymgrError> {
         let key = self.compromise_target(request)?;
+        if key.thumbprint.is_none() {
+            return Err(KeymgrError::GenerationNotAllowed(format!(
+                "{} is a symmetric key: its compromise response is not automated (a ZK master wraps every random key)",
+                key.alias
+            )));
+        }
         let state_before = match self.db.key_state(&key.alias)? {
             Some(r) => r.state,
             None => super::lifecycle::dated_state(&key, self.clock.now()),

@@ -12,11 +12,11 @@
 //! do not collide.
 
 use keymgr_crypto::issue::{CertificateIssuer, CertificateProfile, CertificateSpec, issue_certificate};
-use keymgr_crypto::{AsymmetricKind, Certificate, DataKey, RsaPrivateKey, SignAlgorithm};
+use keymgr_crypto::{AsymmetricKind, Certificate, DataKey, RsaPrivateKey, SignAlgorithm, SigningKey};
 use keymgr_db::{AuditEntry, NewKey, StoredKey};
 use keymgr_hsm::KeyKind;
-use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, UtcTime, WellKnown, base64};
-use keymgr_policy::{Decision, decide, is_current};
+use keymgr_model::{AppId, KeyAlias, KeyRef, KeyTier, RefId, UtcTime, WellKnown, base64};
+use keymgr_policy::{Decision, decide};
 
 use super::{EXPIRE_NOW, KeyManager, current_keys, not_unique, unique_ident};
 use crate::KeymgrError;
@@ -75,6 +75,17 @@ impl KeyManager {
     pub fn migrate_base_key(&self, key: &MigratedBaseKey<'_>) -> Result<MigrationStatus, KeymgrError> {
         let app = &key.key_ref.app;
         let partner = app.eq_ignore_case(WellKnown::PARTNER_APP);
+        let tier = key.key_ref.tier();
+        if key.key_ref.reference.is_master()
+            || !matches!(tier, KeyTier::Base | KeyTier::DatabaseSigning)
+            || self.is_zk_master(&key.key_ref)
+            || app.eq_ignore_case(ZK_TEMP_APP)
+        {
+            return Err(KeymgrError::InvalidRequest(format!(
+                "{} is not a base key: only base keys, Ed25519 keys and PARTNER certificates migrate",
+                key.key_ref
+            )));
+        }
         let now = self.clock.now();
         let master = if partner {
             None
@@ -116,10 +127,15 @@ impl KeyManager {
                         "encryptedKeyData does not open with the current master".into(),
                     )
                 })?;
-                let public = RsaPrivateKey::from_pkcs8_der(pkcs8.expose())
-                    .and_then(|k| k.public_key())
-                    .map_err(|_| KeymgrError::CertificateKeyMismatch)?;
-                if public.spki_der() != certificate.spki_der() {
+                let public = if tier == KeyTier::DatabaseSigning {
+                    SigningKey::from_pkcs8(AsymmetricKind::Ed25519, pkcs8).and_then(|k| k.public_key_spki())
+                } else {
+                    RsaPrivateKey::from_pkcs8_der(pkcs8.expose())
+                        .and_then(|k| k.public_key())
+                        .map(|k| k.spki_der().to_vec())
+                }
+                .map_err(|_| KeymgrError::CertificateKeyMismatch)?;
+                if public != certificate.spki_der() {
                     return Err(KeymgrError::CertificateKeyMismatch);
                 }
             }
@@ -127,7 +143,9 @@ impl KeyManager {
         let alias = uuid::Uuid::new_v4().to_string();
         let generated_at = key.not_before.unwrap_or_else(|| certificate.not_before());
         let mut expires_at = key.not_after.unwrap_or_else(|| certificate.not_after());
-        let pre = self.pre_expire(&key.key_ref)?;
+        if expires_at <= generated_at {
+            return Err(KeymgrError::InvalidRequest("notAfter must be after notBefore".into()));
+        }
         let record = |expires_at| KeyAlias {
             alias: alias.clone(),
             key_ref: key.key_ref.clone(),
@@ -147,9 +165,15 @@ impl KeyManager {
             if aliases.iter().any(|a| a.thumbprint == Some(thumbprint)) {
                 return Ok(MigrationStatus::NotAllowed);
             }
-            // One current key per pair: the one here stays, the migrated one is stored expired.
-            if is_current(&record(expires_at), now, pre) && !current_keys(&aliases, now, pre).is_empty() {
-                expires_at = now.plus(-EXPIRE_NOW);
+            // One current key per pair, now and later: when the migrated key's validity overlaps
+            // that of a key here that is current or yet to come, the key here stays and the
+            // migrated one is stored expired (it decrypts, it never seals).
+            let overlaps = aliases
+                .iter()
+                .any(|a| now < a.expires_at && a.generated_at < expires_at && generated_at < a.expires_at);
+            if now < expires_at && overlaps {
+                // Expired a minute ago, or, for a key dated in the future, never valid.
+                expires_at = now.plus(-EXPIRE_NOW).max(generated_at);
             }
             tx.insert_key(&NewKey { alias: &record(expires_at), stored: Some(&stored), actor: key.who })?;
             Ok::<_, KeymgrError>(MigrationStatus::Success)
@@ -256,27 +280,39 @@ impl KeyManager {
             other => return Err(not_unique(&temp_ref, other.len())),
         };
         let master = self.zk_master_alias()?;
-        let mut answers = Vec::with_capacity(keys.len());
-        let mut rows = Vec::new();
-        for (index, encrypted) in keys {
-            if *index < 0 || self.db.zk_key(*index)?.is_some() || rows.iter().any(|(i, _)| i == index) {
-                answers.push((*index, MigrationStatus::NotAllowed));
-                continue;
+        let (zk_app, zk_ref) = &self.config.zk.master;
+        let fill_lock =
+            KeyRef::new(AppId::new(zk_app.as_str())?, RefId::new(format!("{zk_ref}_RANDOM_KEYS"))?);
+        // Under the lock `prepare_zk` fills under, so an index is checked and taken at once.
+        let (answers, stored) = self.db.with_generation_lock(&fill_lock, |tx| {
+            let mut answers = Vec::with_capacity(keys.len());
+            let mut rows: Vec<(i64, String)> = Vec::new();
+            for (index, encrypted) in keys {
+                let rewrapped = base64::decode(encrypted.trim().as_bytes(), 4096)
+                    .ok()
+                    .and_then(|wrapped| self.keystore.rsa_oaep_unwrap(&temp.alias, &wrapped).ok())
+                    .and_then(|random| DataKey::from_slice(random.expose()).ok())
+                    .and_then(|random| self.keystore.aes_ecb_encrypt(&master, random.expose()).ok())
+                    .map(|wrapped| base64::encode_standard(&wrapped));
+                let status = match rewrapped {
+                    _ if !(0..=i64::from(i32::MAX)).contains(index) => MigrationStatus::Failed,
+                    None => MigrationStatus::Failed,
+                    Some(_) if rows.iter().any(|(i, _)| i == index) => MigrationStatus::NotAllowed,
+                    Some(value) => match tx.zk_key(*index)? {
+                        // The same key sent again (AES-ECB is deterministic): a retry, done.
+                        Some(existing) if existing == value => MigrationStatus::Success,
+                        Some(_) => MigrationStatus::NotAllowed,
+                        None => {
+                            rows.push((*index, value));
+                            MigrationStatus::Success
+                        }
+                    },
+                };
+                answers.push((*index, status));
             }
-            let rewrapped = base64::decode(encrypted.trim().as_bytes(), 4096)
-                .ok()
-                .and_then(|wrapped| self.keystore.rsa_oaep_unwrap(&temp.alias, &wrapped).ok())
-                .and_then(|random| DataKey::from_slice(random.expose()).ok())
-                .and_then(|random| self.keystore.aes_ecb_encrypt(&master, random.expose()).ok());
-            match rewrapped {
-                Some(wrapped) => {
-                    rows.push((*index, base64::encode_standard(&wrapped)));
-                    answers.push((*index, MigrationStatus::Success));
-                }
-                None => answers.push((*index, MigrationStatus::Failed)),
-            }
-        }
-        self.db.insert_zk_keys(&rows, "System-Migrator")?;
+            tx.insert_zk_keys(&rows, "System-Migrator")?;
+            Ok::<_, KeymgrError>((answers, rows.len()))
+        })?;
         *self.zk_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.db.append_audit(&AuditEntry {
             time: now,
@@ -285,12 +321,15 @@ impl KeyManager {
             app_id: None,
             ref_id: None,
             key_alias: Some(temp.alias.clone()),
-            detail: Some(format!("{} of {} random keys stored; purge {purge}", rows.len(), keys.len())),
+            detail: Some(format!("{stored} of {} random keys stored; purge {purge}", keys.len())),
         })?;
         if purge {
-            self.keystore.destroy(&temp.alias)?;
-            self.db.set_expiry(&temp.alias, now.plus(-EXPIRE_NOW), who)?;
+            // Expired first, then destroyed: no replica hands out a certificate of a key that is gone.
+            self.db.with_generation_lock(&temp_ref, |tx| {
+                tx.set_expiry(&temp.alias, now.plus(-EXPIRE_NOW), who)
+            })?;
             self.forget_pair(&temp_ref);
+            self.keystore.destroy(&temp.alias)?;
         }
         Ok(answers)
     }

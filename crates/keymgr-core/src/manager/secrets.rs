@@ -55,6 +55,13 @@ impl KeyManager {
             return Err(KeymgrError::InvalidRequest("referenceId should not be null or empty".into()));
         }
         let key_ref = KeyRef::new(app.clone(), reference.clone());
+        if force && self.is_zk_master(&key_ref) && self.db.zk_max_id()?.is_some() {
+            // Every random key is wrapped by it (AES-ECB, no integrity): a successor would turn
+            // every ZK value into garbage.
+            return Err(KeymgrError::GenerationNotAllowed(format!(
+                "{key_ref} wraps the ZK random keys; it is not replaced while they exist"
+            )));
+        }
         let pre = self.pre_expire(&key_ref)?;
         let result = self.db.with_generation_lock(&key_ref, |tx| {
             let now = self.clock.now();

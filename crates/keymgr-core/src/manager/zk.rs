@@ -39,6 +39,9 @@ const HEADER_LEN: usize = INDEX_LEN + NONCE_LEN + AAD_LEN;
 const FILL_BATCH: usize = 1000;
 /// How long the list of active random key ids is reused before it is read again.
 const IDS_TTL: Duration = Duration::from_secs(300);
+/// Most distinct random keys the values of one `zkDecrypt` may use (a record's values share
+/// one; each costs a database read and a keystore operation).
+const MAX_KEYS_PER_REQUEST: usize = 16;
 /// Most attributes in one request.
 pub const MAX_ZK_ATTRIBUTES: usize = 1024;
 
@@ -88,24 +91,34 @@ impl KeyManager {
         let (app, reference) = self.zk_master_ref()?;
         self.generate_symmetric_key(&app, &reference, false)?;
         let master = self.zk_master_alias()?;
-        let next = self.db.zk_max_id()?.map_or(0, |m| m + 1);
-        let existing = u32::try_from(next).unwrap_or(u32::MAX);
-        let to_make = count.saturating_sub(existing);
+        // Replicas running the key generator at once fill one sequence of ids: each batch
+        // reads the highest id and inserts after it under one lock, in one transaction.
+        let fill_lock = KeyRef::new(app, RefId::new(format!("{reference}_RANDOM_KEYS"))?);
+        let mut existing = None;
         let mut made = 0u32;
-        let mut id = next;
-        while made < to_make {
-            let batch = (to_make - made).min(u32::try_from(FILL_BATCH).unwrap_or(u32::MAX));
-            let mut rows = Vec::with_capacity(batch as usize);
-            for _ in 0..batch {
-                let random = DataKey::generate()?;
-                let wrapped = self.keystore.aes_ecb_encrypt(&master, random.expose())?;
-                rows.push((id, base64::encode_standard(&wrapped)));
-                id += 1;
+        loop {
+            let step = self.db.with_generation_lock(&fill_lock, |tx| {
+                let next = tx.zk_max_id()?.map_or(0, |m| m + 1);
+                let present = u32::try_from(next).unwrap_or(u32::MAX);
+                let batch = count.saturating_sub(present).min(u32::try_from(FILL_BATCH).unwrap_or(u32::MAX));
+                let mut rows = Vec::with_capacity(batch as usize);
+                for id in next..next + i64::from(batch) {
+                    let random = DataKey::generate()?;
+                    let wrapped = self.keystore.aes_ecb_encrypt(&master, random.expose())?;
+                    rows.push((id, base64::encode_standard(&wrapped)));
+                }
+                tx.insert_zk_keys(&rows, "System")?;
+                Ok::<_, KeymgrError>((present, batch))
+            })?;
+            let (present, batch) = step;
+            let existing = *existing.get_or_insert(present);
+            if batch == 0 {
+                break;
             }
-            self.db.insert_zk_keys(&rows, "System")?;
             made += batch;
-            progress(made, to_make);
+            progress(made, count.saturating_sub(existing));
         }
+        let existing = existing.unwrap_or(0);
         *self.zk_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         Ok(ZkPrepared { existing, made })
     }
@@ -115,7 +128,7 @@ impl KeyManager {
     pub fn zk_encrypt(&self, id: &str, attributes: &[ZkAttribute]) -> Result<ZkEncrypted, KeymgrError> {
         check_request(id, attributes)?;
         let index = self.random_key_index()?;
-        let random = self.random_key(index)?;
+        let random = self.random_key(index, &self.zk_master_alias()?)?;
         let derived = derive(&random, id)?;
         let index_bytes = u32::try_from(index)
             .map_err(|_| KeymgrError::ZkRandomKey("key index out of range".into()))?
@@ -151,6 +164,7 @@ impl KeyManager {
     /// (another id, a changed byte) `KER-ZKC-004`; an unknown key index `KER-ZKC-001`.
     pub fn zk_decrypt(&self, id: &str, attributes: &[ZkAttribute]) -> Result<Vec<ZkAttribute>, KeymgrError> {
         check_request(id, attributes)?;
+        let master = self.zk_master_alias()?;
         let mut out = Vec::with_capacity(attributes.len());
         let mut keys: Vec<(i64, DataKey)> = Vec::new();
         for attribute in attributes {
@@ -168,8 +182,13 @@ impl KeyManager {
                 .ok_or_else(|| KeymgrError::ZkMalformedValue(attribute.identifier.clone()))?;
             let at = match keys.iter().position(|(i, _)| *i == index) {
                 Some(at) => at,
+                None if keys.len() >= MAX_KEYS_PER_REQUEST => {
+                    return Err(KeymgrError::InvalidRequest(format!(
+                        "values of at most {MAX_KEYS_PER_REQUEST} random keys per request"
+                    )));
+                }
                 None => {
-                    keys.push((index, derive(&self.random_key(index)?, id)?));
+                    keys.push((index, derive(&self.random_key(index, &master)?, id)?));
                     keys.len() - 1
                 }
             };
@@ -201,12 +220,16 @@ impl KeyManager {
             return Err(invalid());
         }
         let app = AppId::new(self.config.zk.public_key_app.as_str())?;
+        let references: Vec<&str> = self.config.zk.public_key_references.iter().map(|r| r.trim()).collect();
         for part in encrypted_key.split('.').take(16) {
             let Ok(bytes) = base64::decode(part.as_bytes(), 4096) else { continue };
             let Some((thumbprint, wrapped)) = bytes.split_at_checked(Thumbprint::LEN) else { continue };
             let Some(thumbprint) = Thumbprint::from_slice(thumbprint) else { continue };
-            let Some(key) =
-                self.db.aliases_by_thumbprint(&thumbprint)?.into_iter().find(|a| a.key_ref.app == app)
+            let Some(key) = self
+                .db
+                .aliases_by_thumbprint(&thumbprint)?
+                .into_iter()
+                .find(|a| a.key_ref.app == app && references.contains(&a.key_ref.reference.as_str()))
             else {
                 continue;
             };
@@ -225,22 +248,50 @@ impl KeyManager {
         Err(invalid())
     }
 
+    /// Whether `key_ref` is the ZK master's pair.
+    pub(super) fn is_zk_master(&self, key_ref: &KeyRef) -> bool {
+        let (app, reference) = &self.config.zk.master;
+        key_ref.app.eq_ignore_case(app) && key_ref.reference.as_str() == reference.as_str()
+    }
+
     /// The application and reference of the ZK master.
     fn zk_master_ref(&self) -> Result<(AppId, RefId), KeymgrError> {
         let (app, reference) = &self.config.zk.master;
         Ok((AppId::new(app.as_str())?, RefId::new(reference.as_str())?))
     }
 
-    /// The alias of the one current ZK master (`KER-ZKC-002` when none or several).
+    /// The alias of the ZK master: the one current key of the pair (its pre-expiry does not
+    /// apply: the master is never rotated lazily, since every random key is wrapped by it);
+    /// after it expired, still the newest one not destroyed, so identity data stays readable.
+    /// `KER-ZKC-002` when several are current or there is none.
     pub(super) fn zk_master_alias(&self) -> Result<String, KeymgrError> {
         let (app, reference) = self.zk_master_ref()?;
         let key_ref = KeyRef::new(app, reference);
-        let pre = self.pre_expire(&key_ref)?;
         let aliases = self.db.aliases_for(&key_ref)?;
-        match current_keys(&aliases, self.clock.now(), pre).as_slice() {
-            [one] => Ok(one.alias.clone()),
-            other => Err(KeymgrError::ZkNoUniqueAlias(format!("{} current keys for {key_ref}", other.len()))),
+        let now = self.clock.now();
+        match current_keys(&aliases, now, 0).as_slice() {
+            [one] => return Ok(one.alias.clone()),
+            [] => {}
+            several => {
+                return Err(KeymgrError::ZkNoUniqueAlias(format!(
+                    "{} current keys for {key_ref}",
+                    several.len()
+                )));
+            }
         }
+        let states = self.stored_states()?;
+        aliases
+            .iter()
+            .rev()
+            .find(|a| {
+                a.generated_at <= now
+                    && states
+                        .states
+                        .get(&a.alias)
+                        .is_none_or(|r| r.state != keymgr_model::KeyState::Destroyed)
+            })
+            .map(|a| a.alias.clone())
+            .ok_or_else(|| KeymgrError::ZkNoUniqueAlias(format!("no key for {key_ref}")))
     }
 
     /// A random active key id, chosen with the CSPRNG (`KER-ZKC-001` when there is none).
@@ -267,18 +318,17 @@ impl KeyManager {
         ids.get(pick).copied().ok_or_else(|| KeymgrError::ZkRandomKey("no random key".into()))
     }
 
-    /// The random key `index`, unwrapped by the ZK master in the keystore.
-    fn random_key(&self, index: i64) -> Result<DataKey, KeymgrError> {
+    /// The random key `index`, unwrapped by the ZK master `master` in the keystore.
+    fn random_key(&self, index: i64, master: &str) -> Result<DataKey, KeymgrError> {
         let stored = self
             .db
             .zk_key(index)?
             .ok_or_else(|| KeymgrError::ZkRandomKey(format!("no random key {index}")))?;
         let wrapped = base64::decode(stored.trim().as_bytes(), 64)
             .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} is not base64")))?;
-        let master = self.zk_master_alias()?;
         let random = self
             .keystore
-            .aes_ecb_decrypt(&master, &wrapped)
+            .aes_ecb_decrypt(master, &wrapped)
             .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} does not unwrap")))?;
         DataKey::from_slice(random.expose())
             .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index}")))

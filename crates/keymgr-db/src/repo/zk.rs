@@ -3,8 +3,9 @@
 
 use diesel::prelude::*;
 
-use super::{Database, now};
+use super::{Database, Locked, now};
 use crate::DbError;
+use crate::connection::AnyConnection;
 use crate::schema::data_encrypt_keystore;
 
 /// The status of a random key in use (MOSIP's `key_status`).
@@ -31,28 +32,53 @@ impl Database {
 
     /// The highest id, if any key exists.
     pub fn zk_max_id(&self) -> Result<Option<i64>, DbError> {
-        Ok(data_encrypt_keystore::table
-            .select(diesel::dsl::max(data_encrypt_keystore::id))
-            .first(&mut *self.conn()?)?)
+        zk_max_id(&mut *self.conn()?)
     }
 
     /// Stores wrapped random keys `(id, key)` as active, made by `actor`, in one transaction.
     pub fn insert_zk_keys(&self, keys: &[(i64, String)], actor: &str) -> Result<(), DbError> {
-        let created = now();
-        // One statement per row: batch inserts are not available over both engines at once.
-        self.conn()?.transaction(|conn| {
-            for (id, key) in keys {
-                diesel::insert_into(data_encrypt_keystore::table)
-                    .values((
-                        data_encrypt_keystore::id.eq(*id),
-                        data_encrypt_keystore::key.eq(key.as_str()),
-                        data_encrypt_keystore::key_status.eq(ZK_KEY_ACTIVE),
-                        data_encrypt_keystore::cr_by.eq(actor),
-                        data_encrypt_keystore::cr_dtimes.eq(created),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(())
-        })
+        self.conn()?.transaction(|conn| insert_zk_keys(conn, keys, actor))
     }
+}
+
+impl Locked<'_> {
+    /// The wrapped random key `id`, read in the locked transaction.
+    pub fn zk_key(&mut self, id: i64) -> Result<Option<String>, DbError> {
+        Ok(data_encrypt_keystore::table
+            .filter(data_encrypt_keystore::id.eq(id))
+            .select(data_encrypt_keystore::key)
+            .first(self.conn)
+            .optional()?)
+    }
+
+    /// The highest id, read in the locked transaction.
+    pub fn zk_max_id(&mut self) -> Result<Option<i64>, DbError> {
+        zk_max_id(self.conn)
+    }
+
+    /// Stores wrapped random keys in the locked transaction.
+    pub fn insert_zk_keys(&mut self, keys: &[(i64, String)], actor: &str) -> Result<(), DbError> {
+        insert_zk_keys(self.conn, keys, actor)
+    }
+}
+
+fn zk_max_id(conn: &mut AnyConnection) -> Result<Option<i64>, DbError> {
+    Ok(data_encrypt_keystore::table.select(diesel::dsl::max(data_encrypt_keystore::id)).first(conn)?)
+}
+
+/// One statement per row: batch inserts are not available over both engines at once.
+fn insert_zk_keys(conn: &mut AnyConnection, keys: &[(i64, String)], actor: &str) -> Result<(), DbError> {
+    let created = now();
+    for (id, key) in keys {
+        diesel::insert_into(data_encrypt_keystore::table)
+            .values((
+                data_encrypt_keystore::id.eq(*id),
+                data_encrypt_keystore::key.eq(key.as_str()),
+                data_encrypt_keystore::key_status.eq(ZK_KEY_ACTIVE),
+                data_encrypt_keystore::cr_by.eq(actor),
+                data_encrypt_keystore::cr_dtimes.eq(created),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
