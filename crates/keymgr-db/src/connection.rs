@@ -1,5 +1,6 @@
 //! Connections: one enum over both engines, the pool, per-connection settings, migrations.
 
+use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
@@ -65,6 +66,36 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Setup {
     }
 }
 
+/// Whether every embedded PostgreSQL migration is recorded as applied, read without DDL (diesel's
+/// harness creates its table first, which a role without CREATE rights may not).
+fn postgres_up_to_date(pg: &mut PgConnection) -> Result<bool, DbError> {
+    use diesel::migration::MigrationSource;
+    let fail = |e: String| DbError::Migration(e);
+    let table: Option<String> =
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+            "to_regclass('keymgr.__diesel_schema_migrations')::text",
+        ))
+        .get_result(pg)
+        .map_err(|e| fail(e.to_string()))?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let applied: Vec<Applied> = diesel::sql_query("SELECT version FROM keymgr.__diesel_schema_migrations")
+        .load(pg)
+        .map_err(|e| fail(e.to_string()))?;
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(embedded.iter().all(|m| {
+        let version = m.name().version().to_string();
+        applied.iter().any(|a| a.version == version)
+    }))
+}
+
 /// The pool type.
 pub type ConnectionPool = Pool<ConnectionManager<AnyConnection>>;
 
@@ -77,12 +108,21 @@ pub fn open_pool(url: &str, size: u32) -> Result<(ConnectionPool, Backend), DbEr
     if target.is_empty() {
         return Err(DbError::Config("empty database URL".into()));
     }
-    // Create the schema before the pool sets it as the search path.
+    // Create the schema before the pool sets it as the search path, unless it exists: the
+    // application role of a MOSIP deployment may not create schemas.
     if backend == Backend::Postgres {
         let mut conn = <PgConnection as diesel::Connection>::establish(target)
             .map_err(|e| DbError::Connect(e.to_string()))?;
-        conn.batch_execute("CREATE SCHEMA IF NOT EXISTS keymgr")
-            .map_err(|e| DbError::Migration(e.to_string()))?;
+        let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'keymgr')",
+        ))
+        .get_result(&mut conn)
+        .map_err(|e| DbError::Connect(e.to_string()))?;
+        if !exists {
+            conn.batch_execute("CREATE SCHEMA IF NOT EXISTS keymgr").map_err(|e| {
+                DbError::Migration(format!("{e} (the schema owner runs `keymgr migrate` first)"))
+            })?;
+        }
     }
     let manager = ConnectionManager::<AnyConnection>::new(target);
     let pool = Pool::builder()
@@ -97,10 +137,17 @@ pub fn open_pool(url: &str, size: u32) -> Result<(ConnectionPool, Backend), DbEr
     let mut conn = pool.get().map_err(|e| DbError::Connect(e.to_string()))?;
     let migrated = match &mut *conn {
         // Replicas starting together take turns: the session lock is held while migrating.
+        // Nothing to do, nothing run: a schema brought up to date by its owner (`keymgr
+        // migrate`) serves a role without DDL rights, as MOSIP's grants give.
         AnyConnection::Postgresql(pg) => {
+            if postgres_up_to_date(pg)? {
+                return Ok((pool, backend));
+            }
             pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 .map_err(|e| DbError::Migration(e.to_string()))?;
-            let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(|e| e.to_string());
+            let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(|e| {
+                format!("{e} (schema keymgr needs this service's migrations: the schema owner runs `keymgr migrate`)")
+            });
             let unlocked = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
             result.and_then(|()| unlocked.map_err(|e| e.to_string()))
         }

@@ -1,5 +1,7 @@
 -- The MOSIP mosip_keymgr tables (schema keymgr, set as search_path by the connection), with MOSIP's column names and sizes (reference section 12).
-CREATE TABLE key_alias (
+-- IF NOT EXISTS and ON CONFLICT DO NOTHING: on a database that MOSIP's own db_scripts made, MOSIP's tables and seed rows
+-- are kept as they are and only this service's tables and indexes are added (docs/MIGRATING.md).
+CREATE TABLE IF NOT EXISTS key_alias (
     id VARCHAR(36) NOT NULL PRIMARY KEY,
     app_id VARCHAR(36) NOT NULL,
     ref_id VARCHAR(128),
@@ -16,10 +18,10 @@ CREATE TABLE key_alias (
     is_deleted BOOLEAN NOT NULL DEFAULT FALSE,
     del_dtimes TIMESTAMP
 );
-CREATE INDEX idx_key_alias_app_ref ON key_alias (app_id, ref_id, key_gen_dtimes);
-CREATE INDEX idx_key_alias_thumbprint ON key_alias (cert_thumbprint);
+CREATE INDEX IF NOT EXISTS idx_key_alias_app_ref ON key_alias (app_id, ref_id, key_gen_dtimes);
+CREATE INDEX IF NOT EXISTS idx_key_alias_thumbprint ON key_alias (cert_thumbprint);
 
-CREATE TABLE key_store (
+CREATE TABLE IF NOT EXISTS key_store (
     id VARCHAR(36) NOT NULL PRIMARY KEY,
     master_key VARCHAR(36) NOT NULL,
     private_key VARCHAR(2500) NOT NULL,
@@ -32,7 +34,7 @@ CREATE TABLE key_store (
     del_dtimes TIMESTAMP
 );
 
-CREATE TABLE key_policy_def (
+CREATE TABLE IF NOT EXISTS key_policy_def (
     app_id VARCHAR(36) NOT NULL PRIMARY KEY,
     key_validity_duration SMALLINT,
     is_active BOOLEAN NOT NULL,
@@ -46,7 +48,7 @@ CREATE TABLE key_policy_def (
     del_dtimes TIMESTAMP
 );
 
-CREATE TABLE ca_cert_store (
+CREATE TABLE IF NOT EXISTS ca_cert_store (
     cert_id VARCHAR(36) NOT NULL PRIMARY KEY,
     cert_subject VARCHAR(500) NOT NULL,
     cert_issuer VARCHAR(500) NOT NULL,
@@ -67,9 +69,9 @@ CREATE TABLE ca_cert_store (
     del_dtimes TIMESTAMP,
     UNIQUE (cert_thumbprint, partner_domain)
 );
-CREATE INDEX idx_ca_cert_store_domain ON ca_cert_store (partner_domain);
+CREATE INDEX IF NOT EXISTS idx_ca_cert_store_domain ON ca_cert_store (partner_domain);
 
-CREATE TABLE partner_cert_store (
+CREATE TABLE IF NOT EXISTS partner_cert_store (
     cert_id VARCHAR(36) NOT NULL PRIMARY KEY,
     cert_subject VARCHAR(500) NOT NULL,
     cert_issuer VARCHAR(500) NOT NULL,
@@ -91,7 +93,7 @@ CREATE TABLE partner_cert_store (
     del_dtimes TIMESTAMP
 );
 
-CREATE TABLE data_encrypt_keystore (
+CREATE TABLE IF NOT EXISTS data_encrypt_keystore (
     id BIGINT NOT NULL PRIMARY KEY,
     key VARCHAR(64) NOT NULL,
     key_status VARCHAR(16),
@@ -123,7 +125,7 @@ CREATE TABLE keymgr_audit_log (
     key_alias VARCHAR(36),
     detail VARCHAR
 );
-CREATE FUNCTION keymgr_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION keymgr_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'keymgr_audit_log is append-only';
 END;
@@ -144,4 +146,5 @@ INSERT INTO key_policy_def (app_id, key_validity_duration, is_active, pre_expire
     ('COMPLIANCE_TOOLKIT', 1095, TRUE, 60, 'NA', 'mosipadmin', (now() AT TIME ZONE 'UTC')),
     ('ROOT', 2920, TRUE, 1125, 'NA', 'mosipadmin', (now() AT TIME ZONE 'UTC')),
     ('BASE', 730, TRUE, 30, 'NA', 'mosipadmin', (now() AT TIME ZONE 'UTC')),
-    ('PMS', 1460, TRUE, 395, 'NA', 'mosipadmin', (now() AT TIME ZONE 'UTC'));
+    ('PMS', 1460, TRUE, 395, 'NA', 'mosipadmin', (now() AT TIME ZONE 'UTC'))
+ON CONFLICT (app_id) DO NOTHING;

@@ -31,4 +31,4 @@ CREATE TABLE keymgr_retention_policy (
     upd_dtimes TIMESTAMP NOT NULL
 );
 -- Rewrap and retirement find a master's children by master_key.
-CREATE INDEX idx_key_store_master ON key_store (master_key);
+CREATE INDEX IF NOT EXISTS idx_key_store_master ON key_store (master_key);
