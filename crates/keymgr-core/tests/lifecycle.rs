@@ -300,7 +300,7 @@ fn mosip_error_codes() {
         km.encrypt(&app(a), &reference(r), d, None, None).map(drop).map_err(code)
     };
     assert_eq!(enc("KERNEL", "SIGN", b"x"), Err("KER-CRY-011"));
-    assert_eq!(enc("REGISTRATION", "", b"x"), Err("KER-KMS-005"));
+    assert_eq!(enc("REGISTRATION", "", b"x"), Err("KER-CRY-011"), "a master does not encrypt (MOSIP)");
     assert_eq!(enc("REGISTRATION", "p1", b""), Err("KER-CRY-004"));
     assert_eq!(enc("IDA", "p1", b"x"), Err("KER-KMS-002"));
     assert_eq!(km.get_certificate(&app("ROOT"), &reference("x")).map(drop).map_err(code), Err("KER-KMS-016"));

@@ -59,7 +59,9 @@ pub(crate) fn ref_id(value: &Option<String>) -> Result<RefId, ApiError> {
 
 pub(crate) fn timestamp(value: &Option<String>, field: &str) -> Result<UtcTime, ApiError> {
     let text = required(value, field)?;
-    UtcTime::parse_lenient(text).map_err(|_| ApiError::InvalidTimestamp(format!("{field} {text:?}")))
+    // A request field that does not parse is unreadable input to MOSIP (KER-KMS-005).
+    UtcTime::parse_lenient(text)
+        .map_err(|_| ApiError::InvalidRequest(format!("{field} should be in ISO 8601 format, not {text:?}")))
 }
 
 /// `request` of `generateMasterKey`, `generateECSignKey` and `generateCSR`.
@@ -284,6 +286,9 @@ pub struct RevokeKeyRequest {
 pub fn revoke_key(km: &KeyManager, req: RevokeKeyRequest) -> Result<StatusResponse, ApiError> {
     let app = app_id(&req.application_id)?;
     let reference = ref_id(&req.reference_id)?;
+    if reference.is_master() {
+        return Err(ApiError::blank("referenceId"));
+    }
     if app.eq_ignore_case(WellKnown::KERNEL_APP) && reference.as_str() == WellKnown::SIGN_REF {
         return Err(ApiError::Keymgr(KeymgrError::RevocationNotAllowed(format!("{app}/{reference}"))));
     }

@@ -583,6 +583,16 @@ async fn not_found(req: Request) -> Response {
     r
 }
 
+/// A known path with a method it does not serve: 405 in the MOSIP wrapper (`KER-KMS-005`), not
+/// an empty body.
+async fn method_not_allowed(req: Request) -> Response {
+    let e =
+        ApiError::InvalidRequest(format!("method {} is not allowed on {}", req.method(), req.uri().path()));
+    let mut r = respond::<()>(&Echo::default(), keymgr_model::UtcTime::now(), Err(e));
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
 /// How often the service drops expired cache entries (unwrapped base keys above all).
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
@@ -641,7 +651,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(migration_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
-        .route("/api-docs", get(openapi));
+        .route("/api-docs", get(openapi))
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest(PREFIX, api)
         .route("/metrics", get(metrics))

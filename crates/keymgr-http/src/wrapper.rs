@@ -67,7 +67,9 @@ pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiEr
         }
     };
     let echo = Echo { id: echoable(outer.id), version: echoable(outer.version) };
+    // An empty requesttime counts as absent, as in MOSIP.
     if let Some(Value::String(t)) = &outer.requesttime
+        && !t.trim().is_empty()
         && UtcTime::parse_lenient(t).is_err()
     {
         return (echo, Err(ApiError::InvalidTimestamp(format!("requesttime {t:?}"))));

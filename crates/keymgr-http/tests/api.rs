@@ -327,11 +327,12 @@ async fn bad_inputs_get_their_mosip_codes() {
         ("POST", "/encrypt", enc(json!({"applicationId": "  "})), "KER-KMS-005"),
         ("POST", "/encrypt", enc(json!({"data": null})), "KER-KMS-005"),
         ("POST", "/encrypt", enc(json!({"timeStamp": null})), "KER-KMS-005"),
-        ("POST", "/encrypt", enc(json!({"timeStamp": "yesterday"})), "KER-KMS-006"),
+        ("POST", "/encrypt", enc(json!({"timeStamp": "yesterday"})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"timeStamp": "2018-12-1"})), "KER-KMS-005"), // MOSIP's own case
         ("POST", "/encrypt", enc(json!({"data": "not base64!"})), "KER-CRY-003"),
         ("POST", "/encrypt", enc(json!({"salt": " "})), "KER-KMS-005"),
         ("POST", "/encrypt", enc(json!({"applicationId": "NO_SUCH_APP", "referenceId": "x"})), "KER-KMS-002"),
-        ("POST", "/encrypt", enc(json!({"referenceId": ""})), "KER-KMS-005"),
+        ("POST", "/encrypt", enc(json!({"referenceId": ""})), "KER-CRY-011"), // a master does not encrypt
         ("POST", "/encrypt", enc(json!({"applicationId": "KERNEL", "referenceId": "SIGN"})), "KER-CRY-011"),
         ("POST", "/encrypt", enc(json!({"applicationId": 5})), "KER-KMS-005"),
         ("POST", "/decrypt", enc(json!({"data": "AAAA"})), "KER-CRY-003"), // no splitter
@@ -396,7 +397,7 @@ async fn bad_inputs_get_their_mosip_codes() {
             "PUT",
             "/revokeKey",
             Some(wrap(json!({"applicationId": "REGISTRATION", "referenceId": ""}))),
-            "KER-KMS-021",
+            "KER-KMS-005",
         ),
         ("POST", "/encryptWithPin", Some(wrap(json!({"data": "x"}))), "KER-KMS-005"),
         (

@@ -75,7 +75,8 @@ impl KeyManager {
     /// `KERNEL`/`IDENTITY_CACHE` (`KER-CRY-011`).
     pub(super) fn encryption_key(&self, app: &AppId, reference: &RefId) -> Result<Arc<Current>, KeymgrError> {
         if reference.is_master() {
-            return Err(KeymgrError::InvalidRequest("referenceId must not be blank".into()));
+            // MOSIP: encryption with a master key is not allowed (KER-CRY-011).
+            return Err(KeymgrError::EncryptNotAllowed(format!("{app} master keys do not encrypt data")));
         }
         if app.eq_ignore_case(WellKnown::KERNEL_APP)
             && (reference.as_str() == WellKnown::SIGN_REF

@@ -73,6 +73,15 @@ impl KeyManager {
         token: &str,
         user: &str,
     ) -> Result<Zeroizing<Vec<u8>>, KeymgrError> {
+        if app.eq_ignore_case(keymgr_model::WellKnown::KERNEL_APP)
+            && (reference.as_str() == keymgr_model::WellKnown::SIGN_REF
+                || reference.as_str() == keymgr_model::WellKnown::IDENTITY_CACHE_REF)
+        {
+            // MOSIP answers KER-CRY-011 for these, as /encrypt does.
+            return Err(KeymgrError::EncryptNotAllowed(format!(
+                "{app}/{reference} is not an encryption key"
+            )));
+        }
         self.check_decrypt_access(app, user)?;
         let max = self.config.codec.max_envelope_len();
         let parsed = keymgr_jose::parse(token, max).map_err(|e| KeymgrError::JweDecrypt(e.to_string()))?;
