@@ -33,6 +33,19 @@ enum MadeKey {
     Signing(Arc<SigningKey>),
 }
 
+/// The subject of the oldest certificate among `aliases`, read through the locked transaction:
+/// a successor key carries it, as MOSIP's do.
+fn oldest_subject(
+    tx: &mut Locked<'_>,
+    aliases: &[KeyAlias],
+) -> Result<Option<DistinguishedNameSpec>, KeymgrError> {
+    let Some(oldest) = aliases.first() else { return Ok(None) };
+    Ok(tx
+        .stored_key(&oldest.alias)?
+        .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
+        .and_then(|c| subject_of(&c).ok()))
+}
+
 impl KeyManager {
     /// The current certificate of (app, ref): the master in the HSM for an empty ref (and the
     /// signing refs), else the base key, made on first use. MOSIP's `getCertificate`.
@@ -109,13 +122,7 @@ impl KeyManager {
                 }
                 // A successor carries the DN of the pair's oldest certificate; a first key takes
                 // CN "<APP>-<REF>" and the other parts from its master's subject (MOSIP).
-                let inherited = match aliases.first() {
-                    Some(oldest) => tx
-                        .stored_key(&oldest.alias)?
-                        .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
-                        .and_then(|c| subject_of(&c).ok()),
-                    None => None,
-                };
+                let inherited = oldest_subject(tx, &aliases)?;
                 let name = inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate));
                 let plan = NewKeyPlan { key_ref, policy: &policy, pre, name, now };
                 self.make_db_key(tx, &plan, master, DbKeyKind::Encryption)
@@ -343,13 +350,7 @@ impl KeyManager {
                         Decision::Generate => {}
                     }
                 }
-                let inherited = match aliases.first() {
-                    Some(oldest) => tx
-                        .stored_key(&oldest.alias)?
-                        .and_then(|row| Certificate::from_pem(row.certificate.as_bytes()).ok())
-                        .and_then(|c| subject_of(&c).ok()),
-                    None => None,
-                };
+                let inherited = oldest_subject(tx, &aliases)?;
                 let name = match requested {
                     Some(r) => self.hsm_subject(key_ref, r),
                     None => inherited.unwrap_or_else(|| self.base_subject(key_ref, &master.certificate)),
