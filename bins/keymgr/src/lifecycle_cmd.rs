@@ -22,7 +22,7 @@ pub(crate) fn operator() -> String {
     format!("cli:{name}")
 }
 
-fn manager(config: &ConfigArgs) -> Result<Arc<KeyManager>, CliError> {
+pub(crate) fn manager(config: &ConfigArgs) -> Result<Arc<KeyManager>, CliError> {
     key_manager(&AuditArgs { config: config.clone() })
 }
 

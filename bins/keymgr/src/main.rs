@@ -11,7 +11,9 @@ mod audit_cmd;
 mod envelope_cmd;
 mod error;
 mod files;
+mod keystore_cmd;
 mod lifecycle_cmd;
+mod migrate_cmd;
 mod service_cmd;
 mod speed;
 
@@ -64,6 +66,12 @@ enum Command {
     /// Retention periods per application.
     #[command(subcommand)]
     Retention(lifecycle_cmd::RetentionCommand),
+    /// Move this deployment's base keys, PARTNER certificates and ZK keys to another
+    /// deployment (this service or MOSIP's), resumable; --dry-run first.
+    MigrateKeys(migrate_cmd::MigrateKeysArgs),
+    /// Move the file keystore's keys into a PKCS#11 token (the file stays until --confirm).
+    #[command(subcommand)]
+    Keystore(keystore_cmd::KeystoreCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +96,8 @@ fn main() -> ExitCode {
         Command::Retire(args) => lifecycle_cmd::retire(&args),
         Command::Key(cmd) => lifecycle_cmd::key(cmd),
         Command::Retention(cmd) => lifecycle_cmd::retention(cmd),
+        Command::MigrateKeys(args) => migrate_cmd::run(&args),
+        Command::Keystore(cmd) => keystore_cmd::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

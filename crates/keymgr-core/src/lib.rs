@@ -40,10 +40,11 @@ pub use manager::{
     CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
     CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
     KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS,
-    MigratedBaseKey, MigrationStatus, NewPairLimits, PartnerSettings, PartnerUpload, PolicyChange,
-    RawSignature, RetireCandidate, RetireReport, RewrapOutcome, SignatureEncoding, SigningSettings,
-    SymmetricKeyStatus, TrustStatus, VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared,
-    ZkSettings, dated_state, mosip_dn, transition_allowed,
+    MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings,
+    PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
+    SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus, TrustStatus, VerifyRequest,
+    VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
+    transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

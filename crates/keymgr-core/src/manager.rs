@@ -46,6 +46,7 @@ mod certificates;
 mod compromise;
 mod config;
 mod data;
+mod export;
 mod hierarchy;
 mod jwe;
 mod lifecycle;
@@ -69,6 +70,7 @@ pub use config::{
     DecryptionScope, KeyManagerConfig, LifecycleSettings, NewPairLimits, PartnerSettings, SigningSettings,
     ZkSettings,
 };
+pub use export::{MigrationInventory, OutgoingKey, StayingKey};
 pub use hierarchy::KeygenReport;
 pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
 pub use migration::{MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationStatus};

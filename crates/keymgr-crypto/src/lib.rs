@@ -37,6 +37,7 @@ mod error;
 pub mod issue;
 #[cfg(feature = "pki")]
 mod k1_x509;
+pub mod key_parts;
 mod key_shape;
 mod oaep;
 #[cfg(feature = "password")]

@@ -218,6 +218,18 @@ impl FileKeystore {
         &self.path
     }
 
+    /// The kind and the secret of the key under `alias` (PKCS#8 for a key pair, the raw key
+    /// for AES): for `keymgr keystore migrate` only, which imports the keys of this file into
+    /// a PKCS#11 token. The one way a key leaves this keystore.
+    pub fn export_for_token(&self, alias: &str) -> Result<(KeyKind, SecretBytes), HsmError> {
+        self.with_entry(alias, |e| Ok((e.kind, e.secret.clone())))
+    }
+
+    /// The kind of the key under `alias`.
+    pub fn kind(&self, alias: &str) -> Result<KeyKind, HsmError> {
+        self.with_entry(alias, |e| Ok(e.kind))
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -8,7 +8,8 @@
 //!   derived from a PIN with Argon2id, written atomically, locked against a second process.
 //!
 //! Private and secret keys never leave either keystore; callers get public keys,
-//! certificates, signatures and unwrapped data keys (in zeroizing holders).
+//! certificates, signatures and unwrapped data keys (in zeroizing holders). The one exception
+//! is [`file_to_token`], which moves the file keystore's keys into a token.
 //!
 //! This crate does not decide policy (which key is current, when to rotate): that is
 //! `keymgr-policy`'s job, composed by `keymgr-core`.
@@ -17,12 +18,14 @@
 
 mod error;
 mod file;
+mod migrate;
 mod pkcs11;
 mod private_file;
 
 pub use error::HsmError;
 pub use file::{FileKeystore, KdfParams};
 pub use keymgr_crypto::{AsymmetricKind, SignAlgorithm};
+pub use migrate::{KeyMove, KeyMoveReport, file_to_token, same_key};
 pub use pkcs11::{Pkcs11Config, Pkcs11Keystore};
 pub use private_file::{open_private_file, read_into, write_private_file};
 

@@ -440,6 +440,132 @@ impl Keystore for Pkcs11Keystore {
 }
 
 impl Pkcs11Keystore {
+    /// Takes in a key made elsewhere under `alias` (`keymgr keystore migrate`, from the file
+    /// keystore): `secret` is the PKCS#8 of an RSA or EC key pair, or the raw AES-256 key. The
+    /// objects are those [`Keystore::generate`] makes (private and secret parts sensitive and
+    /// not extractable, MOSIP's labels), the public key object beside the private key. The
+    /// template's copies of the secret are zeroed once the token has them. Ed25519 is refused,
+    /// as by `generate`. Returns the public key's DER `SubjectPublicKeyInfo` (`None` for AES).
+    pub fn import(
+        &self,
+        alias: &str,
+        kind: KeyKind,
+        secret: &SecretBytes,
+    ) -> Result<Option<Vec<u8>>, HsmError> {
+        let label = Attribute::Label(alias.as_bytes().to_vec());
+        let id = Attribute::Id(alias.as_bytes().to_vec());
+        let private_common = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            label.clone(),
+            id.clone(),
+        ];
+        let public_common = [
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            label,
+            id,
+        ];
+        let (mut private, public) = match kind {
+            KeyKind::Aes256 => {
+                if secret.len() != 32 {
+                    return Err(HsmError::Config(format!("{alias}: an AES-256 key is 32 bytes")));
+                }
+                let mut t = private_common.to_vec();
+                t.extend([
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Value(secret.expose().to_vec()),
+                    Attribute::Encrypt(true),
+                    Attribute::Decrypt(true),
+                ]);
+                (SecretTemplate(t), None)
+            }
+            KeyKind::Asymmetric(AsymmetricKind::Rsa2048) => {
+                let p = keymgr_crypto::key_parts::rsa_private_parts(secret)?;
+                let mut t = private_common.to_vec();
+                t.extend([
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::KeyType(KeyType::RSA),
+                    Attribute::Decrypt(true),
+                    Attribute::Sign(true),
+                    Attribute::Modulus(p.modulus.clone()),
+                    Attribute::PublicExponent(p.public_exponent.clone()),
+                    Attribute::PrivateExponent(p.private_exponent.to_vec()),
+                    Attribute::Prime1(p.prime1.to_vec()),
+                    Attribute::Prime2(p.prime2.to_vec()),
+                    Attribute::Exponent1(p.exponent1.to_vec()),
+                    Attribute::Exponent2(p.exponent2.to_vec()),
+                    Attribute::Coefficient(p.coefficient.to_vec()),
+                ]);
+                let mut public = public_common.to_vec();
+                public.extend([
+                    Attribute::KeyType(KeyType::RSA),
+                    Attribute::Encrypt(true),
+                    Attribute::Verify(true),
+                    Attribute::Modulus(p.modulus.clone()),
+                    Attribute::PublicExponent(p.public_exponent.clone()),
+                ]);
+                (SecretTemplate(t), Some(public))
+            }
+            KeyKind::Asymmetric(AsymmetricKind::Ed25519) => {
+                return Err(HsmError::Config(
+                    "Ed25519 keys are not kept in the PKCS#11 keystore (MOSIP keeps them in software)".into(),
+                ));
+            }
+            KeyKind::Asymmetric(curve) => {
+                let p = keymgr_crypto::key_parts::ec_private_parts(secret)?;
+                if p.kind != curve {
+                    return Err(HsmError::Config(format!("{alias}: the key is not on the curve named")));
+                }
+                // The public point, from the key itself.
+                let spki = keymgr_crypto::SigningKey::from_pkcs8(curve, secret.clone())?.public_key_spki()?;
+                let point = spki.get(spki.len().saturating_sub(65)..).unwrap_or_default();
+                let mut encoded_point = vec![0x04, 65];
+                encoded_point.extend_from_slice(point);
+                let mut t = private_common.to_vec();
+                t.extend([
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::KeyType(KeyType::EC),
+                    Attribute::EcParams(p.curve_oid.to_vec()),
+                    Attribute::Value(p.scalar.to_vec()),
+                    Attribute::Sign(true),
+                ]);
+                let mut public = public_common.to_vec();
+                public.extend([
+                    Attribute::KeyType(KeyType::EC),
+                    Attribute::EcParams(p.curve_oid.to_vec()),
+                    Attribute::EcPoint(encoded_point),
+                    Attribute::Verify(true),
+                ]);
+                (SecretTemplate(t), Some(public))
+            }
+        };
+        let _writing = self.object_writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = self.call(|session| {
+            if label_exists(session, alias)? {
+                return Err(HsmError::AliasExists(alias.to_owned()).into());
+            }
+            let private_handle = session.create_object(&private.0)?;
+            if let Some(public) = &public
+                && let Err(e) = session.create_object(public)
+            {
+                let _ = session.destroy_object(private_handle);
+                return Err(e.into());
+            }
+            match kind {
+                KeyKind::Aes256 => Ok(None),
+                KeyKind::Asymmetric(_) => self.public_key_of(session, alias).map(Some),
+            }
+        });
+        private.wipe();
+        self.forget(alias);
+        result
+    }
+
     fn secret_key(&self, session: &Session, alias: &str) -> Result<KeyObject, Fail> {
         match self.key(session, alias, ObjectClass::SECRET_KEY) {
             Ok(k) if k.key_type == KeyType::AES => Ok(k),
@@ -449,6 +575,33 @@ impl Pkcs11Keystore {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A key template holding secret components, zeroed when dropped.
+struct SecretTemplate(Vec<Attribute>);
+
+impl SecretTemplate {
+    fn wipe(&mut self) {
+        use zeroize::Zeroize as _;
+        for attribute in &mut self.0 {
+            match attribute {
+                Attribute::Value(v)
+                | Attribute::PrivateExponent(v)
+                | Attribute::Prime1(v)
+                | Attribute::Prime2(v)
+                | Attribute::Exponent1(v)
+                | Attribute::Exponent2(v)
+                | Attribute::Coefficient(v) => v.zeroize(),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for SecretTemplate {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 

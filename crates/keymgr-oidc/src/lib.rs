@@ -40,15 +40,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode, Uri, header};
-use hyper_util::rt::TokioIo;
+use keymgr_client::{ClientError, HttpClient, HttpOptions, Uri};
 use keymgr_crypto::AsymmetricKind;
 use keymgr_jose::jws::{self, JwsAlgorithm, VerifyingKey};
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// Why a key set, a setting or a token was not accepted.
@@ -387,8 +382,8 @@ impl OidcVerifier {
         let keys = fetcher
             .fetch()
             .await
-            .map_err(|e| OidcError::Config(format!("auth.oidc.jwks_url {}: {e}", fetcher.url)))?;
-        tracing::info!("JWKS: {} signature keys from {}", keys.len(), fetcher.url);
+            .map_err(|e| OidcError::Config(format!("auth.oidc.jwks_url {}: {e}", fetcher.url())))?;
+        tracing::info!("JWKS: {} signature keys from {}", keys.len(), fetcher.url());
         let wake = Arc::new(Notify::new());
         let verifier = Arc::new(Self {
             settings,
@@ -576,7 +571,7 @@ pub struct Refresher {
 
 impl fmt::Debug for Refresher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refresher").field("url", &self.fetcher.url).field("times", &self.times).finish()
+        f.debug_struct("Refresher").field("url", &self.fetcher.url()).field("times", &self.times).finish()
     }
 }
 
@@ -598,20 +593,20 @@ impl Refresher {
             }
             let Some(target) = verifier.upgrade() else { return };
             if asked {
-                tracing::info!("JWKS: fetching {} again: a token named an unknown key id", fetcher.url);
+                tracing::info!("JWKS: fetching {} again: a token named an unknown key id", fetcher.url());
             }
             let result = fetcher.fetch().await;
             last = tokio::time::Instant::now();
             match result {
                 Ok(keys) => {
-                    tracing::debug!("JWKS: {} signature keys from {}", keys.len(), fetcher.url);
+                    tracing::debug!("JWKS: {} signature keys from {}", keys.len(), fetcher.url());
                     target.replace_keys(keys);
                     next = last + times.every;
                 }
                 Err(e) => {
                     tracing::warn!(
                         "JWKS: fetching {} failed, keeping the {} keys in use: {e}",
-                        fetcher.url,
+                        fetcher.url(),
                         target.key_set().len()
                     );
                     next = last + times.min_gap;
@@ -625,20 +620,12 @@ impl Refresher {
 /// size; redirects are not followed and only `200` is accepted.
 #[derive(Clone)]
 pub struct JwksFetcher {
-    url: Uri,
-    host: String,
-    port: u16,
-    tls: Option<tokio_rustls::TlsConnector>,
-    timeout: Duration,
+    client: HttpClient,
 }
 
 impl fmt::Debug for JwksFetcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwksFetcher")
-            .field("url", &self.url)
-            .field("tls", &self.tls.is_some())
-            .field("timeout", &self.timeout)
-            .finish()
+        f.debug_struct("JwksFetcher").field("client", &self.client).finish()
     }
 }
 
@@ -647,142 +634,36 @@ impl JwksFetcher {
     /// server certificate is checked against the CA certificates of `ca_pem` (PEM, one or
     /// more) when given, else against Mozilla's roots (`webpki-roots`).
     pub fn new(url: &str, ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, OidcError> {
-        let bad = |why: &str| OidcError::Config(format!("auth.oidc.jwks_url {url:?}: {why}"));
-        let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => return Err(bad("the scheme must be http or https")),
+        let options = HttpOptions {
+            ca_pem: ca_pem.map(<[u8]>::to_vec),
+            timeout,
+            max_body: MAX_JWKS_BYTES,
+            keep_alive: false,
         };
-        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-        if authority.as_str().contains('@') {
-            return Err(bad("user information in the URL is not supported"));
-        }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if timeout.is_zero() {
-            return Err(bad("the fetch timeout must be above 0"));
-        }
-        let tls = if https {
-            Some(tls_connector(ca_pem).map_err(|e| OidcError::Config(format!("auth.oidc TLS: {e}")))?)
-        } else if ca_pem.is_some() {
-            return Err(bad("a CA file is only used with https"));
-        } else {
-            None
-        };
-        Ok(Self { url: uri, host, port, tls, timeout })
+        let client = HttpClient::new(url, options).map_err(|e| match e {
+            ClientError::Config(why) => OidcError::Config(format!("auth.oidc.jwks_url {url:?}: {why}")),
+            other => OidcError::Config(format!("auth.oidc.jwks_url {url:?}: {other}")),
+        })?;
+        Ok(Self { client })
     }
 
     /// The URL fetched.
     pub fn url(&self) -> &Uri {
-        &self.url
+        self.client.url()
     }
 
     /// Fetches and parses the key set; the error says why, without secrets.
     pub async fn fetch(&self) -> Result<KeySet, String> {
-        let bytes = tokio::time::timeout(self.timeout, self.fetch_bytes())
+        let answer = self
+            .client
+            .get("", &[("accept", "application/json, application/jwk-set+json")])
             .await
-            .map_err(|_| format!("no complete answer within {} s", self.timeout.as_secs_f32()))??;
-        KeySet::from_json(&bytes).map_err(|e| e.to_string())
-    }
-
-    async fn fetch_bytes(&self) -> Result<Vec<u8>, String> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        match &self.tls {
-            None => self.get(tcp).await,
-            Some(tls) => {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|_| "the host is not a valid TLS server name".to_owned())?;
-                let stream = tls.connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;
-                self.get(stream).await
-            }
+            .map_err(|e| e.to_string())?;
+        if answer.status != 200 {
+            return Err(format!("answered {}", answer.status));
         }
+        KeySet::from_json(&answer.body).map_err(|e| e.to_string())
     }
-
-    async fn get<S>(&self, stream: S) -> Result<Vec<u8>, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("HTTP: {e}"))?;
-        let driver = AbortOnDrop(tokio::spawn(connection));
-        let path = self.url.path_and_query().map_or("/", |p| p.as_str());
-        let authority = self.url.authority().map_or(self.host.as_str(), |a| a.as_str());
-        let request = Request::get(path)
-            .header(header::HOST, authority)
-            .header(header::ACCEPT, "application/json, application/jwk-set+json")
-            .header(header::USER_AGENT, "keymgr")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
-        let response = sender.send_request(request).await.map_err(|e| format!("HTTP: {e}"))?;
-        if response.status() != StatusCode::OK {
-            return Err(format!("answered {}", response.status()));
-        }
-        let declared = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
-            return Err(format!("the answer is larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        let mut body = response.into_body();
-        let mut out = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("HTTP body: {e}"))?;
-            if let Ok(data) = frame.into_data() {
-                if out.len() + data.len() > MAX_JWKS_BYTES {
-                    return Err(format!("the answer is larger than {MAX_JWKS_BYTES} bytes"));
-                }
-                out.extend_from_slice(&data);
-            }
-        }
-        drop(driver);
-        Ok(out)
-    }
-}
-
-/// Stops the connection task of a fetch when the fetch ends, whichever way.
-struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A TLS connector trusting the certificates of `ca_pem`, or Mozilla's roots.
-fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_pem {
-        Some(pem) => {
-            let mut added = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("CA file: {e}"))?;
-                roots.add(cert).map_err(|e| format!("CA file: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("the CA file holds no PEM certificate".into());
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 #[cfg(test)]
@@ -980,6 +861,6 @@ mod tests {
             DEFAULT_FETCH_TIMEOUT,
         )
         .expect("fetcher");
-        assert_eq!((f.host.as_str(), f.port), ("::1", 8443));
+        assert_eq!(f.url().path(), "/realms/m/protocol/openid-connect/certs");
     }
 }

@@ -18,7 +18,7 @@ pub use config::{
 };
 pub use files::write_secret_file;
 pub use oidc::OidcBearer;
-pub use start::{Started, open_database, prepare_data_dir, start};
+pub use start::{Started, open_database, open_existing_file_keystore, prepare_data_dir, start};
 
 /// Why the service cannot start: a bad configuration file or setting, a data directory or
 /// secret file with the wrong mode, a keystore or database that cannot be opened. The message

@@ -2,7 +2,7 @@
 //! empty data directory (PIN file, admin token), the key generator, and the router's state.
 
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +86,57 @@ pub fn open_database(config: &ServiceConfig, pool_size: u32, create: bool) -> Re
     Database::connect(&url, pool_size).map_err(|e| config_error(format!("database: {e}")))
 }
 
+/// Opens (or, on first start, creates) the file keystore at `path` (default
+/// `DATA_DIR/keystore.kmks`) with the PIN of `KEYMGR_KEYSTORE_PIN` (`env_pin`), else of the PIN
+/// file (default `DATA_DIR/keystore.pin`, made with a new keystore).
+fn open_file_keystore(
+    path: Option<&Path>,
+    pin_file: Option<&Path>,
+    data_dir: &Path,
+    env_pin: Option<Zeroizing<String>>,
+) -> Result<FileKeystore, ServiceError> {
+    let path = path.map_or_else(|| data_dir.join("keystore.kmks"), Path::to_path_buf);
+    let creating = !path.exists();
+    let (pin, source) = match env_pin {
+        Some(p) => (p, "KEYMGR_KEYSTORE_PIN".to_owned()),
+        None => {
+            let pin_path = pin_file.map_or_else(|| data_dir.join(PIN_FILE), Path::to_path_buf);
+            if !pin_path.exists() && creating {
+                write_secret_file(&pin_path, random_secret()?.as_bytes())?;
+            }
+            let pin = read_secret_text(&pin_path, "keystore PIN file")?;
+            (pin, format!("the PIN file {}", pin_path.display()))
+        }
+    };
+    if creating {
+        check_new_file_keystore_pin(&pin, &source)?;
+    } else if pin.chars().count() < MIN_FILE_KEYSTORE_PIN_CHARS {
+        tracing::warn!(
+            "the PIN of the file keystore {} (from {source}) is shorter than \
+             {MIN_FILE_KEYSTORE_PIN_CHARS} characters; a new keystore would refuse it",
+            path.display()
+        );
+    }
+    FileKeystore::open_or_create(&path, pin.as_bytes(), KdfParams::default())
+        .map_err(|e| config_error(format!("keystore {}: {e}", path.display())))
+}
+
+/// The existing file keystore of a configuration whose `[keystore]` is the file keystore (for
+/// `keymgr keystore migrate`), with its PIN as the service reads it. A missing file is an
+/// error: nothing is created.
+pub fn open_existing_file_keystore(config: &ServiceConfig) -> Result<FileKeystore, ServiceError> {
+    let KeystoreConfig::File { path, pin_file } = &config.keystore else {
+        return Err(config_error("[keystore] is not the file keystore"));
+    };
+    let data_dir = config.data_dir();
+    let file = path.clone().unwrap_or_else(|| data_dir.join("keystore.kmks"));
+    if !file.exists() {
+        return Err(config_error(format!("no file keystore at {}", file.display())));
+    }
+    let env_pin = std::env::var("KEYMGR_KEYSTORE_PIN").ok().map(Zeroizing::new);
+    open_file_keystore(Some(&file), pin_file.as_deref(), &data_dir, env_pin)
+}
+
 /// Opens the keystore and database of `config`, initialises an empty data directory, runs
 /// the key generator and builds the router state.
 pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
@@ -112,31 +163,9 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
 
     let (keystore, keystore_name): (Arc<dyn Keystore>, String) = match &config.keystore {
         KeystoreConfig::File { path, pin_file } => {
-            let path = path.clone().unwrap_or_else(|| data_dir.join("keystore.kmks"));
-            let creating = !path.exists();
-            let (pin, source) = match env_pin {
-                Some(p) => (p, "KEYMGR_KEYSTORE_PIN".to_owned()),
-                None => {
-                    let pin_path = pin_file.clone().unwrap_or_else(|| data_dir.join(PIN_FILE));
-                    if !pin_path.exists() && creating {
-                        write_secret_file(&pin_path, random_secret()?.as_bytes())?;
-                    }
-                    let pin = read_secret_text(&pin_path, "keystore PIN file")?;
-                    (pin, format!("the PIN file {}", pin_path.display()))
-                }
-            };
-            if creating {
-                check_new_file_keystore_pin(&pin, &source)?;
-            } else if pin.chars().count() < MIN_FILE_KEYSTORE_PIN_CHARS {
-                tracing::warn!(
-                    "the PIN of the file keystore {} (from {source}) is shorter than \
-                     {MIN_FILE_KEYSTORE_PIN_CHARS} characters; a new keystore would refuse it",
-                    path.display()
-                );
-            }
-            let ks = FileKeystore::open_or_create(&path, pin.as_bytes(), KdfParams::default())
-                .map_err(|e| config_error(format!("keystore {}: {e}", path.display())))?;
-            (Arc::new(ks), format!("file keystore {}", path.display()))
+            let ks = open_file_keystore(path.as_deref(), pin_file.as_deref(), &data_dir, env_pin)?;
+            let name = format!("file keystore {}", ks.path().display());
+            (Arc::new(ks), name)
         }
         KeystoreConfig::Pkcs11 { module, token_label, sessions } => {
             let pin = env_pin.ok_or_else(|| config_error("a PKCS#11 keystore needs KEYMGR_KEYSTORE_PIN"))?;

@@ -23,7 +23,7 @@ use crate::KeymgrError;
 use crate::stored_key::unwrap_stored_private_key;
 
 /// The application of the ZK migration key (MOSIP's `KEY_MIGRATE`).
-const ZK_TEMP_APP: &str = "KEY_MIGRATE";
+pub(super) const ZK_TEMP_APP: &str = "KEY_MIGRATE";
 /// Its reference (`ZK_TEMP_KEY`).
 const ZK_TEMP_REF: &str = "ZK_TEMP_KEY";
 /// How long the ZK migration key lives (MOSIP: one day).

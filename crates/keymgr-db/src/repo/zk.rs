@@ -30,6 +30,23 @@ impl Database {
             .optional()?)
     }
 
+    /// How many random keys there are, whatever their status.
+    pub fn zk_count(&self) -> Result<usize, DbError> {
+        let n: i64 = data_encrypt_keystore::table.count().get_result(&mut *self.conn()?)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Up to `limit` random keys `(id, wrapped key)` with ids above `after`, in id order,
+    /// whatever their status (what a migration moves).
+    pub fn zk_keys_after(&self, after: Option<i64>, limit: i64) -> Result<Vec<(i64, String)>, DbError> {
+        Ok(data_encrypt_keystore::table
+            .filter(data_encrypt_keystore::id.gt(after.unwrap_or(-1)))
+            .select((data_encrypt_keystore::id, data_encrypt_keystore::key))
+            .order(data_encrypt_keystore::id.asc())
+            .limit(limit)
+            .load(&mut *self.conn()?)?)
+    }
+
     /// The highest id, if any key exists.
     pub fn zk_max_id(&self) -> Result<Option<i64>, DbError> {
         zk_max_id(&mut *self.conn()?)

@@ -1,0 +1,228 @@
+//! `keymgr keystore migrate`: moves the keys of the file keystore (ROOT, the masters, the
+//! signing keys, the ZK master) into a PKCS#11 token under the same aliases, so the database
+//! needs no change: each key is imported as a non-extractable token object with its
+//! certificate and checked by use. The file keystore is left as it is until the operator,
+//! with the service switched to the token and checked, runs it again with `--confirm`, which
+//! checks every key once more and then destroys the file and its PIN file.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use keymgr_db::AuditEntry;
+use keymgr_hsm::{FileKeystore, KeyMove, KeyMoveReport, Pkcs11Config, Pkcs11Keystore, file_to_token};
+use keymgr_model::UtcTime;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+use crate::lifecycle_cmd::operator;
+use crate::service_cmd::ConfigArgs;
+
+/// `keymgr keystore ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeystoreCommand {
+    /// Import the file keystore's keys into a PKCS#11 token (the file is left as it is);
+    /// --confirm, once the service runs on the token, destroys the file.
+    Migrate(MigrateArgs),
+}
+
+/// `keymgr keystore migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, value_name = "FILE")]
+    module: PathBuf,
+    /// The token's label.
+    #[arg(long)]
+    token_label: String,
+    /// A file holding the token's user PIN (else the environment variable KEYMGR_TOKEN_PIN).
+    #[arg(long, value_name = "FILE")]
+    token_pin_file: Option<PathBuf>,
+    /// Show what would be imported; import nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Check that every key is on the token, then destroy the file keystore and its PIN file.
+    #[arg(long, conflicts_with = "dry_run")]
+    confirm: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a `keymgr keystore` command.
+pub fn run(command: KeystoreCommand) -> Result<(), CliError> {
+    match command {
+        KeystoreCommand::Migrate(args) => migrate(&args),
+    }
+}
+
+fn token_pin(args: &MigrateArgs) -> Result<Zeroizing<String>, CliError> {
+    let pin =
+        match &args.token_pin_file {
+            Some(path) => Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| CliError::Usage(format!("--token-pin-file {}: {e}", path.display())))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            None => Zeroizing::new(std::env::var("KEYMGR_TOKEN_PIN").map_err(|_| {
+                CliError::Usage("the token's PIN: --token-pin-file or KEYMGR_TOKEN_PIN".into())
+            })?),
+        };
+    if pin.is_empty() {
+        return Err(CliError::Usage("the token's PIN is empty".into()));
+    }
+    Ok(pin)
+}
+
+fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
+    let config = args.config.load()?;
+    let pin = token_pin(args)?;
+    let file =
+        keymgr_service::open_existing_file_keystore(&config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let token = Pkcs11Keystore::new(Pkcs11Config {
+        module: args.module.clone(),
+        token_label: args.token_label.clone(),
+        pin,
+        pool_size: 2,
+    })
+    .map_err(|e| CliError::Usage(format!("PKCS#11 token {:?}: {e}", args.token_label)))?;
+    let reports = file_to_token(&file, &token, args.dry_run || args.confirm)
+        .map_err(|e| CliError::Failed(format!("keystore: {e}")))?;
+    let all_on_token = reports.iter().all(|r| r.outcome.is_on_token());
+    print_report(args, &file, &reports);
+    if args.dry_run {
+        return Ok(());
+    }
+    let db = keymgr_service::open_database(&config, 1, false).map_err(|e| CliError::Failed(e.to_string()))?;
+    let audit = |action: &str, detail: String| {
+        db.append_audit(&AuditEntry {
+            time: UtcTime::now(),
+            actor: operator(),
+            action: action.into(),
+            app_id: None,
+            ref_id: None,
+            key_alias: None,
+            detail: Some(detail),
+        })
+        .map_err(|e| CliError::Failed(format!("audit: {e}")))
+    };
+    if !args.confirm {
+        let imported = reports.iter().filter(|r| r.outcome == KeyMove::Imported).count();
+        audit(
+            "keystore_migrated",
+            format!(
+                "{imported} keys imported into PKCS#11 token {:?}; {} of {} on the token",
+                args.token_label,
+                reports.iter().filter(|r| r.outcome.is_on_token()).count(),
+                reports.len()
+            ),
+        )?;
+        if !all_on_token {
+            return Err(CliError::Failed("some keys are not on the token; see above".into()));
+        }
+        if !args.json {
+            println!(
+                "\nEvery key is on the token; {} is unchanged. Next: set [keystore] type = \"pkcs11\" \
+                 (module, token_label) with KEYMGR_KEYSTORE_PIN, start the service and check it, then \
+                 run this command again with --confirm to destroy the file keystore.",
+                file.path().display()
+            );
+        }
+        return Ok(());
+    }
+    if !all_on_token {
+        return Err(CliError::Failed(
+            "not every key of the file keystore is on the token: the file keystore stays".into(),
+        ));
+    }
+    let path = file.path().to_owned();
+    let pin_file = match &config.keystore {
+        keymgr_service::KeystoreConfig::File { pin_file, .. } => {
+            pin_file.clone().unwrap_or_else(|| config.data_dir().join("keystore.pin"))
+        }
+        keymgr_service::KeystoreConfig::Pkcs11 { .. } => config.data_dir().join("keystore.pin"),
+    };
+    // Releases the file's lock.
+    drop(file);
+    shred(&path)?;
+    if pin_file.exists() {
+        shred(&pin_file)?;
+    }
+    audit(
+        "file_keystore_destroyed",
+        format!(
+            "{} keys checked on PKCS#11 token {:?}; {} destroyed",
+            reports.len(),
+            args.token_label,
+            path.display()
+        ),
+    )?;
+    println!("destroyed {} and its PIN file; the keys live on token {:?}", path.display(), args.token_label);
+    Ok(())
+}
+
+/// Overwrites a file with zeros, syncs it, and removes it.
+fn shred(path: &Path) -> Result<(), CliError> {
+    let bad = |e: std::io::Error| CliError::Failed(format!("{}: {e}", path.display()));
+    let len = std::fs::metadata(path).map_err(bad)?.len();
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(bad)?;
+    let zeros = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+        file.write_all(zeros.get(..n).unwrap_or_default()).map_err(bad)?;
+        left -= n as u64;
+    }
+    file.sync_all().map_err(bad)?;
+    drop(file);
+    std::fs::remove_file(path).map_err(bad)
+}
+
+fn outcome_text(outcome: &KeyMove) -> String {
+    match outcome {
+        KeyMove::Imported => "imported".into(),
+        KeyMove::OnTokenAlready => "on the token already".into(),
+        KeyMove::WouldImport => "would be imported".into(),
+        KeyMove::Differs(why) => format!("DIFFERS on the token ({why}): left alone"),
+        KeyMove::CannotMove(why) => format!("CANNOT MOVE: {why}"),
+        KeyMove::Failed(why) => format!("FAILED: {why}"),
+    }
+}
+
+fn print_report(args: &MigrateArgs, file: &FileKeystore, reports: &[KeyMoveReport]) {
+    if args.json {
+        let keys: Vec<_> = reports
+            .iter()
+            .map(|r| json!({"alias": r.alias, "kind": format!("{:?}", r.kind), "outcome": outcome_text(&r.outcome)}))
+            .collect();
+        println!(
+            "{:#}",
+            json!({
+                "file": file.path().display().to_string(),
+                "token": args.token_label,
+                "dryRun": args.dry_run,
+                "keys": keys,
+                "onToken": reports.iter().filter(|r| r.outcome.is_on_token()).count(),
+            })
+        );
+        return;
+    }
+    let verb = if args.dry_run { "would import" } else { "imports" };
+    println!("{} {verb} into PKCS#11 token {:?}:", file.path().display(), args.token_label);
+    for r in reports {
+        println!("  {} ({:?}): {}", r.alias, r.kind, outcome_text(&r.outcome));
+    }
+    let count = |f: fn(&KeyMove) -> bool| reports.iter().filter(|r| f(&r.outcome)).count();
+    println!(
+        "{} keys: {} imported, {} on the token already, {} to import, {} not moved",
+        reports.len(),
+        count(|o| *o == KeyMove::Imported),
+        count(|o| *o == KeyMove::OnTokenAlready),
+        count(|o| *o == KeyMove::WouldImport),
+        count(|o| matches!(o, KeyMove::Differs(_) | KeyMove::CannotMove(_) | KeyMove::Failed(_))),
+    );
+}
