@@ -1,9 +1,10 @@
 //! `keymgr keystore migrate`: moves the keys of the file keystore (ROOT, the masters, the
 //! signing keys, the ZK master) into a PKCS#11 token under the same aliases, so the database
 //! needs no change: each key is imported as a non-extractable token object with its
-//! certificate and checked by use. The file keystore is left as it is until the operator,
-//! with the service switched to the token and checked, runs it again with `--confirm`, which
-//! checks every key once more and then destroys the file and its PIN file.
+//! certificate and checked by use. The file keystore is left as it is until the operator has
+//! switched the configuration to the token and checked the service, then runs it with
+//! `--confirm` and the new configuration: every key is checked once more, then the file and
+//! its PIN file are destroyed.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,23 +31,33 @@ pub enum KeystoreCommand {
 /// `keymgr keystore migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
+    /// The configuration: the file keystore's to import, the token's with --confirm.
     #[command(flatten)]
     config: ConfigArgs,
-    /// The PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
-    #[arg(long, value_name = "FILE")]
-    module: PathBuf,
-    /// The token's label.
-    #[arg(long)]
-    token_label: String,
-    /// A file holding the token's user PIN (else the environment variable KEYMGR_TOKEN_PIN).
+    /// The PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so (with --confirm: the
+    /// configuration's).
+    #[arg(long, value_name = "FILE", required_unless_present = "confirm")]
+    module: Option<PathBuf>,
+    /// The token's label (with --confirm: the configuration's).
+    #[arg(long, required_unless_present = "confirm")]
+    token_label: Option<String>,
+    /// A file holding the token's user PIN (else KEYMGR_TOKEN_PIN; with --confirm the
+    /// service's KEYMGR_KEYSTORE_PIN).
     #[arg(long, value_name = "FILE")]
     token_pin_file: Option<PathBuf>,
     /// Show what would be imported; import nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Check that every key is on the token, then destroy the file keystore and its PIN file.
-    #[arg(long, conflicts_with = "dry_run")]
+    /// With the configuration switched to the token: check that every key of the file keystore
+    /// is on it, then destroy the file keystore and its PIN file.
+    #[arg(long, conflicts_with_all = ["dry_run", "module", "token_label"])]
     confirm: bool,
+    /// The file keystore to destroy with --confirm (default DATA_DIR/keystore.kmks).
+    #[arg(long, value_name = "FILE", requires = "confirm")]
+    file: Option<PathBuf>,
+    /// Its PIN file (default DATA_DIR/keystore.pin).
+    #[arg(long, value_name = "FILE", requires = "confirm")]
+    file_pin_file: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -60,18 +71,21 @@ pub fn run(command: KeystoreCommand) -> Result<(), CliError> {
 }
 
 fn token_pin(args: &MigrateArgs) -> Result<Zeroizing<String>, CliError> {
-    let pin =
-        match &args.token_pin_file {
-            Some(path) => Zeroizing::new(
-                std::fs::read_to_string(path)
-                    .map_err(|e| CliError::Usage(format!("--token-pin-file {}: {e}", path.display())))?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_owned(),
-            ),
-            None => Zeroizing::new(std::env::var("KEYMGR_TOKEN_PIN").map_err(|_| {
-                CliError::Usage("the token's PIN: --token-pin-file or KEYMGR_TOKEN_PIN".into())
-            })?),
-        };
+    let pin = match &args.token_pin_file {
+        Some(path) => Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--token-pin-file {}: {e}", path.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        None => {
+            let var = if args.confirm { "KEYMGR_KEYSTORE_PIN" } else { "KEYMGR_TOKEN_PIN" };
+            Zeroizing::new(
+                std::env::var(var)
+                    .map_err(|_| CliError::Usage(format!("the token's PIN: --token-pin-file or {var}")))?,
+            )
+        }
+    };
     if pin.is_empty() {
         return Err(CliError::Usage("the token's PIN is empty".into()));
     }
@@ -81,19 +95,42 @@ fn token_pin(args: &MigrateArgs) -> Result<Zeroizing<String>, CliError> {
 fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
     let config = args.config.load()?;
     let pin = token_pin(args)?;
-    let file =
-        keymgr_service::open_existing_file_keystore(&config).map_err(|e| CliError::Usage(e.to_string()))?;
-    let token = Pkcs11Keystore::new(Pkcs11Config {
-        module: args.module.clone(),
-        token_label: args.token_label.clone(),
-        pin,
-        pool_size: 2,
-    })
-    .map_err(|e| CliError::Usage(format!("PKCS#11 token {:?}: {e}", args.token_label)))?;
+    let (file, token_label, module, pin_file) = if args.confirm {
+        let keymgr_service::KeystoreConfig::Pkcs11 { module, token_label, .. } = &config.keystore else {
+            return Err(CliError::Usage(
+                "--confirm runs with the configuration switched to the token ([keystore] type = \"pkcs11\")"
+                    .into(),
+            ));
+        };
+        let path = args.file.clone().unwrap_or_else(|| config.data_dir().join("keystore.kmks"));
+        let pin_file =
+            args.file_pin_file.clone().unwrap_or_else(|| config.data_dir().join(keymgr_service::PIN_FILE));
+        let file_pin = Zeroizing::new(
+            std::fs::read_to_string(&pin_file)
+                .map_err(|e| {
+                    CliError::Usage(format!("the file keystore's PIN file {}: {e}", pin_file.display()))
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        );
+        let file = FileKeystore::open(&path, file_pin.as_bytes())
+            .map_err(|e| CliError::Usage(format!("the file keystore {}: {e}", path.display())))?;
+        (file, token_label.clone(), module.clone(), Some(pin_file))
+    } else {
+        let file = keymgr_service::open_existing_file_keystore(&config)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let (Some(module), Some(label)) = (&args.module, &args.token_label) else {
+            return Err(CliError::Usage("--module and --token-label name the token".into()));
+        };
+        (file, label.clone(), module.clone(), None)
+    };
+    let token =
+        Pkcs11Keystore::new(Pkcs11Config { module, token_label: token_label.clone(), pin, pool_size: 2 })
+            .map_err(|e| CliError::Usage(format!("PKCS#11 token {token_label:?}: {e}")))?;
     let reports = file_to_token(&file, &token, args.dry_run || args.confirm)
         .map_err(|e| CliError::Failed(format!("keystore: {e}")))?;
     let all_on_token = reports.iter().all(|r| r.outcome.is_on_token());
-    print_report(args, &file, &reports);
+    print_report(args, &token_label, &file, &reports);
     if args.dry_run {
         return Ok(());
     }
@@ -110,13 +147,12 @@ fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::Failed(format!("audit: {e}")))
     };
-    if !args.confirm {
+    let Some(pin_file) = pin_file else {
         let imported = reports.iter().filter(|r| r.outcome == KeyMove::Imported).count();
         audit(
             "keystore_migrated",
             format!(
-                "{imported} keys imported into PKCS#11 token {:?}; {} of {} on the token",
-                args.token_label,
+                "{imported} keys imported into PKCS#11 token {token_label:?}; {} of {} on the token",
                 reports.iter().filter(|r| r.outcome.is_on_token()).count(),
                 reports.len()
             ),
@@ -128,24 +164,18 @@ fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
             println!(
                 "\nEvery key is on the token; {} is unchanged. Next: set [keystore] type = \"pkcs11\" \
                  (module, token_label) with KEYMGR_KEYSTORE_PIN, start the service and check it, then \
-                 run this command again with --confirm to destroy the file keystore.",
+                 run `keymgr keystore migrate --confirm` with that configuration to destroy the file keystore.",
                 file.path().display()
             );
         }
         return Ok(());
-    }
+    };
     if !all_on_token {
         return Err(CliError::Failed(
             "not every key of the file keystore is on the token: the file keystore stays".into(),
         ));
     }
     let path = file.path().to_owned();
-    let pin_file = match &config.keystore {
-        keymgr_service::KeystoreConfig::File { pin_file, .. } => {
-            pin_file.clone().unwrap_or_else(|| config.data_dir().join("keystore.pin"))
-        }
-        keymgr_service::KeystoreConfig::Pkcs11 { .. } => config.data_dir().join("keystore.pin"),
-    };
     // Releases the file's lock.
     drop(file);
     shred(&path)?;
@@ -155,13 +185,12 @@ fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
     audit(
         "file_keystore_destroyed",
         format!(
-            "{} keys checked on PKCS#11 token {:?}; {} destroyed",
+            "{} keys checked on PKCS#11 token {token_label:?}; {} destroyed",
             reports.len(),
-            args.token_label,
             path.display()
         ),
     )?;
-    println!("destroyed {} and its PIN file; the keys live on token {:?}", path.display(), args.token_label);
+    println!("destroyed {} and its PIN file; the keys live on token {token_label:?}", path.display());
     Ok(())
 }
 
@@ -193,7 +222,7 @@ fn outcome_text(outcome: &KeyMove) -> String {
     }
 }
 
-fn print_report(args: &MigrateArgs, file: &FileKeystore, reports: &[KeyMoveReport]) {
+fn print_report(args: &MigrateArgs, token_label: &str, file: &FileKeystore, reports: &[KeyMoveReport]) {
     if args.json {
         let keys: Vec<_> = reports
             .iter()
@@ -203,7 +232,7 @@ fn print_report(args: &MigrateArgs, file: &FileKeystore, reports: &[KeyMoveRepor
             "{:#}",
             json!({
                 "file": file.path().display().to_string(),
-                "token": args.token_label,
+                "token": token_label,
                 "dryRun": args.dry_run,
                 "keys": keys,
                 "onToken": reports.iter().filter(|r| r.outcome.is_on_token()).count(),
@@ -211,8 +240,14 @@ fn print_report(args: &MigrateArgs, file: &FileKeystore, reports: &[KeyMoveRepor
         );
         return;
     }
-    let verb = if args.dry_run { "would import" } else { "imports" };
-    println!("{} {verb} into PKCS#11 token {:?}:", file.path().display(), args.token_label);
+    let verb = if args.confirm {
+        "checked against"
+    } else if args.dry_run {
+        "would import into"
+    } else {
+        "imports into"
+    };
+    println!("{} {verb} PKCS#11 token {token_label:?}:", file.path().display());
     for r in reports {
         println!("  {} ({:?}): {}", r.alias, r.kind, outcome_text(&r.outcome));
     }

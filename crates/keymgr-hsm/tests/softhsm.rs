@@ -14,8 +14,12 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use keymgr_crypto::{AsymmetricKind, RsaPublicKey, SignAlgorithm, verify};
-use keymgr_hsm::{HsmError, KeyKind, Keystore, Pkcs11Config, Pkcs11Keystore};
+use keymgr_hsm::{
+    FileKeystore, HsmError, KdfParams, KeyKind, KeyMove, Keystore, Pkcs11Config, Pkcs11Keystore,
+    file_to_token,
+};
 use keymgr_test_support::softhsm;
 use zeroize::Zeroizing;
 
@@ -98,5 +102,115 @@ fn child() {
     assert_eq!(again.certificate("p11-rsa").unwrap(), Some(common::some_certificate()));
     assert!(again.aliases().unwrap().contains(&"thread-7".to_owned()));
     assert_eq!(again.rsa_oaep_unwrap("p11-rsa", &wrapped).unwrap().expose(), &[5; 32]);
+
+    keys_from_the_file_keystore(&again);
     println!("SOFTHSM SUITE DONE");
+}
+
+/// `file_to_token`: every kind the file keystore holds is imported under its alias, as
+/// sensitive, non-extractable objects with the certificate; the same keys answer on both
+/// sides; a second run finds them there; a key of another kind under an alias is left alone;
+/// Ed25519 stays.
+fn keys_from_the_file_keystore(token: &Pkcs11Keystore) {
+    let dir = tempfile::tempdir().unwrap();
+    let file =
+        FileKeystore::open_or_create(dir.path().join("ks"), b"pin", KdfParams::insecure_for_tests()).unwrap();
+    let kinds = [
+        ("mig-rsa", KeyKind::Asymmetric(AsymmetricKind::Rsa2048)),
+        ("mig-p256", KeyKind::Asymmetric(AsymmetricKind::EcP256)),
+        ("mig-k1", KeyKind::Asymmetric(AsymmetricKind::EcSecp256k1)),
+        ("mig-aes", KeyKind::Aes256),
+        ("mig-ed", KeyKind::Asymmetric(AsymmetricKind::Ed25519)),
+        ("mig-clash", KeyKind::Aes256),
+    ];
+    for (alias, kind) in kinds {
+        file.generate(alias, kind).unwrap();
+    }
+    file.store_certificate("mig-rsa", &common::some_certificate()).unwrap();
+    token.generate("mig-clash", KeyKind::Aes256).unwrap();
+    let dry = file_to_token(&file, token, true).unwrap();
+    assert!(
+        dry.iter()
+            .filter(|r| r.alias != "mig-ed" && r.alias != "mig-clash")
+            .all(|r| r.outcome == KeyMove::WouldImport)
+    );
+    assert!(!token.aliases().unwrap().contains(&"mig-rsa".to_owned()), "a dry run imports nothing");
+
+    let report = file_to_token(&file, token, false).unwrap();
+    let outcome = |alias: &str| report.iter().find(|r| r.alias == alias).unwrap().outcome.clone();
+    for alias in ["mig-rsa", "mig-p256", "mig-k1", "mig-aes"] {
+        assert_eq!(outcome(alias), KeyMove::Imported, "{alias}");
+    }
+    assert!(matches!(outcome("mig-ed"), KeyMove::CannotMove(_)));
+    assert!(matches!(outcome("mig-clash"), KeyMove::Differs(_)), "{:?}", outcome("mig-clash"));
+    assert_eq!(token.certificate("mig-rsa").unwrap(), Some(common::some_certificate()));
+    // The same keys: what one side wraps or encrypts, the other opens.
+    let public = RsaPublicKey::from_spki_der(&token.public_key("mig-rsa").unwrap()).unwrap();
+    let wrapped = public.oaep_wrap(&[9; 32]).unwrap();
+    assert_eq!(file.rsa_oaep_unwrap("mig-rsa", &wrapped).unwrap().expose(), &[9; 32]);
+    let sealed = token.aes_ecb_encrypt("mig-aes", &[3; 32]).unwrap();
+    assert_eq!(file.aes_ecb_decrypt("mig-aes", &sealed).unwrap().expose(), &[3; 32]);
+    let sig = token.sign("mig-k1", SignAlgorithm::Es256K, b"m").unwrap();
+    verify(SignAlgorithm::Es256K, &file.public_key("mig-k1").unwrap(), b"m", &sig).unwrap();
+
+    // Read through PKCS#11 itself: the private and secret objects are sensitive and not
+    // extractable, the public objects are there.
+    let pkcs11 = cryptoki::context::Pkcs11::new(softhsm::MODULE).unwrap();
+    let _ = pkcs11.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = pkcs11
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| pkcs11.get_token_info(*s).unwrap().label() == "keymgr-test")
+        .unwrap();
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    // The keystores of this process are logged in already (PKCS#11 logins are per application).
+    let _ = session
+        .login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(softhsm::PIN.into())));
+    for (alias, class) in [
+        ("mig-rsa", ObjectClass::PRIVATE_KEY),
+        ("mig-p256", ObjectClass::PRIVATE_KEY),
+        ("mig-k1", ObjectClass::PRIVATE_KEY),
+        ("mig-aes", ObjectClass::SECRET_KEY),
+    ] {
+        let found = session.find_objects(&[Attribute::Class(class), Attribute::Label(alias.into())]).unwrap();
+        assert_eq!(found.len(), 1, "{alias}");
+        let attrs = session
+            .get_attributes(
+                found[0],
+                &[AttributeType::Sensitive, AttributeType::Extractable, AttributeType::Token],
+            )
+            .unwrap();
+        assert!(attrs.contains(&Attribute::Sensitive(true)), "{alias}: {attrs:?}");
+        assert!(attrs.contains(&Attribute::Extractable(false)), "{alias}: {attrs:?}");
+        assert!(attrs.contains(&Attribute::Token(true)), "{alias}: {attrs:?}");
+        if class == ObjectClass::PRIVATE_KEY {
+            let public = session
+                .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Label(alias.into())])
+                .unwrap();
+            assert_eq!(public.len(), 1, "{alias}: its public key object");
+        }
+    }
+    drop(session);
+
+    // Again: everything is there already; nothing changes.
+    let again = file_to_token(&file, token, false).unwrap();
+    for alias in ["mig-rsa", "mig-p256", "mig-k1", "mig-aes"] {
+        assert_eq!(
+            again.iter().find(|r| r.alias == alias).unwrap().outcome,
+            KeyMove::OnTokenAlready,
+            "{alias}"
+        );
+    }
+    // An import under a taken alias is refused; a PKCS#8 of the wrong kind too.
+    let (_, rsa) = file.export_for_token("mig-rsa").unwrap();
+    assert!(matches!(
+        token.import("mig-rsa", KeyKind::Asymmetric(AsymmetricKind::Rsa2048), &rsa),
+        Err(HsmError::AliasExists(_))
+    ));
+    assert!(token.import("mig-wrong", KeyKind::Asymmetric(AsymmetricKind::EcP256), &rsa).is_err());
+    assert!(!token.aliases().unwrap().contains(&"mig-wrong".to_owned()));
+    println!("file keystore keys imported");
 }
