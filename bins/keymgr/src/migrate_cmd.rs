@@ -49,6 +49,10 @@ pub struct MigrateKeysArgs {
     /// migrate-keys.journal in the current directory).
     #[arg(long, value_name = "FILE", default_value = "migrate-keys.journal")]
     journal: PathBuf,
+    /// Base keys in flight at once, each on its own connection (the target's database commits
+    /// are the limit; MOSIP's job sends one at a time).
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
     /// ZK random keys per `/migrateZKKeys` request (MOSIP's job: 500).
     #[arg(long, default_value_t = 500)]
     zk_batch: usize,
@@ -108,9 +112,17 @@ pub fn run(args: &MigrateKeysArgs) -> Result<(), CliError> {
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
         ..HttpOptions::default()
     };
-    let http = HttpClient::new(&args.to, options)
-        .map_err(|e| CliError::Usage(format!("--to {:?}: {e}", args.to)))?;
-    let client = MosipClient::new(http, &token).map_err(|e| CliError::Usage(format!("--token-file: {e}")))?;
+    if args.parallel == 0 || args.parallel > 64 {
+        return Err(CliError::Usage("--parallel must be 1 to 64".into()));
+    }
+    let mut clients = Vec::with_capacity(args.parallel);
+    for _ in 0..args.parallel {
+        let http = HttpClient::new(&args.to, options.clone())
+            .map_err(|e| CliError::Usage(format!("--to {:?}: {e}", args.to)))?;
+        clients
+            .push(MosipClient::new(http, &token).map_err(|e| CliError::Usage(format!("--token-file: {e}")))?);
+    }
+    let client = clients.first().cloned().ok_or_else(|| CliError::Usage("--parallel".into()))?;
     let km = manager(&args.config)?;
     let inventory = km.migration_inventory().map_err(|e| CliError::Failed(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -123,7 +135,7 @@ pub fn run(args: &MigrateKeysArgs) -> Result<(), CliError> {
     }
     let mut journal = Journal::open(&args.journal, &args.to)?;
     let started = Instant::now();
-    let result = runtime.block_on(migrate(args, &km, &client, &inventory, &mut journal));
+    let result = runtime.block_on(migrate(args, &km, &clients, &inventory, &mut journal));
     journal.sync()?;
     let (base, partner, zk) = result?;
     let elapsed = started.elapsed();
@@ -288,65 +300,115 @@ async fn dry_run(
 async fn migrate(
     args: &MigrateKeysArgs,
     km: &KeyManager,
-    client: &MosipClient,
+    clients: &[MosipClient],
     inventory: &MigrationInventory,
     journal: &mut Journal,
 ) -> Result<(Tally, Tally, Tally), CliError> {
+    let client = clients.first().ok_or_else(|| CliError::Usage("--parallel must be at least 1".into()))?;
     let mut masters: HashMap<String, Result<Certificate, String>> = HashMap::new();
-    let mut base = Tally { total: inventory.base_keys.len(), ..Tally::default() };
-    for (i, key) in inventory.base_keys.iter().enumerate() {
+    for key in &inventory.base_keys {
         let app = key.key_ref.app.to_string();
-        let master = match masters.get(&app) {
-            Some(m) => m.clone(),
-            None => {
-                let fetched = match master_certificate(client, &app).await {
-                    Ok(cert) => Ok(cert),
-                    Err(e) if is_fatal(&e) => return Err(stop(e)),
-                    Err(e) => Err(format!("no master of {app} on the target: {e}")),
-                };
-                masters.insert(app.clone(), fetched.clone());
-                fetched
-            }
-        };
-        send_key(km, client, key, "base", master.as_ref().map_err(Clone::clone), journal, &mut base).await?;
-        progress("base keys", i + 1, &base);
+        if !masters.contains_key(&app) {
+            let fetched = match master_certificate(client, &app).await {
+                Ok(cert) => Ok(cert),
+                Err(e) if is_fatal(&e) => return Err(stop(e)),
+                Err(e) => Err(format!("no master of {app} on the target: {e}")),
+            };
+            masters.insert(app, fetched);
+        }
     }
+    let mut base = Tally { total: inventory.base_keys.len(), ..Tally::default() };
+    send_keys(km, clients, &inventory.base_keys, "base", &masters, journal, &mut base).await?;
     let mut partner = Tally { total: inventory.partner_certificates.len(), ..Tally::default() };
-    for (i, key) in inventory.partner_certificates.iter().enumerate() {
-        send_key(km, client, key, "partner", Err(String::new()), journal, &mut partner).await?;
-        progress("partner certificates", i + 1, &partner);
-    }
+    send_keys(km, clients, &inventory.partner_certificates, "partner", &masters, journal, &mut partner)
+        .await?;
     let zk = migrate_zk(args, km, client, inventory, journal).await?;
     Ok((base, partner, zk))
 }
 
-/// Sends one key (a PARTNER certificate needs no master: `master` is ignored for it).
-async fn send_key(
+/// Sends `keys`, as many at once as there are clients (one connection each): each window is
+/// prepared here (the re-wrap), sent concurrently, and its answers recorded in order.
+async fn send_keys(
     km: &KeyManager,
-    client: &MosipClient,
-    key: &OutgoingKey,
+    clients: &[MosipClient],
+    keys: &[OutgoingKey],
     kind: &str,
-    master: Result<&Certificate, String>,
+    masters: &HashMap<String, Result<Certificate, String>>,
     journal: &mut Journal,
     tally: &mut Tally,
 ) -> Result<(), CliError> {
+    let what = if kind == "base" { "base keys" } else { "partner certificates" };
+    let mut seen = 0;
+    for window in keys.chunks(clients.len().max(1)) {
+        let mut pending = tokio::task::JoinSet::new();
+        for (key, client) in window.iter().zip(clients) {
+            let master =
+                masters.get(key.key_ref.app.as_str()).cloned().unwrap_or_else(|| Err("no master".into()));
+            let Some((name, label, request)) = prepare_key(km, key, kind, master.as_ref(), journal, tally)
+            else {
+                continue;
+            };
+            let client = client.clone();
+            pending.spawn(async move { (name, label, client.post("/migrateBaseKey", &request).await) });
+        }
+        let mut answers = Vec::with_capacity(window.len());
+        while let Some(joined) = pending.join_next().await {
+            answers.push(joined.map_err(|e| CliError::Failed(format!("a request task: {e}")))?);
+        }
+        for (name, label, answer) in answers {
+            match answer {
+                Ok(response) => match response.get("status").and_then(Value::as_str) {
+                    Some(MIGRATED) => {
+                        tally.moved += 1;
+                        journal.record(&name)?;
+                    }
+                    Some(ALREADY_THERE) => {
+                        tally.there_already += 1;
+                        journal.record(&name)?;
+                    }
+                    other => tally
+                        .failed
+                        .push((label, format!("the target answered {}", other.unwrap_or("no status")))),
+                },
+                Err(e) if is_fatal(&e) => return Err(stop(e)),
+                Err(e) => tally.failed.push((label, e.to_string())),
+            }
+        }
+        let before = seen;
+        seen += window.len();
+        progress(what, before, seen, tally);
+    }
+    Ok(())
+}
+
+/// The `migrateBaseKey` request of one key (`None` when the journal has it or it cannot be
+/// prepared, which is tallied): its journal entry, its label and the request.
+fn prepare_key(
+    km: &KeyManager,
+    key: &OutgoingKey,
+    kind: &str,
+    master: Result<&Certificate, &String>,
+    journal: &Journal,
+    tally: &mut Tally,
+) -> Option<(String, String, Value)> {
     let name = entry_name(kind, &key.alias);
     if journal.has(&name) {
         tally.skipped_journal += 1;
-        return Ok(());
+        return None;
     }
     let label = format!("{} {}", key.key_ref, key.alias);
     let encrypted = match (&key.master_alias, master) {
+        // A PARTNER certificate: no private key, no master.
         (None, _) => StoredKey::NO_PRIVATE_KEY.to_owned(),
         (Some(_), Err(why)) => {
-            tally.failed.push((label, why));
-            return Ok(());
+            tally.failed.push((label, why.clone()));
+            return None;
         }
         (Some(_), Ok(master)) => match km.export_base_key(key, master) {
             Ok(text) => text,
             Err(e) => {
                 tally.failed.push((label, format!("{}: {e}", e.code())));
-                return Ok(());
+                return None;
             }
         },
     };
@@ -358,24 +420,7 @@ async fn send_key(
         "notBefore": key.not_before.to_mosip_string(),
         "notAfter": key.not_after.to_mosip_string(),
     });
-    match client.post("/migrateBaseKey", &request).await {
-        Ok(response) => match response.get("status").and_then(Value::as_str) {
-            Some(MIGRATED) => {
-                tally.moved += 1;
-                journal.record(&name)?;
-            }
-            Some(ALREADY_THERE) => {
-                tally.there_already += 1;
-                journal.record(&name)?;
-            }
-            other => {
-                tally.failed.push((label, format!("the target answered {}", other.unwrap_or("no status"))))
-            }
-        },
-        Err(e) if is_fatal(&e) => return Err(stop(e)),
-        Err(e) => tally.failed.push((label, e.to_string())),
-    }
-    Ok(())
+    Some((name, label, request))
 }
 
 async fn migrate_zk(
@@ -421,7 +466,8 @@ async fn migrate_zk(
         if !list.is_empty() {
             zk_request(client, list, false, journal, &mut tally).await?;
         }
-        progress("ZK keys", tally.done() + tally.failed.len(), &tally);
+        let seen = tally.done() + tally.failed.len();
+        progress("ZK keys", seen.saturating_sub(1), seen, &tally);
     }
     // As MOSIP's job: a last request that purges the migration key on the target.
     if tally.failed.is_empty() {
@@ -476,8 +522,9 @@ async fn zk_request(
     journal.sync()
 }
 
-fn progress(what: &str, seen: usize, tally: &Tally) {
-    if seen == tally.total || seen % 500 == 0 {
+/// A progress line when `seen` reaches the total or passes a multiple of 500.
+fn progress(what: &str, before: usize, seen: usize, tally: &Tally) {
+    if seen == tally.total || seen / 500 > before / 500 {
         eprintln!(
             "{what}: {seen}/{} ({} moved, {} there already, {} done before, {} failed)",
             tally.total,

@@ -80,19 +80,13 @@ fn manager(url: &str, keystore: Arc<dyn Keystore>) -> KeyManager {
     km
 }
 
-/// What the old deployment's migration job does for one base key: unwrap it with its master
-/// in its keystore, wrap it for the new deployment's current master certificate.
+/// What the old deployment's migration job does for one base key (`keymgr migrate-keys`
+/// through `export_base_key`): unwrap it with its master in its keystore, wrap it for the new
+/// deployment's current master certificate.
 fn rewrap_for(source: &KeyManager, alias: &str, target_master: &Certificate) -> (String, String) {
-    let row = source.database().stored_key(alias).unwrap().unwrap();
-    let old_master =
-        Certificate::from_der(&source.keystore().certificate(&row.master_alias).unwrap().unwrap()).unwrap();
-    let pkcs8 = unwrap_stored_private_key(
-        &row.private_key,
-        old_master.rsa_public_key().unwrap().modulus_len(),
-        |w| source.keystore().rsa_oaep_unwrap(&row.master_alias, w).map_err(KeymgrError::Keystore),
-    )
-    .unwrap();
-    (wrap_private_key_for_store(&pkcs8, &target_master.rsa_public_key().unwrap()).unwrap(), row.certificate)
+    let inventory = source.migration_inventory().unwrap();
+    let key = inventory.base_keys.iter().find(|k| k.alias == alias).expect("the key leaves");
+    (source.export_base_key(key, target_master).unwrap(), key.certificate_pem.clone())
 }
 
 #[test]
