@@ -9,6 +9,7 @@
 //! Allowed. Valid Key Exists.` the second time, which counts as done. `--dry-run` reads
 //! everything and sends nothing but the read of the target's master certificates.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -308,13 +309,13 @@ async fn migrate(
     let mut masters: HashMap<String, Result<Certificate, String>> = HashMap::new();
     for key in &inventory.base_keys {
         let app = key.key_ref.app.to_string();
-        if !masters.contains_key(&app) {
-            let fetched = match master_certificate(client, &app).await {
+        if let Entry::Vacant(slot) = masters.entry(app) {
+            let fetched = match master_certificate(client, slot.key()).await {
                 Ok(cert) => Ok(cert),
                 Err(e) if is_fatal(&e) => return Err(stop(e)),
-                Err(e) => Err(format!("no master of {app} on the target: {e}")),
+                Err(e) => Err(format!("no master of {} on the target: {e}", slot.key())),
             };
-            masters.insert(app, fetched);
+            slot.insert(fetched);
         }
     }
     let mut base = Tally { total: inventory.base_keys.len(), ..Tally::default() };

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use keymgr_core::{
     KeyManager, KeyManagerConfig, KeymgrError, MigratedBaseKey, MigrationStatus, SystemClock, ZkAttribute,
-    unwrap_stored_private_key, wrap_private_key_for_store,
 };
 use keymgr_crypto::issue::CertificateProfile;
 use keymgr_crypto::{Certificate, RsaPrivateKey};
