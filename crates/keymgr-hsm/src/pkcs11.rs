@@ -1,9 +1,12 @@
 //! The PKCS#11 keystore, on `cryptoki`.
 //!
-//! Objects are named as MOSIP's Java service (SunPKCS11) names them (reference 3.2): a key
-//! pair's private key, public key and certificate all carry `CKA_LABEL` = alias and
-//! `CKA_ID` = the alias in UTF-8; a secret key carries the same label. Keys are generated in
-//! the token, private and secret keys sensitive and not extractable.
+//! Objects are named by the alias (reference 3.2): a key pair's private key, public key and
+//! certificate made here all carry `CKA_LABEL` = alias and `CKA_ID` = the alias in UTF-8; a
+//! secret key carries the same label. A token made by MOSIP's Java service (SunPKCS11's
+//! keystore) names a key pair's private key by `CKA_ID` only, labels the certificate, and keeps
+//! no public key object: keys are found by label or by id, and a public key without its object
+//! is read from the certificate. Keys are generated in the token, private and secret keys
+//! sensitive and not extractable.
 //!
 //! Sessions come from a pool of at most `pool_size`; object handles are cached per alias.
 //! When the token drops sessions (`CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED`,
@@ -218,8 +221,29 @@ fn certificate_of(session: &Session, alias: &str) -> Result<Option<Vec<u8>>, Fai
     Ok(None)
 }
 
+/// The objects named `alias` (of `class`, if given): by `CKA_LABEL`, as this keystore and
+/// SunPKCS11 name secret keys and certificates, or by `CKA_ID`, as SunPKCS11 names the private
+/// keys of MOSIP's key pairs (they carry no label).
+pub(crate) fn objects_named(
+    session: &Session,
+    alias: &str,
+    class: Option<ObjectClass>,
+) -> Result<Vec<cryptoki::object::ObjectHandle>, Fail> {
+    let mut found = Vec::new();
+    for name in [Attribute::Label(alias.as_bytes().to_vec()), Attribute::Id(alias.as_bytes().to_vec())] {
+        let mut template = vec![name];
+        template.extend(class.map(Attribute::Class));
+        for handle in session.find_objects(&template)? {
+            if !found.contains(&handle) {
+                found.push(handle);
+            }
+        }
+    }
+    Ok(found)
+}
+
 fn label_exists(session: &Session, alias: &str) -> Result<bool, Fail> {
-    Ok(!session.find_objects(&[Attribute::Label(alias.as_bytes().to_vec())])?.is_empty())
+    Ok(!objects_named(session, alias, None)?.is_empty())
 }
 
 fn wrong_kind(alias: &str, operation: &'static str) -> Fail {
@@ -339,10 +363,17 @@ impl Keystore for Pkcs11Keystore {
             let mut aliases = Vec::new();
             for class in [ObjectClass::PRIVATE_KEY, ObjectClass::SECRET_KEY] {
                 for handle in session.find_objects(&[Attribute::Token(true), Attribute::Class(class)])? {
-                    for a in session.get_attributes(handle, &[AttributeType::Label])? {
-                        if let Attribute::Label(l) = a {
-                            aliases.push(String::from_utf8_lossy(&l).into_owned());
+                    let mut name = None;
+                    for a in session.get_attributes(handle, &[AttributeType::Label, AttributeType::Id])? {
+                        match a {
+                            Attribute::Label(l) if !l.is_empty() => name = Some(l),
+                            // SunPKCS11's private keys: named by CKA_ID only.
+                            Attribute::Id(id) if name.is_none() && !id.is_empty() => name = Some(id),
+                            _ => {}
                         }
+                    }
+                    if let Some(name) = name {
+                        aliases.push(String::from_utf8_lossy(&name).into_owned());
                     }
                 }
             }
@@ -355,7 +386,7 @@ impl Keystore for Pkcs11Keystore {
     fn destroy(&self, alias: &str) -> Result<(), HsmError> {
         let _writing = self.object_writes.lock().unwrap_or_else(PoisonError::into_inner);
         let result = self.call(|session| {
-            let objects = session.find_objects(&[Attribute::Label(alias.as_bytes().to_vec())])?;
+            let objects = objects_named(session, alias, None)?;
             if objects.is_empty() {
                 return Err(HsmError::NoSuchAlias(alias.to_owned()).into());
             }

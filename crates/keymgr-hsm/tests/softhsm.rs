@@ -20,7 +20,7 @@ use keymgr_hsm::{
     FileKeystore, HsmError, KdfParams, KeyKind, KeyMove, Keystore, Pkcs11Config, Pkcs11Keystore,
     file_to_token,
 };
-use keymgr_test_support::softhsm;
+use keymgr_test_support::{pki, softhsm};
 use zeroize::Zeroizing;
 
 const CHILD: &str = "KEYMGR_TEST_SOFTHSM_CHILD";
@@ -194,6 +194,7 @@ fn keys_from_the_file_keystore(token: &Pkcs11Keystore) {
         }
     }
     drop(session);
+    sunpkcs11_layout(token, &file, &pkcs11);
 
     // Again: everything is there already; nothing changes.
     let again = file_to_token(&file, token, false).unwrap();
@@ -213,4 +214,73 @@ fn keys_from_the_file_keystore(token: &Pkcs11Keystore) {
     assert!(token.import("mig-wrong", KeyKind::Asymmetric(AsymmetricKind::EcP256), &rsa).is_err());
     assert!(!token.aliases().unwrap().contains(&"mig-wrong".to_owned()));
     println!("file keystore keys imported");
+}
+
+/// Keys as MOSIP's Java service leaves them in a token (SunPKCS11's keystore): the private key
+/// named by `CKA_ID` only, no public key object, the certificate labelled; a secret key by
+/// label only. Made here by importing keys and then reshaping the objects as SunPKCS11 writes
+/// them; a new connection finds and uses every one, lists them, and destroys them whole.
+fn sunpkcs11_layout(token: &Pkcs11Keystore, file: &FileKeystore, pkcs11: &cryptoki::context::Pkcs11) {
+    let (_, rsa) = file.export_for_token("mig-rsa").unwrap();
+    let (_, aes) = file.export_for_token("mig-aes").unwrap();
+    token.import("sun-rsa", KeyKind::Asymmetric(AsymmetricKind::Rsa2048), &rsa).unwrap();
+    let now = keymgr_model::UtcTime::now();
+    let ca = pki::Authority::root(pki::name("MOSIP ROOT", "MOSIP"), now.plus_days(-1), 30);
+    let certificate = ca.issue(
+        &file.public_key("mig-rsa").unwrap(),
+        pki::name("REGISTRATION", "MOSIP"),
+        keymgr_crypto::issue::CertificateProfile::Encryption,
+        now.plus_days(-1),
+        30,
+    );
+    token.store_certificate("sun-rsa", certificate.der()).unwrap();
+    token.import("sun-aes", KeyKind::Aes256, &aes).unwrap();
+    let slot = pkcs11
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| pkcs11.get_token_info(*s).unwrap().label() == "keymgr-test")
+        .unwrap();
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    let _ = session
+        .login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(softhsm::PIN.into())));
+    let find =
+        |class: ObjectClass, name: Attribute| session.find_objects(&[Attribute::Class(class), name]).unwrap();
+    let private = find(ObjectClass::PRIVATE_KEY, Attribute::Label(b"sun-rsa".to_vec()));
+    session.update_attributes(private[0], &[Attribute::Label(Vec::new())]).unwrap();
+    for public in find(ObjectClass::PUBLIC_KEY, Attribute::Label(b"sun-rsa".to_vec())) {
+        session.destroy_object(public).unwrap();
+    }
+    let secret = find(ObjectClass::SECRET_KEY, Attribute::Label(b"sun-aes".to_vec()));
+    session.update_attributes(secret[0], &[Attribute::Id(Vec::new())]).unwrap();
+    assert!(find(ObjectClass::PRIVATE_KEY, Attribute::Label(b"sun-rsa".to_vec())).is_empty());
+    drop(session);
+
+    let fresh = Pkcs11Keystore::new(config("keymgr-test", 2)).unwrap();
+    let aliases = fresh.aliases().unwrap();
+    assert!(
+        aliases.contains(&"sun-rsa".to_owned()) && aliases.contains(&"sun-aes".to_owned()),
+        "{aliases:?}"
+    );
+    let spki = fresh.public_key("sun-rsa").unwrap();
+    assert_eq!(spki, file.public_key("mig-rsa").unwrap(), "read from the certificate");
+    let wrapped = RsaPublicKey::from_spki_der(&file.public_key("mig-rsa").unwrap())
+        .unwrap()
+        .oaep_wrap(&[4; 32])
+        .unwrap();
+    assert_eq!(fresh.rsa_oaep_unwrap("sun-rsa", &wrapped).unwrap().expose(), &[4; 32]);
+    let sig = fresh.sign("sun-rsa", SignAlgorithm::Rs256, b"m").unwrap();
+    verify(SignAlgorithm::Rs256, &file.public_key("mig-rsa").unwrap(), b"m", &sig).unwrap();
+    let sealed = fresh.aes_ecb_encrypt("sun-aes", &[1; 16]).unwrap();
+    assert_eq!(file.aes_ecb_decrypt("mig-aes", &sealed).unwrap().expose(), &[1; 16]);
+    assert!(matches!(fresh.generate("sun-rsa", KeyKind::Aes256), Err(HsmError::AliasExists(_))));
+    fresh.destroy("sun-rsa").unwrap();
+    fresh.destroy("sun-aes").unwrap();
+    let left = fresh.aliases().unwrap();
+    assert!(!left.contains(&"sun-rsa".to_owned()) && !left.contains(&"sun-aes".to_owned()));
+    assert!(
+        matches!(fresh.certificate("sun-rsa"), Err(HsmError::NoSuchAlias(_))),
+        "the certificate went too"
+    );
+    println!("SunPKCS11's layout read");
 }

@@ -257,9 +257,7 @@ impl Pkcs11Keystore {
         if let Some(k) = self.lock_keys().get(&(alias.to_owned(), class == ObjectClass::SECRET_KEY)) {
             return Ok(*k);
         }
-        let template = [Attribute::Class(class), Attribute::Label(alias.as_bytes().to_vec())];
-        let handle = *session
-            .find_objects(&template)?
+        let handle = *super::objects_named(session, alias, Some(class))?
             .first()
             .ok_or_else(|| HsmError::NoSuchAlias(alias.to_owned()))?;
         let mut key_type = None;
