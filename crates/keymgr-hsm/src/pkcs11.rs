@@ -224,7 +224,7 @@ fn certificate_of(session: &Session, alias: &str) -> Result<Option<Vec<u8>>, Fai
 /// The objects named `alias` (of `class`, if given): by `CKA_LABEL`, as this keystore and
 /// SunPKCS11 name secret keys and certificates, or by `CKA_ID`, as SunPKCS11 names the private
 /// keys of MOSIP's key pairs (they carry no label).
-pub(crate) fn objects_named(
+fn objects_named(
     session: &Session,
     alias: &str,
     class: Option<ObjectClass>,
