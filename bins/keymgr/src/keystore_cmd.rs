@@ -72,12 +72,7 @@ pub fn run(command: KeystoreCommand) -> Result<(), CliError> {
 
 fn token_pin(args: &MigrateArgs) -> Result<Zeroizing<String>, CliError> {
     let pin = match &args.token_pin_file {
-        Some(path) => Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| CliError::Usage(format!("--token-pin-file {}: {e}", path.display())))?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned(),
-        ),
+        Some(path) => read_pin(path, "--token-pin-file")?,
         None => {
             let var = if args.confirm { "KEYMGR_KEYSTORE_PIN" } else { "KEYMGR_TOKEN_PIN" };
             Zeroizing::new(
@@ -90,6 +85,15 @@ fn token_pin(args: &MigrateArgs) -> Result<Zeroizing<String>, CliError> {
         return Err(CliError::Usage("the token's PIN is empty".into()));
     }
     Ok(pin)
+}
+
+/// A PIN from a file, its line end removed; the file's text is zeroized too.
+fn read_pin(path: &Path, what: &str) -> Result<Zeroizing<String>, CliError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("{what} {}: {e}", path.display())))?,
+    );
+    Ok(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
 fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
@@ -105,14 +109,7 @@ fn migrate(args: &MigrateArgs) -> Result<(), CliError> {
         let path = args.file.clone().unwrap_or_else(|| config.data_dir().join("keystore.kmks"));
         let pin_file =
             args.file_pin_file.clone().unwrap_or_else(|| config.data_dir().join(keymgr_service::PIN_FILE));
-        let file_pin = Zeroizing::new(
-            std::fs::read_to_string(&pin_file)
-                .map_err(|e| {
-                    CliError::Usage(format!("the file keystore's PIN file {}: {e}", pin_file.display()))
-                })?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned(),
-        );
+        let file_pin = read_pin(&pin_file, "the file keystore's PIN file")?;
         let file = FileKeystore::open(&path, file_pin.as_bytes())
             .map_err(|e| CliError::Usage(format!("the file keystore {}: {e}", path.display())))?;
         (file, token_label.clone(), module.clone(), Some(pin_file))

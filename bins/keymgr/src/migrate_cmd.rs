@@ -60,6 +60,10 @@ pub struct MigrateKeysArgs {
     /// Seconds one request may take.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
+    /// Allow `http://` to a host other than this machine. Without TLS anyone on the path can
+    /// read the token and substitute the certificate every private key is wrapped for.
+    #[arg(long)]
+    allow_http: bool,
     /// List what would move and check the target's masters; send no key.
     #[arg(long)]
     dry_run: bool,
@@ -100,8 +104,11 @@ pub fn run(args: &MigrateKeysArgs) -> Result<(), CliError> {
     if args.zk_batch == 0 || args.zk_batch > MAX_ZK_MIGRATE_KEYS {
         return Err(CliError::Usage(format!("--zk-batch must be 1 to {MAX_ZK_MIGRATE_KEYS}")));
     }
-    let token = std::fs::read_to_string(&args.token_file)
-        .map_err(|e| CliError::Usage(format!("--token-file {}: {e}", args.token_file.display())))?;
+    let token = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&args.token_file)
+            .map_err(|e| CliError::Usage(format!("--token-file {}: {e}", args.token_file.display())))?,
+    );
+    check_transport(&args.to, args.allow_http)?;
     let ca = match &args.ca_file {
         Some(path) => Some(
             std::fs::read(path).map_err(|e| CliError::Usage(format!("--ca-file {}: {e}", path.display())))?,
@@ -198,6 +205,49 @@ fn print_staying(inventory: &MigrationInventory) {
             inventory.keystore_keys
         );
     }
+}
+
+/// Refuses plain `http://` except to this machine (or with `--allow-http`): the keys are
+/// wrapped for whatever certificate the target's answers hold.
+fn check_transport(url: &str, allow_http: bool) -> Result<(), CliError> {
+    let Some(rest) = url.strip_prefix("http://") else { return Ok(()) };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_http {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "--to {url:?} is plain http to another host: the keys would be wrapped for whatever certificate an \
+         attacker on the path answers; use https (--ca-file for a private CA) or --allow-http"
+    )))
+}
+
+/// Requests in a row without an answer (timeouts, broken connections) after which the target
+/// counts as unreachable and the run stops.
+const MAX_UNANSWERED: usize = 3;
+
+/// Whether the target holds `key` (its certificate among the pair's, `getAllCertificates`, a
+/// read): how a `Migration Not Allowed` answer is told apart. MOSIP answers it also when the
+/// pair has another valid key and the sent one was not stored.
+async fn holds_certificate(client: &MosipClient, key: &OutgoingKey) -> Result<bool, ClientError> {
+    let ours = Certificate::from_pem(key.certificate_pem.as_bytes())
+        .map_err(|e| ClientError::Json(format!("the key's certificate: {e}")))?
+        .thumbprint();
+    let response = client
+        .get(
+            "/getAllCertificates",
+            &[("applicationId", key.key_ref.app.as_str()), ("referenceId", key.key_ref.reference.as_str())],
+        )
+        .await?;
+    let all = response.get("allCertificates").and_then(Value::as_array).cloned().unwrap_or_default();
+    Ok(all
+        .iter()
+        .filter_map(|c| c.get("certificateData").and_then(Value::as_str))
+        .any(|pem| Certificate::from_pem(pem.as_bytes()).is_ok_and(|c| c.thumbprint() == ours)))
 }
 
 /// A target refusal the operator must fix (the token, the role) stops the run at once.
@@ -339,10 +389,12 @@ async fn send_keys(
     tally: &mut Tally,
 ) -> Result<(), CliError> {
     let what = if kind == "base" { "base keys" } else { "partner certificates" };
+    let checker = clients.first().ok_or_else(|| CliError::Usage("--parallel must be at least 1".into()))?;
     let mut seen = 0;
+    let mut unanswered = 0;
     for window in keys.chunks(clients.len().max(1)) {
         let mut pending = tokio::task::JoinSet::new();
-        for (key, client) in window.iter().zip(clients) {
+        for (i, (key, client)) in window.iter().zip(clients).enumerate() {
             let master =
                 masters.get(key.key_ref.app.as_str()).cloned().unwrap_or_else(|| Err("no master".into()));
             let Some((name, label, request)) = prepare_key(km, key, kind, master.as_ref(), journal, tally)
@@ -350,28 +402,43 @@ async fn send_keys(
                 continue;
             };
             let client = client.clone();
-            pending.spawn(async move { (name, label, client.post("/migrateBaseKey", &request).await) });
+            pending.spawn(async move { (i, name, label, client.post("/migrateBaseKey", &request).await) });
         }
         let mut answers = Vec::with_capacity(window.len());
         while let Some(joined) = pending.join_next().await {
             answers.push(joined.map_err(|e| CliError::Failed(format!("a request task: {e}")))?);
         }
-        for (name, label, answer) in answers {
+        answers.sort_by_key(|(i, ..)| *i);
+        for (i, name, label, answer) in answers {
+            let Some(key) = window.get(i) else { continue };
+            if matches!(answer, Err(ClientError::Timeout(_) | ClientError::Http(_))) {
+                unanswered += 1;
+            } else {
+                unanswered = 0;
+            }
             match answer {
                 Ok(response) => match response.get("status").and_then(Value::as_str) {
                     Some(MIGRATED) => {
                         tally.moved += 1;
                         journal.record(&name)?;
                     }
-                    Some(ALREADY_THERE) => {
-                        tally.there_already += 1;
-                        journal.record(&name)?;
-                    }
+                    Some(ALREADY_THERE) => match holds_certificate(checker, key).await {
+                        Ok(true) => {
+                            tally.there_already += 1;
+                            journal.record(&name)?;
+                        }
+                        Ok(false) => tally.failed.push((
+                            label,
+                            "Migration Not Allowed: the target has a valid key of this pair and does not hold this one"
+                                .into(),
+                        )),
+                        Err(e) => tally.failed.push((label, format!("Migration Not Allowed, and the check failed: {e}"))),
+                    },
                     other => tally
                         .failed
                         .push((label, format!("the target answered {}", other.unwrap_or("no status")))),
                 },
-                Err(e) if is_fatal(&e) => return Err(stop(e)),
+                Err(e) if is_fatal(&e) || unanswered >= MAX_UNANSWERED => return Err(stop(e)),
                 Err(e) => tally.failed.push((label, e.to_string())),
             }
         }
@@ -450,6 +517,12 @@ async fn migrate_zk(
         .and_then(Value::as_str)
         .and_then(|pem| Certificate::from_pem(pem.as_bytes()).ok())
         .ok_or_else(|| CliError::Failed("getZKTempCertificate answered no certificate".into()))?;
+    let now = keymgr_model::UtcTime::now();
+    if !(temp.not_before() <= now.plus_days(1) && now < temp.not_after()) || temp.rsa_public_key().is_err() {
+        return Err(CliError::Failed(
+            "getZKTempCertificate answered a certificate that is not a valid RSA key now".into(),
+        ));
+    }
     let batch = i64::try_from(args.zk_batch).unwrap_or(500);
     let mut after = None;
     loop {
@@ -460,8 +533,11 @@ async fn migrate_zk(
         for (index, encrypted) in page {
             if journal.has(&format!("zk {index}")) {
                 tally.skipped_journal += 1;
-            } else {
-                list.push(json!({"keyIndex": index, "encryptedKeyData": encrypted}));
+                continue;
+            }
+            match encrypted {
+                Ok(encrypted) => list.push(json!({"keyIndex": index, "encryptedKeyData": encrypted})),
+                Err(e) => tally.failed.push((format!("ZK key {index}"), format!("{}: {e}", e.code()))),
             }
         }
         if !list.is_empty() {
@@ -473,7 +549,9 @@ async fn migrate_zk(
     // As MOSIP's job: a last request that purges the migration key on the target.
     if tally.failed.is_empty() {
         zk_request(client, Vec::new(), true, journal, &mut tally).await?;
-        journal.record("zk-purged")?;
+        if tally.failed.is_empty() {
+            journal.record("zk-purged")?;
+        }
     }
     Ok(tally)
 }
@@ -486,11 +564,21 @@ async fn zk_request(
     tally: &mut Tally,
 ) -> Result<(), CliError> {
     let indexes: Vec<i64> = list.iter().filter_map(|k| k["keyIndex"].as_i64()).collect();
+    // Marked before sending: a key the target took in a run that died before its answer was
+    // recorded is answered "not allowed" next time (MOSIP: the index exists), which then counts
+    // as done for these indexes only.
+    for index in &indexes {
+        journal.record(&format!("sending zk {index}"))?;
+    }
+    journal.sync()?;
     let request = json!({"zkEncryptedDataList": list, "purgeTempKeyFlag": purge});
     let response = match client.post("/migrateZKKeys", &request).await {
         Ok(r) => r,
         Err(e) if is_fatal(&e) => return Err(stop(e)),
         Err(e) => {
+            if purge {
+                tally.failed.push(("ZK migration key purge".into(), e.to_string()));
+            }
             for index in indexes {
                 tally.failed.push((format!("ZK key {index}"), e.to_string()));
             }
@@ -507,10 +595,14 @@ async fn zk_request(
                 tally.moved += 1;
                 journal.record(&format!("zk {index}"))?;
             }
-            Some(ALREADY_THERE) => {
+            Some(ALREADY_THERE) if journal.was_in_flight(&format!("sending zk {index}")) => {
                 tally.there_already += 1;
                 journal.record(&format!("zk {index}"))?;
             }
+            Some(ALREADY_THERE) => tally.failed.push((
+                format!("ZK key {index}"),
+                "the target holds another key under this index (Migration Not Allowed)".into(),
+            )),
             other => tally.failed.push((
                 format!("ZK key {index}"),
                 format!("the target answered {}", other.unwrap_or("no status")),
@@ -545,6 +637,8 @@ fn entry_name(kind: &str, alias: &str) -> String {
 struct Journal {
     path: PathBuf,
     entries: HashSet<String>,
+    /// The entries an earlier run left (what this run found).
+    earlier: HashSet<String>,
     file: Option<File>,
     unsynced: usize,
 }
@@ -562,7 +656,8 @@ impl Journal {
             Ok(file) => {
                 let mut lines = BufReader::new(file).lines();
                 let header = lines.next().transpose().map_err(bad)?.unwrap_or_default();
-                if header != Self::header(target) {
+                // An empty file is a journal whose header a crash cut off: a new one.
+                if !header.is_empty() && header != Self::header(target) {
                     return Err(CliError::Usage(format!(
                         "journal {} belongs to another target ({header:?}); give another --journal",
                         path.display()
@@ -578,14 +673,14 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(bad(e)),
         }
-        Ok(Self { path: path.to_owned(), entries, file: None, unsynced: 0 })
+        Ok(Self { path: path.to_owned(), earlier: entries.clone(), entries, file: None, unsynced: 0 })
     }
 
     /// Reads the journal and opens it for appending (made with its header when new).
     fn open(path: &Path, target: &str) -> Result<Self, CliError> {
         let mut journal = Self::read(path, target)?;
         let bad = |e: std::io::Error| CliError::Failed(format!("journal {}: {e}", path.display()));
-        let new = !path.exists();
+        let new = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
         let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(bad)?;
         if new {
             writeln!(file, "{}", Self::header(target)).map_err(bad)?;
@@ -597,6 +692,11 @@ impl Journal {
 
     fn has(&self, entry: &str) -> bool {
         self.entries.contains(entry)
+    }
+
+    /// Whether an earlier run sent this and died before recording the answer.
+    fn was_in_flight(&self, sending: &str) -> bool {
+        self.earlier.contains(sending)
     }
 
     /// Appends an entry; synced every 64 entries and at the end (an entry lost in a crash is a

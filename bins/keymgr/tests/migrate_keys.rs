@@ -237,6 +237,25 @@ fn keys_move_to_another_deployment_killed_and_resumed() {
     assert_eq!(again["partnerCertificates"]["thereAlready"], 1, "{again:#}");
     assert_eq!(again["baseKeys"]["failed"].as_array().unwrap().len(), 0);
 
+    // Plain http to another host is refused: the keys would be wrapped for whatever
+    // certificate a man in the middle answers.
+    let out = keymgr(
+        &source,
+        &source_config,
+        &[
+            "migrate-keys",
+            "--to",
+            "http://192.0.2.1/v1/keymanager",
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "--dry-run",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("plain http"), "{}", text(&out));
+
     // A journal of another target is refused.
     let out = keymgr(
         &source,

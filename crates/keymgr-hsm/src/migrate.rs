@@ -60,7 +60,12 @@ pub fn file_to_token(
                 "an Ed25519 key: PKCS#11 tokens do not keep them here (MOSIP keeps them in software)",
             )
         } else if on_token.binary_search(&alias).is_ok() {
-            match same_key(file, token, &alias, kind) {
+            match same_key(file, token, &alias, kind).and_then(|()| protected(token, &alias, kind)) {
+                Ok(()) if dry_run => match certificate_there(file, token, &alias) {
+                    Ok(true) => KeyMove::OnTokenAlready,
+                    Ok(false) => KeyMove::Differs("the token lacks its certificate (a run copies it)".into()),
+                    Err(e) => KeyMove::Failed(format!("certificate: {e}")),
+                },
                 Ok(()) => copy_certificate(file, token, &alias).map_or_else(
                     |e| KeyMove::Failed(format!("certificate: {e}")),
                     |()| KeyMove::OnTokenAlready,
@@ -78,14 +83,19 @@ pub fn file_to_token(
 }
 
 fn import_one(file: &FileKeystore, token: &Pkcs11Keystore, alias: &str, kind: KeyKind) -> KeyMove {
-    let imported = file
-        .export_for_token(alias)
-        .and_then(|(_, secret)| token.import(alias, kind, &secret))
-        .and_then(|_| copy_certificate(file, token, alias));
-    if let Err(e) = imported {
-        // Leave nothing half made under the alias.
+    match file.export_for_token(alias).and_then(|(_, secret)| token.import(alias, kind, &secret)) {
+        Ok(_) => {}
+        // Another object carries the alias (as label or id): not ours to touch.
+        Err(HsmError::AliasExists(_)) => {
+            return KeyMove::Differs("another object on the token carries this alias".into());
+        }
+        // `import` leaves nothing behind when it fails.
+        Err(e) => return KeyMove::Failed(e.to_string()),
+    }
+    if let Err(e) = copy_certificate(file, token, alias) {
+        // The key was made just now: leave nothing half made under the alias.
         let _ = token.destroy(alias);
-        return KeyMove::Failed(e.to_string());
+        return KeyMove::Failed(format!("certificate: {e}"));
     }
     match same_key(file, token, alias, kind) {
         Ok(()) => KeyMove::Imported,
@@ -93,6 +103,23 @@ fn import_one(file: &FileKeystore, token: &Pkcs11Keystore, alias: &str, kind: Ke
             let _ = token.destroy(alias);
             KeyMove::Failed(format!("imported, but the check failed ({why}); removed from the token"))
         }
+    }
+}
+
+fn certificate_there(file: &FileKeystore, token: &Pkcs11Keystore, alias: &str) -> Result<bool, HsmError> {
+    Ok(match file.certificate(alias)? {
+        Some(cert) => token.certificate(alias)?.as_deref() == Some(cert.as_slice()),
+        None => true,
+    })
+}
+
+/// Whether the token keeps the key as this keystore makes its own: sensitive and not
+/// extractable (a key that works but can be read out is not a key in an HSM).
+fn protected(token: &Pkcs11Keystore, alias: &str, kind: KeyKind) -> Result<(), String> {
+    match token.is_protected(alias, kind) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("on the token, but extractable or not sensitive".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -597,6 +597,19 @@ impl Pkcs11Keystore {
         result
     }
 
+    /// Whether the private or secret key under `alias` is sensitive and not extractable, as
+    /// the keys this keystore makes and imports are.
+    pub fn is_protected(&self, alias: &str, kind: KeyKind) -> Result<bool, HsmError> {
+        let class = if kind == KeyKind::Aes256 { ObjectClass::SECRET_KEY } else { ObjectClass::PRIVATE_KEY };
+        self.call(|session| {
+            let key = self.key(session, alias, class)?;
+            let attributes = session
+                .get_attributes(key.handle, &[AttributeType::Sensitive, AttributeType::Extractable])?;
+            Ok(attributes.contains(&Attribute::Sensitive(true))
+                && attributes.contains(&Attribute::Extractable(false)))
+        })
+    }
+
     fn secret_key(&self, session: &Session, alias: &str) -> Result<KeyObject, Fail> {
         match self.key(session, alias, ObjectClass::SECRET_KEY) {
             Ok(k) if k.key_type == KeyType::AES => Ok(k),

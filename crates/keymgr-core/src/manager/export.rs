@@ -169,32 +169,33 @@ impl KeyManager {
 
     /// Up to `limit` ZK random keys with ids above `after`, each unwrapped by the ZK master and
     /// RSA-OAEP-SHA256-wrapped for `target_temp` (the target's `getZKTempCertificate`), as
-    /// `(keyIndex, standard base64)` in id order.
+    /// `(keyIndex, standard base64)` in id order; a key that does not unwrap is its own error,
+    /// so one damaged row does not hold back the others.
+    #[allow(clippy::type_complexity)]
     pub fn export_zk_keys(
         &self,
         after: Option<i64>,
         limit: i64,
         target_temp: &Certificate,
-    ) -> Result<Vec<(i64, String)>, KeymgrError> {
+    ) -> Result<Vec<(i64, Result<String, KeymgrError>)>, KeymgrError> {
         let rows = self.db.zk_keys_after(after, limit)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let master = self.zk_master_alias()?;
         let public = target_temp.rsa_public_key()?;
-        rows.into_iter()
-            .map(|(index, stored)| {
-                let wrapped = base64::decode(stored.trim().as_bytes(), 64)
-                    .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} is not base64")))?;
-                let random = self
-                    .keystore
-                    .aes_ecb_decrypt(&master, &wrapped)
-                    .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} does not unwrap")))?;
-                let random = DataKey::from_slice(random.expose())
-                    .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index}")))?;
-                Ok((index, base64::encode_standard(&public.oaep_wrap(random.expose())?)))
-            })
-            .collect()
+        let wrap = |index: i64, stored: &str| -> Result<String, KeymgrError> {
+            let wrapped = base64::decode(stored.trim().as_bytes(), 64)
+                .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} is not base64")))?;
+            let random = self
+                .keystore
+                .aes_ecb_decrypt(&master, &wrapped)
+                .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index} does not unwrap")))?;
+            let random = DataKey::from_slice(random.expose())
+                .map_err(|_| KeymgrError::ZkRandomKey(format!("random key {index}")))?;
+            Ok(base64::encode_standard(&public.oaep_wrap(random.expose())?))
+        };
+        Ok(rows.into_iter().map(|(index, stored)| (index, wrap(index, &stored))).collect())
     }
 }
 
