@@ -5,9 +5,16 @@
 //! Writing: URL-safe alphabet, no padding, as MOSIP's `/encrypt` answers.
 //!
 //! Reading: what `java.util.Base64.getUrlDecoder()` accepts, falling back to `getDecoder()`
-//! (MOSIP's `CryptomanagerUtils.decodeBase64Data`), in **one** pass over the text: either
-//! alphabet but not both in one text, padding optional but exact when present, nothing after
-//! it, no white space, no final group of one symbol, unused low bits ignored.
+//! (MOSIP's `CryptomanagerUtils.decodeBase64Data`): either alphabet but not both in one text,
+//! padding optional but exact when present, nothing after it, no white space, no final group
+//! of one symbol, unused low bits ignored.
+//!
+//! Speed: [`encode`] and [`decode`] run on `base64-simd` (AVX2, SSE4.1 or NEON, chosen at run
+//! time). Its decoder is strict (one alphabet, canonical final bits), so whatever it accepts
+//! the rules above accept with the same bytes; whatever it refuses goes to the scalar codec,
+//! [`decode_scalar`], which decides and names the fault. The scalar codec ([`encode_scalar`],
+//! [`decode_scalar`]) is the oracle: property tests and a fuzz target check that both agree
+//! on every input, valid or not.
 
 // Every index below is a `u8` into a 256-entry table, a value masked to 6 bits into the
 // 64-symbol alphabet, a 12-bit half of a 24-bit group into the 4096-entry pair table, or a
@@ -88,8 +95,13 @@ pub fn decoded_len(text_len: usize) -> usize {
     text_len / 4 * 3 + [0, 0, 1, 2][text_len % 4]
 }
 
-/// The URL-safe, unpadded base64 of `bytes`.
+/// The URL-safe, unpadded base64 of `bytes` (SIMD).
 pub fn encode(bytes: &[u8]) -> String {
+    base64_simd::URL_SAFE_NO_PAD.encode_to_string(bytes)
+}
+
+/// [`encode`] in scalar code, one 3-byte group at a time: the oracle of the SIMD path.
+pub fn encode_scalar(bytes: &[u8]) -> String {
     let mut text = vec![0u8; encoded_len(bytes.len())];
     let (groups, tail) = bytes.as_chunks::<3>();
     let (out_groups, out_tail) = text.as_chunks_mut::<4>();
@@ -110,23 +122,33 @@ pub fn encode(bytes: &[u8]) -> String {
 /// The standard-alphabet, padded base64 of `bytes` (`java.util.Base64.getEncoder()`), which
 /// MOSIP writes for ZK key wraps.
 pub fn encode_standard(bytes: &[u8]) -> String {
-    let mut text: String = encode(bytes)
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            other => other,
-        })
-        .collect();
-    while !text.len().is_multiple_of(4) {
-        text.push('=');
-    }
-    text
+    base64_simd::STANDARD.encode_to_string(bytes)
 }
 
 /// Decodes base64 text as MOSIP's `/decrypt` does (see the module docs), refusing text that
-/// would decode to more than `max_len` bytes before allocating anything.
+/// would decode to more than `max_len` bytes before allocating anything. The SIMD decoder
+/// takes what it can; the rest, and every refusal, is [`decode_scalar`]'s.
 pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, ModelError> {
+    let body = checked_body(text, max_len)?;
+    // URL-safe first: what MOSIP's /encrypt writes, and what this service writes.
+    for engine in [base64_simd::URL_SAFE_NO_PAD, base64_simd::STANDARD_NO_PAD] {
+        if let Ok(bytes) = engine.decode_to_vec(body)
+            && bytes.len() == decoded_len(body.len())
+        {
+            return Ok(bytes);
+        }
+    }
+    decode_body(body)
+}
+
+/// [`decode`] in scalar code, one 4-symbol group at a time: the oracle of the SIMD path, and
+/// the code that names what is wrong with refused text.
+pub fn decode_scalar(text: &[u8], max_len: usize) -> Result<Vec<u8>, ModelError> {
+    decode_body(checked_body(text, max_len)?)
+}
+
+/// The text without its padding, once the padding, the length and the size limit are checked.
+fn checked_body(text: &[u8], max_len: usize) -> Result<&[u8], ModelError> {
     if text.is_empty() {
         return Err(ModelError::EmptyBase64);
     }
@@ -135,7 +157,12 @@ pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, ModelError> {
     if out_len > max_len {
         return Err(ModelError::Base64TooLarge { len: out_len, max: max_len });
     }
-    let mut out = vec![0u8; out_len];
+    Ok(body)
+}
+
+/// Decodes unpadded text whose length is checked.
+fn decode_body(body: &[u8]) -> Result<Vec<u8>, ModelError> {
+    let mut out = vec![0u8; decoded_len(body.len())];
     let mut seen = 0u32;
     let (groups, rest) = body.as_chunks::<4>();
     let (out_groups, out_rest) = out.as_chunks_mut::<3>();
@@ -250,6 +277,43 @@ mod tests {
             for text in [URL_SAFE_NO_PAD.encode(&bytes), STANDARD.encode(&bytes), STANDARD_NO_PAD.encode(&bytes), ::base64::engine::general_purpose::URL_SAFE.encode(&bytes)] {
                 prop_assert_eq!(decode(text.as_bytes(), MAX).expect("valid"), bytes.clone());
             }
+        }
+
+        #[test]
+        fn simd_and_scalar_encoders_agree(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            prop_assert_eq!(encode(&bytes), encode_scalar(&bytes));
+        }
+
+        /// Text made of base64 symbols of both alphabets, padding, and a few other bytes, at
+        /// every length around the SIMD block sizes: the same bytes or the same error.
+        #[test]
+        fn simd_and_scalar_decoders_agree(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    20 => proptest::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".to_vec()),
+                    1 => proptest::sample::select(b"-_+/= \n\0\xff".to_vec()),
+                ],
+                0..300,
+            )
+        ) {
+            prop_assert_eq!(decode(&text, MAX), decode_scalar(&text, MAX));
+            prop_assert_eq!(decode(&text, 10), decode_scalar(&text, 10));
+        }
+
+        #[test]
+        fn simd_and_scalar_decoders_agree_on_valid_text(bytes in proptest::collection::vec(any::<u8>(), 0..3000), tweak in 0usize..4) {
+            let mut text = match tweak {
+                0 => URL_SAFE_NO_PAD.encode(&bytes),
+                1 => STANDARD.encode(&bytes),
+                2 => STANDARD_NO_PAD.encode(&bytes),
+                _ => ::base64::engine::general_purpose::URL_SAFE.encode(&bytes),
+            }.into_bytes();
+            prop_assert_eq!(decode(&text, MAX), decode_scalar(&text, MAX));
+            // The last symbol's unused bits set: refused by the SIMD decoder, accepted here.
+            if let Some(last) = text.iter().rposition(|&c| c != b'=') {
+                text[last] = match text[last] { b'A' => b'B', b'Q' => b'R', b'g' => b'h', b'w' => b'x', c => c };
+            }
+            prop_assert_eq!(decode(&text, MAX), decode_scalar(&text, MAX));
         }
 
         #[test]
