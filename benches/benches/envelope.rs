@@ -53,7 +53,7 @@ fn primitives(c: &mut Criterion) {
     let public = key.public_key().unwrap();
     group.bench_function("rsa2048_oaep_wrap", |b| b.iter(|| public.oaep_wrap(&[7; 32]).unwrap()));
     let data_key = DataKey::generate().unwrap();
-    for size in [1usize << 10, 1 << 20] {
+    for size in [1usize << 10, 1 << 20, 16 << 20] {
         let mut buf = vec![0u8; size];
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(BenchmarkId::new("aes256gcm_seal", label(size)), |b| {
@@ -65,6 +65,13 @@ fn primitives(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("base64_decode", label(size)), |b| {
             b.iter(|| base64::decode(text.as_bytes(), usize::MAX).unwrap())
+        });
+        // The scalar codec, the SIMD path's oracle and fallback, for comparison.
+        group.bench_function(BenchmarkId::new("base64_encode_scalar", label(size)), |b| {
+            b.iter(|| keymgr_model::base64::encode_scalar(&buf))
+        });
+        group.bench_function(BenchmarkId::new("base64_decode_scalar", label(size)), |b| {
+            b.iter(|| keymgr_model::base64::decode_scalar(text.as_bytes(), usize::MAX).unwrap())
         });
     }
     group.finish();
