@@ -77,6 +77,41 @@ fn mosip_database(url: &str, name: &str, role: &str) {
     }
 }
 
+/// A database made by MOSIP's scripts and its application role (without DDL rights); dropped at
+/// the end, the database first (the role holds privileges in it).
+struct MosipDb {
+    db: Option<postgres::TestDb>,
+    admin: PgConnection,
+    role: String,
+    owner_url: String,
+    app_url: String,
+}
+
+impl MosipDb {
+    fn create(server: &str, name: &str, role: &str) -> Self {
+        let db = postgres::TestDb::create(server, name);
+        let role = format!("{role}_{}", std::process::id());
+        let mut admin = postgres::connect_admin(server).unwrap();
+        admin
+            .batch_execute(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} WITH INHERIT LOGIN"))
+            .unwrap();
+        let owner_url = db.url();
+        mosip_database(&owner_url, db.name(), &role);
+        let (scheme_host, _) = owner_url.rsplit_once('/').unwrap();
+        let host =
+            scheme_host.rsplit_once('@').map_or(scheme_host.trim_start_matches("postgres://"), |(_, h)| h);
+        let app_url = format!("postgres://{role}@{host}/{}", db.name());
+        Self { db: Some(db), admin, role, owner_url, app_url }
+    }
+}
+
+impl Drop for MosipDb {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let _ = self.admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.role));
+    }
+}
+
 fn count(c: &mut PgConnection, query: &str) -> i64 {
     diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(query)).get_result(c).unwrap()
 }
@@ -88,17 +123,8 @@ fn text_of(c: &mut PgConnection, query: &str) -> String {
 #[test]
 fn serves_a_database_made_by_mosips_scripts() {
     let Some(server) = postgres::server_or_skip() else { return };
-    let db = postgres::TestDb::create(&server, "keymgr_takeover");
-    let role = format!("keymgruser_{}", std::process::id());
-    let mut admin = postgres::connect_admin(&server).unwrap();
-    admin
-        .batch_execute(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} WITH INHERIT LOGIN"))
-        .unwrap();
-    let owner_url = db.url();
-    mosip_database(&owner_url, db.name(), &role);
-    let (scheme_host, _) = owner_url.rsplit_once('/').unwrap();
-    let host = scheme_host.rsplit_once('@').map_or(scheme_host.trim_start_matches("postgres://"), |(_, h)| h);
-    let app_url = format!("postgres://{role}@{host}/{}", db.name());
+    let mosip = MosipDb::create(&server, "keymgr_takeover", "keymgruser");
+    let (owner_url, app_url) = (mosip.owner_url.clone(), mosip.app_url.clone());
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -183,8 +209,7 @@ fn serves_a_database_made_by_mosips_scripts() {
     assert_eq!(count(&mut c, &format!("(SELECT count(*) FROM keymgr.key_store WHERE id = '{master}')")), 0);
     drop(km);
     drop(c);
-    drop(db); // the database goes first: the role holds privileges in it
-    admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).unwrap();
+    drop(mosip);
 }
 
 const CHILD: &str = "KEYMGR_TEST_TAKEOVER_CHILD";
@@ -198,17 +223,8 @@ fn serves_keys_mosips_java_service_made() {
     if !keymgr_test_support::softhsm::installed_or_skip() {
         return;
     }
-    let db = postgres::TestDb::create(&server, "keymgr_takeover_java");
-    let role = format!("keymgruser_java_{}", std::process::id());
-    let mut admin = postgres::connect_admin(&server).unwrap();
-    admin
-        .batch_execute(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} WITH INHERIT LOGIN"))
-        .unwrap();
-    let owner_url = db.url();
-    mosip_database(&owner_url, db.name(), &role);
-    let (scheme_host, _) = owner_url.rsplit_once('/').unwrap();
-    let host = scheme_host.rsplit_once('@').map_or(scheme_host.trim_start_matches("postgres://"), |(_, h)| h);
-    let app_url = format!("postgres://{role}@{host}/{}", db.name());
+    let mosip = MosipDb::create(&server, "keymgr_takeover_java", "keymgruser_java");
+    let (owner_url, app_url) = (mosip.owner_url.clone(), mosip.app_url.clone());
     let dir = tempfile::tempdir().unwrap();
     let out = keymgr(&dir.path().join("owner"), &owner_url, &["migrate"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -219,8 +235,7 @@ fn serves_keys_mosips_java_service_made() {
     println!("{log}");
     assert!(out.status.success(), "the child failed");
     assert!(log.contains("JAVA-MADE KEYS SERVED"), "the child ran");
-    drop(db);
-    admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).unwrap();
+    drop(mosip);
 }
 
 fn token_child(token: &keymgr_test_support::softhsm::Token, dir: &Path, owner: &str, app: &str) -> Output {

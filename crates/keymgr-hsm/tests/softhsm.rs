@@ -107,6 +107,21 @@ fn child() {
     println!("SOFTHSM SUITE DONE");
 }
 
+/// A read-write session on the test token, logged in as the user. The keystores of this process
+/// may be logged in already (PKCS#11 logins are per application), so a refused login is fine.
+fn user_session(pkcs11: &cryptoki::context::Pkcs11) -> cryptoki::session::Session {
+    let slot = pkcs11
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| pkcs11.get_token_info(*s).unwrap().label() == "keymgr-test")
+        .unwrap();
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    let _ = session
+        .login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(softhsm::PIN.into())));
+    session
+}
+
 /// `file_to_token`: every kind the file keystore holds is imported under its alias, as
 /// sensitive, non-extractable objects with the certificate; the same keys answer on both
 /// sides; a second run finds them there; a key of another kind under an alias is left alone;
@@ -159,16 +174,7 @@ fn keys_from_the_file_keystore(token: &Pkcs11Keystore) {
     let _ = pkcs11.initialize(cryptoki::context::CInitializeArgs::new(
         cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
     ));
-    let slot = pkcs11
-        .get_slots_with_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| pkcs11.get_token_info(*s).unwrap().label() == "keymgr-test")
-        .unwrap();
-    let session = pkcs11.open_ro_session(slot).unwrap();
-    // The keystores of this process are logged in already (PKCS#11 logins are per application).
-    let _ = session
-        .login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(softhsm::PIN.into())));
+    let session = user_session(&pkcs11);
     for (alias, class) in [
         ("mig-rsa", ObjectClass::PRIVATE_KEY),
         ("mig-p256", ObjectClass::PRIVATE_KEY),
@@ -235,15 +241,7 @@ fn sunpkcs11_layout(token: &Pkcs11Keystore, file: &FileKeystore, pkcs11: &crypto
     );
     token.store_certificate("sun-rsa", certificate.der()).unwrap();
     token.import("sun-aes", KeyKind::Aes256, &aes).unwrap();
-    let slot = pkcs11
-        .get_slots_with_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| pkcs11.get_token_info(*s).unwrap().label() == "keymgr-test")
-        .unwrap();
-    let session = pkcs11.open_rw_session(slot).unwrap();
-    let _ = session
-        .login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(softhsm::PIN.into())));
+    let session = user_session(pkcs11);
     let find =
         |class: ObjectClass, name: Attribute| session.find_objects(&[Attribute::Class(class), name]).unwrap();
     let private = find(ObjectClass::PRIVATE_KEY, Attribute::Label(b"sun-rsa".to_vec()));

@@ -371,13 +371,7 @@ impl KeyManager {
         if let Some(private) = self.signing_keys.get(&key.alias) {
             return Ok(private);
         }
-        let row = self
-            .db
-            .stored_key(&key.alias)?
-            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
-        if row.private_key == StoredKey::DESTROYED {
-            return Err(KeymgrError::KeyDestroyed);
-        }
+        let row = self.stored_private_key(&key.alias)?;
         if row.private_key == StoredKey::NO_PRIVATE_KEY {
             return Err(KeymgrError::SigningNotAllowed("a certificate of another domain".into()));
         }

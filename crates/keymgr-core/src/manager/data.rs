@@ -234,6 +234,18 @@ impl KeyManager {
         }
     }
 
+    /// The `key_store` row of `alias`, refused if there is none or its private key was destroyed.
+    pub(super) fn stored_private_key(&self, alias: &str) -> Result<StoredKey, KeymgrError> {
+        let row = self
+            .db
+            .stored_key(alias)?
+            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {alias}")))?;
+        if row.private_key == StoredKey::DESTROYED {
+            return Err(KeymgrError::KeyDestroyed);
+        }
+        Ok(row)
+    }
+
     /// The private key of a base key, from the cache or unwrapped from its `key_store` row by
     /// its master in the HSM (then cached).
     pub(super) fn base_private_key(&self, key: &KeyAlias) -> Result<RsaPrivateKey, KeymgrError> {
@@ -243,13 +255,7 @@ impl KeyManager {
         if let Some(private) = self.base_keys.get(&key.alias) {
             return Ok(private);
         }
-        let row = self
-            .db
-            .stored_key(&key.alias)?
-            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
-        if row.private_key == StoredKey::DESTROYED {
-            return Err(KeymgrError::KeyDestroyed);
-        }
+        let row = self.stored_private_key(&key.alias)?;
         if row.private_key == StoredKey::NO_PRIVATE_KEY || row.master_alias == row.alias {
             return Err(KeymgrError::DecryptNotAllowedWithKey("a certificate of another domain".into()));
         }

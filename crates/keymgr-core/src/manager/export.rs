@@ -150,13 +150,7 @@ impl KeyManager {
         if key.master_alias.is_none() {
             return Ok(StoredKey::NO_PRIVATE_KEY.to_owned());
         }
-        let row = self
-            .db
-            .stored_key(&key.alias)?
-            .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", key.alias)))?;
-        if row.private_key == StoredKey::DESTROYED {
-            return Err(KeymgrError::KeyDestroyed);
-        }
+        let row = self.stored_private_key(&key.alias)?;
         // The row names its master as it is now: a compromise response may have re-wrapped it
         // since the inventory was taken.
         let master_alias = row.master_alias;
