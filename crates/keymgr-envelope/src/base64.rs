@@ -11,3 +11,8 @@ use crate::EnvelopeError;
 pub fn decode(text: &[u8], max_len: usize) -> Result<Vec<u8>, EnvelopeError> {
     keymgr_model::base64::decode(text, max_len).map_err(EnvelopeError::from)
 }
+
+/// [`decode`] into the text's own buffer ([`keymgr_model::base64::decode_in_place`]).
+pub fn decode_in_place(text: Vec<u8>, max_len: usize) -> Result<Vec<u8>, EnvelopeError> {
+    keymgr_model::base64::decode_in_place(text, max_len).map_err(EnvelopeError::from)
+}

@@ -62,6 +62,8 @@ proptest! {
             prop_assert!(!text.contains('=') && !text.contains('+') && !text.contains('/'));
             let opened = codec.open_text(text.as_bytes(), &f.keys, params).expect("open");
             prop_assert_eq!(&*opened, &plain[..]);
+            let owned = codec.open_text_owned(text.clone().into_bytes(), &f.keys, params).expect("open owned");
+            prop_assert_eq!(&*owned, &plain[..]);
             prop_assert_eq!(opened.into_vec().to_vec(), plain.clone());
         }
     }
@@ -80,7 +82,11 @@ proptest! {
 
     #[test]
     fn arbitrary_text_is_refused_without_panic(text in proptest::collection::vec(any::<u8>(), 0..1200)) {
-        prop_assert!(Codec::default().open_text(&text, &fixture().keys, OpenParams::default()).is_err());
+        let codec = Codec::default();
+        let borrowed = codec.open_text(&text, &fixture().keys, OpenParams::default());
+        let owned = codec.open_text_owned(text.clone(), &fixture().keys, OpenParams::default());
+        prop_assert!(borrowed.is_err());
+        prop_assert_eq!(borrowed.err(), owned.err());
     }
 
     #[test]

@@ -70,6 +70,13 @@ fn every_vector_gives_its_expected_outcome() {
         let plain = read(&dir, &v.plaintext);
         assert_eq!(hex::encode(sha256(&plain)), v.plaintext_sha256, "{}: plain.bin hash", v.name);
         let outcome = codec.open_text(&read(&dir, &v.envelope), &keys, OpenParams::default());
+        // The owned path (decoded and opened in the text's own buffer) gives the same outcome.
+        let owned = codec.open_text_owned(read(&dir, &v.envelope), &keys, OpenParams::default());
+        match (&outcome, &owned) {
+            (Ok(a), Ok(b)) if **a == **b => {}
+            (Err(a), Err(b)) if a == b => {}
+            _ => failures.push(format!("{}: open_text_owned differs from open_text", v.name)),
+        }
         match (v.expected.as_str(), outcome) {
             ("ok", Ok(opened)) if *opened == *plain => ok += 1,
             ("ok", Ok(_)) => failures.push(format!("{}: opened to different bytes", v.name)),
