@@ -375,9 +375,15 @@ fn crypto_args(req: CryptoRequest, max: usize) -> Result<CryptoArgs, ApiError> {
     let app = app_id(&req.application_id)?;
     let reference = ref_id(&req.reference_id)?;
     timestamp(&req.time_stamp, "timeStamp")?;
-    let data = Zeroizing::new(required_secret(&req.data, "data")?.to_owned());
+    required_secret(&req.data, "data")?;
     let salt = optional_not_blank(&req.salt, "salt")?.map(|s| decode_b64("salt", s, 1024)).transpose()?;
     let aad = optional_not_blank(&req.aad, "aad")?.map(|a| decode_b64("aad", a, max)).transpose()?;
+    // The field's own buffer, not a copy (a packet can be megabytes); trimmed as MOSIP does.
+    let mut data = req.data.unwrap_or_default();
+    let trimmed = data.trim();
+    if trimmed.len() != data.len() {
+        data = Zeroizing::new(trimmed.to_owned());
+    }
     Ok(CryptoArgs { app, reference, data, salt, aad })
 }
 
@@ -396,9 +402,12 @@ pub fn decrypt(
     req: CryptoRequest,
     max: usize,
 ) -> Result<DataResponse, ApiError> {
-    let a = crypto_args(req, max)?;
+    let mut a = crypto_args(req, max)?;
+    // An envelope is not a secret: its text leaves the zeroizing holder and is decoded and
+    // opened in its own buffer.
+    let text = std::mem::take(&mut *a.data).into_bytes();
     let plain =
-        km.decrypt(&a.app, &a.reference, a.data.as_bytes(), a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
+        km.decrypt_owned(&a.app, &a.reference, text, a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
     Ok(DataResponse { data: Zeroizing::new(keymgr_model::base64::encode(&plain)) })
 }
 

@@ -15,12 +15,20 @@ use super::{Current, KeyManager};
 use crate::KeymgrError;
 use crate::stored_key::unwrap_stored_private_key;
 
+/// The base64 text of an envelope: borrowed, or owned by the caller (a request's field) and
+/// then decoded and opened in its own buffer.
+pub(super) enum EnvelopeText<'a> {
+    /// Text someone else keeps.
+    Borrowed(&'a [u8]),
+    /// Text this call may decode in place.
+    Owned(Vec<u8>),
+}
+
 /// An envelope to open, with who asks and why (for the audit row of a compromised key's use).
-#[derive(Clone, Copy)]
 pub(super) struct OpenRequest<'a> {
     pub app: &'a AppId,
     pub reference: &'a RefId,
-    pub text: &'a [u8],
+    pub text: EnvelopeText<'a>,
     pub salt: Option<&'a [u8]>,
     pub aad: Option<&'a [u8]>,
     pub user: &'a str,
@@ -103,8 +111,25 @@ impl KeyManager {
         aad: Option<&[u8]>,
         user: &str,
     ) -> Result<Plaintext, KeymgrError> {
+        let text = EnvelopeText::Borrowed(text);
         let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "decrypt" };
-        Ok(self.open_envelope(&request, IfCompromised::RecoveryWindow)?.plain)
+        Ok(self.open_envelope(request, IfCompromised::RecoveryWindow)?.plain)
+    }
+
+    /// [`Self::decrypt`] of text the caller hands over (a request's `data`): decoded and opened
+    /// in its own buffer, so a large packet is not copied.
+    pub fn decrypt_owned(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        text: Vec<u8>,
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+        user: &str,
+    ) -> Result<Plaintext, KeymgrError> {
+        let text = EnvelopeText::Owned(text);
+        let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "decrypt" };
+        Ok(self.open_envelope(request, IfCompromised::RecoveryWindow)?.plain)
     }
 
     /// What `/decrypt` and `/rewrap` share: the access rule, the envelope parsed, the key its
@@ -113,13 +138,18 @@ impl KeyManager {
     /// releases a private key (a `key_store` row is an envelope sealed to a master).
     pub(super) fn open_envelope(
         &self,
-        request: &OpenRequest<'_>,
+        request: OpenRequest<'_>,
         if_compromised: IfCompromised,
     ) -> Result<Opened, KeymgrError> {
-        let OpenRequest { app, reference, text, salt, aad, user, purpose } = *request;
+        let OpenRequest { app, reference, text, salt, aad, user, purpose } = request;
         self.check_decrypt_access(app, user)?;
         let codec = &self.config.codec;
-        let bytes = keymgr_envelope::base64::decode(text, codec.max_envelope_len())?;
+        let bytes = match text {
+            EnvelopeText::Borrowed(text) => keymgr_envelope::base64::decode(text, codec.max_envelope_len())?,
+            EnvelopeText::Owned(text) => {
+                keymgr_envelope::base64::decode_in_place(text, codec.max_envelope_len())?
+            }
+        };
         let salt = salt.filter(|s| !s.is_empty());
         let parsed = codec.parse(bytes, salt.is_some())?;
         let key_ref = KeyRef::new(app.clone(), reference.clone());

@@ -8,7 +8,7 @@ use keymgr_envelope::format::Format;
 use keymgr_model::{AppId, KeyState, RefId, Thumbprint};
 
 use super::KeyManager;
-use super::data::OpenRequest;
+use super::data::{EnvelopeText, OpenRequest};
 use super::lifecycle::IfCompromised;
 use crate::KeymgrError;
 
@@ -47,8 +47,16 @@ impl KeyManager {
     ) -> Result<RewrapOutcome, KeymgrError> {
         let if_compromised =
             if accept_compromised { IfCompromised::RecoveryWindow } else { IfCompromised::Refuse };
-        let request = OpenRequest { app, reference, text, salt, aad, user, purpose: "rewrap" };
-        let opened = self.open_envelope(&request, if_compromised)?;
+        let request = OpenRequest {
+            app,
+            reference,
+            text: EnvelopeText::Borrowed(text),
+            salt,
+            aad,
+            user,
+            purpose: "rewrap",
+        };
+        let opened = self.open_envelope(request, if_compromised)?;
         let current = self.encryption_key(app, reference)?;
         let to_thumbprint = current.certificate.thumbprint();
         let (from_thumbprint, from_state) = (opened.thumbprint, opened.state);
