@@ -13,8 +13,6 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group};
 use keymgr_core::{KeyManager, KeyManagerConfig, SystemClock, ZkAttribute};
-use keymgr_crypto::RsaPrivateKey;
-use keymgr_crypto::issue::CertificateProfile;
 use keymgr_db::Database;
 use keymgr_hsm::{Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AppId, RefId, UtcTime};
@@ -50,14 +48,7 @@ fn paths(c: &mut Criterion, name_: &str, keystore: Arc<dyn Keystore>, dir: &Path
     km.prepare_zk(1000, &|_, _| {}).unwrap();
     let now = UtcTime::now();
     let ca = Authority::root(name("IDA CA", "IDA"), now.plus_days(-1), 365);
-    let ida = RsaPrivateKey::generate_2048().unwrap();
-    let cert = ca.issue(
-        ida.public_key().unwrap().spki_der(),
-        name("IDA", "IDA"),
-        CertificateProfile::Encryption,
-        now.plus_days(-1),
-        365,
-    );
+    let (_, cert) = ca.encryption_key(name("IDA", "IDA"), now.plus_days(-1), 365);
     km.upload_other_domain_certificate(
         &AppId::new("IDA").unwrap(),
         &RefId::new("PUBLIC_KEY").unwrap(),

@@ -16,8 +16,6 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use keymgr_core::{KeyManager, ZkAttribute};
-use keymgr_crypto::RsaPrivateKey;
-use keymgr_crypto::issue::CertificateProfile;
 use keymgr_model::{AccessAllowed, AppId, RefId, UtcTime};
 use keymgr_test_support::pki::{Authority, name};
 use keymgr_test_support::softhsm;
@@ -95,13 +93,7 @@ fn the_file_keystore_moves_to_a_token() {
         std::fs::write(dir.join("packet"), packet).unwrap();
         let now = UtcTime::now();
         let ca = Authority::root(name("IDA CA", "IDA"), now.plus_days(-1), 365);
-        let ida = ca.issue(
-            RsaPrivateKey::generate_2048().unwrap().public_key().unwrap().spki_der(),
-            name("ida", "IDA"),
-            CertificateProfile::Encryption,
-            now.plus_days(-1),
-            365,
-        );
+        let (_, ida) = ca.encryption_key(name("ida", "IDA"), now.plus_days(-1), 365);
         km.upload_other_domain_certificate(
             &AppId::new("IDA").unwrap(),
             &RefId::new("PUBLIC_KEY").unwrap(),

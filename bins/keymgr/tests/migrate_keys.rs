@@ -16,8 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use keymgr_core::{CompromiseRequest, KeyManager, ZkAttribute};
-use keymgr_crypto::RsaPrivateKey;
-use keymgr_crypto::issue::CertificateProfile;
 use keymgr_model::{AccessAllowed, AppId, KeyRef, RefId, UtcTime};
 use keymgr_test_support::pki::{Authority, name};
 use keymgr_test_support::postgres;
@@ -112,13 +110,7 @@ fn keys_move_to_another_deployment_killed_and_resumed() {
     let reg = AppId::new("REGISTRATION").unwrap();
     let now = UtcTime::now();
     let ca = Authority::root(name("Partner CA", "Partner"), now.plus_days(-1), 365);
-    let partner = ca.issue(
-        RsaPrivateKey::generate_2048().unwrap().public_key().unwrap().spki_der(),
-        name("mpartner", "Partner"),
-        CertificateProfile::Encryption,
-        now.plus_days(-1),
-        365,
-    );
+    let (_, partner) = ca.encryption_key(name("mpartner", "Partner"), now.plus_days(-1), 365);
     let id = "4721098356";
     let identity =
         vec![ZkAttribute { identifier: "fullName".into(), value: Zeroizing::new("Asha Kulkarni".into()) }];

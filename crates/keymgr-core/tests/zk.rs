@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use keymgr_core::{KeyManager, KeyManagerConfig, KeymgrError, SystemClock, ZkAttribute};
 use keymgr_crypto::RsaPrivateKey;
-use keymgr_crypto::issue::CertificateProfile;
 use keymgr_db::{Database, NewKey};
 use keymgr_hsm::{FileKeystore, KdfParams, Keystore, Pkcs11Config, Pkcs11Keystore};
 use keymgr_model::{AppId, KeyAlias, KeyRef, RefId, UtcTime, base64};
@@ -68,15 +67,7 @@ fn code<T>(r: Result<T, KeymgrError>) -> &'static str {
 fn ida_key(km: &KeyManager) -> RsaPrivateKey {
     let now = UtcTime::now();
     let ca = Authority::root(name("IDA CA", "IDA"), now.plus_days(-1), 365);
-    let key = RsaPrivateKey::generate_2048().unwrap();
-    let spki = key.public_key().unwrap().spki_der().to_vec();
-    let cert = ca.issue(
-        &spki,
-        name("IDA-PUBLIC_KEY", "IDA"),
-        CertificateProfile::Encryption,
-        now.plus_days(-1),
-        365,
-    );
+    let (key, cert) = ca.encryption_key(name("IDA-PUBLIC_KEY", "IDA"), now.plus_days(-1), 365);
     km.upload_other_domain_certificate(
         &AppId::new("IDA").unwrap(),
         &RefId::new("PUBLIC_KEY").unwrap(),

@@ -4,7 +4,7 @@
 use keymgr_crypto::issue::{
     CertificateIssuer, CertificateProfile, CertificateSpec, DistinguishedNameSpec, issue_certificate,
 };
-use keymgr_crypto::{AsymmetricKind, Certificate, SignAlgorithm, SigningKey};
+use keymgr_crypto::{AsymmetricKind, Certificate, RsaPrivateKey, SignAlgorithm, SigningKey};
 use keymgr_model::UtcTime;
 
 /// A name with a CN and an O.
@@ -73,6 +73,20 @@ impl Authority {
             },
         )
         .expect("certificate")
+    }
+
+    /// A fresh RSA-2048 key and its encryption certificate `name` from this CA, valid from
+    /// `from` for `days` (a partner's or IDA's key for sealing and ZK tests).
+    pub fn encryption_key(
+        &self,
+        name: DistinguishedNameSpec,
+        from: UtcTime,
+        days: i64,
+    ) -> (RsaPrivateKey, Certificate) {
+        let key = RsaPrivateKey::generate_2048().expect("RSA-2048 key");
+        let spki = key.public_key().expect("public key").spki_der().to_vec();
+        let certificate = self.issue(&spki, name, CertificateProfile::Encryption, from, days);
+        (key, certificate)
     }
 
     /// A sub-CA `name` of this CA, valid from `from` for `days`.
