@@ -1,13 +1,16 @@
-//! `keymgr envelope seal|open`.
+//! `keymgr envelope seal|open`, streamed: packets of any size in bounded memory.
 
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use keymgr_crypto::{Certificate, RsaPrivateKey};
-use keymgr_envelope::{Codec, EnvelopeError, OpenParams, Recipient, RecipientKey, SealMode};
+use keymgr_envelope::{
+    Codec, EnvelopeError, OpenParams, Recipient, RecipientKey, SealMode, StagedFile, Staging,
+};
 
 use crate::CliError;
-use crate::files::{read_input, read_key_file, read_up_to, write_output};
+use crate::files::read_key_file;
 
 /// Envelope operations.
 #[derive(Debug, Subcommand)]
@@ -26,10 +29,11 @@ pub struct SealArgs {
     /// Recipient certificate (PEM; the first certificate is used). Must hold an RSA-2048 key.
     #[arg(long, value_name = "CERT.pem")]
     cert: PathBuf,
-    /// Plaintext to seal (`-` for standard input).
+    /// Plaintext to seal (`-` for standard input), of any size: it is read a piece at a time.
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
-    /// Where to write the envelope text (`-` for standard output); written atomically.
+    /// Where to write the envelope text (`-` for standard output); a file is written beside
+    /// its final name and renamed into place once complete.
     #[arg(long = "out", value_name = "FILE")]
     output: PathBuf,
     /// Write the legacy layout (no VER_R2 header, 16-byte IV after the tag) for old clients.
@@ -49,16 +53,23 @@ pub struct OpenArgs {
     /// The certificate of that key (PEM); its thumbprint must be the envelope's.
     #[arg(long, value_name = "CERT.pem")]
     cert: PathBuf,
-    /// Envelope text to open (`-` for standard input).
+    /// Envelope text to open (`-` for standard input), of any size: it is read a piece at a
+    /// time.
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
-    /// Where to write the plaintext (`-` for standard output); nothing is written on rejection.
+    /// Where to write the plaintext (`-` for standard output). The plaintext is staged in a
+    /// temporary file (beside the output, or in the temporary folder for `-`) and released only
+    /// once its tag verifies; on rejection nothing is written and the staging file is removed.
     #[arg(long = "out", value_name = "FILE")]
     output: PathBuf,
-    /// Largest envelope accepted, in decoded bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = keymgr_envelope::DEFAULT_MAX_ENVELOPE_LEN)]
+    /// Largest envelope accepted, in decoded bytes (default: the most one AES-GCM message
+    /// can hold, 64 GiB).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE)]
     max_size: usize,
 }
+
+/// `--max-size` unless given: the envelope around the largest GCM message.
+const DEFAULT_MAX_SIZE: usize = 64 << 30;
 
 /// Runs an envelope command.
 pub fn run(cmd: EnvelopeCommand) -> Result<(), CliError> {
@@ -68,27 +79,78 @@ pub fn run(cmd: EnvelopeCommand) -> Result<(), CliError> {
     }
 }
 
-fn load_certificate(path: &std::path::Path) -> Result<Certificate, CliError> {
+fn load_certificate(path: &Path) -> Result<Certificate, CliError> {
     Certificate::from_pem(read_key_file(path)?.expose())
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// Standard input for `-`, else the file.
+fn open_input(path: &Path) -> Result<Box<dyn Read>, CliError> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?;
+    Ok(Box::new(file))
+}
+
+fn staging_for(path: &Path) -> Result<StagedFile, CliError> {
+    let staged = if path == Path::new("-") { StagedFile::anonymous() } else { StagedFile::beside(path) };
+    staged.map_err(|e| CliError::Failed(format!("cannot write beside {}: {e}", path.display())))
+}
+
+/// A failure to read or write is the operator's environment, not a rejected envelope.
+fn stream_error(e: EnvelopeError) -> CliError {
+    match e {
+        EnvelopeError::Io(why) => CliError::Failed(format!("reading or writing failed: {why}")),
+        other => CliError::Rejected(other),
+    }
+}
+
+/// Copies a committed anonymous staging file to standard output.
+fn to_stdout(mut file: std::fs::File) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write to standard output: {e}"));
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out).map_err(fail)?;
+    out.flush().map_err(fail)
 }
 
 fn seal(args: &SealArgs) -> Result<(), CliError> {
     let cert = load_certificate(&args.cert)?;
     let recipient = Recipient::from_certificate(&cert)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.cert.display())))?;
-    let plaintext = read_input(&args.input, keymgr_envelope::DEFAULT_MAX_ENVELOPE_LEN)?;
-    if plaintext.is_empty() && !args.allow_empty {
+    let mut input = open_input(&args.input)?;
+    // One byte ahead, to refuse an empty plaintext before anything is written.
+    let mut first = [0u8; 1];
+    let got = keymgr_hsm::read_into(&mut input, &mut first)
+        .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", args.input.display())))?;
+    if got == 0 && !args.allow_empty {
         return Err(CliError::Usage(format!(
             "{} is empty; MOSIP refuses to encrypt empty data (pass --allow-empty to seal it anyway)",
             args.input.display()
         )));
     }
+    let plaintext = first.get(..got).unwrap_or_default().chain(input);
     let mode = if args.legacy { SealMode::Legacy { aad: b"" } } else { SealMode::VerR2 };
-    let text = Codec::default()
-        .seal_text(&plaintext, &recipient, mode)
-        .map_err(|e| CliError::Failed(format!("sealing failed: {e}")))?;
-    write_output(&args.output, text.as_bytes())
+    let codec = Codec::default();
+    let sealed = |out: &mut dyn Write| {
+        codec.seal_stream(plaintext, out, &recipient, mode).map_err(|e| match e {
+            EnvelopeError::Io(why) => CliError::Failed(format!("reading or writing failed: {why}")),
+            other => CliError::Failed(format!("sealing failed: {other}")),
+        })
+    };
+    if args.output == Path::new("-") {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        sealed(&mut out)?;
+        return Ok(());
+    }
+    if args.output.file_name().is_none() {
+        return Err(CliError::Usage(format!("{} is not a file name", args.output.display())));
+    }
+    let mut staged = staging_for(&args.output)?;
+    sealed(&mut staged)?;
+    staged.commit().map_err(|e| CliError::Failed(format!("cannot write {}: {e}", args.output.display())))?;
+    Ok(())
 }
 
 fn open(args: &OpenArgs) -> Result<(), CliError> {
@@ -97,12 +159,14 @@ fn open(args: &OpenArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.key.display())))?;
     let keys = RecipientKey::new(key, &cert).map_err(|e| CliError::Usage(e.to_string()))?;
     let codec = Codec::default().with_max_envelope_len(args.max_size);
-    // Base64 text is 4/3 of the bytes; the codec then checks the exact decoded length.
-    let text_limit = args.max_size.saturating_div(3).saturating_add(1).saturating_mul(4);
-    let text = read_up_to(&args.input, text_limit)?;
-    if text.len() > text_limit {
-        return Err(CliError::Rejected(EnvelopeError::TooLarge { len: text.len(), max: args.max_size }));
+    if args.output != Path::new("-") && args.output.file_name().is_none() {
+        return Err(CliError::Usage(format!("{} is not a file name", args.output.display())));
     }
-    let plaintext = codec.open_text(&text, &keys, OpenParams::default()).map_err(CliError::Rejected)?;
-    write_output(&args.output, &plaintext)
+    let input = open_input(&args.input)?;
+    let staged = staging_for(&args.output)?;
+    let file = codec.open_stream(input, staged, &keys, OpenParams::default()).map_err(stream_error)?;
+    if args.output == Path::new("-") {
+        return to_stdout(file);
+    }
+    Ok(())
 }

@@ -1,34 +1,11 @@
 //! Reading inputs and writing outputs: `-` for standard input and output, atomic file writes.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use keymgr_crypto::SecretBytes;
 
 use crate::CliError;
-
-/// Reads an input file (or standard input for `-`), stopping after `limit + 1` bytes so that
-/// the caller can tell an input over the limit without reading all of it.
-pub fn read_up_to(path: &Path, limit: usize) -> Result<Vec<u8>, CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot read {}: {e}", path.display()));
-    let take = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let mut data = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin().lock().take(take).read_to_end(&mut data).map_err(fail)?;
-    } else {
-        std::fs::File::open(path).map_err(fail)?.take(take).read_to_end(&mut data).map_err(fail)?;
-    }
-    Ok(data)
-}
-
-/// Reads a whole input file (or standard input for `-`), refusing more than `max` bytes.
-pub fn read_input(path: &Path, max: usize) -> Result<Vec<u8>, CliError> {
-    let data = read_up_to(path, max)?;
-    if data.len() > max {
-        return Err(CliError::Failed(format!("{} is larger than {max} bytes", path.display())));
-    }
-    Ok(data)
-}
 
 /// Reads a small key or certificate file (or standard input for `-`), at most
 /// [`keymgr_crypto::pem::MAX_PEM_LEN`] bytes, into memory that is zeroized when dropped; any

@@ -238,3 +238,103 @@ fn speed_reports_json() {
         assert!(r["open"]["ops_per_sec"].as_f64().expect("rate") > 0.0);
     }
 }
+
+/// Runs `keymgr` and samples its peak resident memory (`VmHWM`) until it exits.
+fn keymgr_peak_rss(args: &[&str]) -> (std::process::ExitStatus, u64, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keymgr"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("keymgr runs");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file)
+            && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
+    (status, peak_kib * 1024, err)
+}
+
+/// Whether two files hold the same bytes, read a piece at a time.
+fn same_contents(a: &str, b: &str) -> bool {
+    let (mut fa, mut fb) = (std::fs::File::open(a).expect("open"), std::fs::File::open(b).expect("open"));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = std::io::Read::read(&mut fa, &mut ba).expect("read");
+        if na == 0 {
+            return std::io::Read::read(&mut fb, &mut bb).expect("read") == 0;
+        }
+        if std::io::Read::read_exact(&mut fb, &mut bb[..na]).is_err() || ba[..na] != bb[..na] {
+            return false;
+        }
+    }
+}
+
+/// A packet larger than the whole-buffer codec's 128 MiB limit seals and opens through the
+/// streaming codec in bounded memory (`KEYMGR_STREAM_TEST_MIB` sets the size: 200 by default;
+/// docs/PERFORMANCE.md records a 4096 MiB run). A damaged copy is refused, and neither the
+/// output nor a staging file is left behind.
+#[test]
+fn packets_larger_than_memory_stream_in_bounded_memory() {
+    let mib: usize = std::env::var("KEYMGR_STREAM_TEST_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let plain = path(&dir, "plain.bin");
+    {
+        let mut block = vec![0u8; 1 << 20];
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&plain).expect("create"));
+        for i in 0..mib {
+            block.iter_mut().enumerate().for_each(|(j, b)| *b = (i * 31 + j * 7 + j / 4096) as u8);
+            std::io::Write::write_all(&mut file, &block).expect("write");
+        }
+    }
+    let (env, opened) = (path(&dir, "env.b64"), path(&dir, "opened.bin"));
+    let cert = fixture("fixture-cert.pem");
+    let key = fixture("fixture-key.pem");
+    let limit = 64 << 20;
+
+    let (status, peak, err) =
+        keymgr_peak_rss(&["envelope", "seal", "--cert", &cert, "--in", &plain, "--out", &env]);
+    assert!(status.success(), "{err}");
+    assert!(peak < limit, "seal peaked at {} MiB", peak >> 20);
+    let text_len = std::fs::metadata(&env).expect("envelope").len();
+    assert_eq!(text_len, ((6 + 32 + 256 + 14 + 32 + (mib << 20) + 16) as u64 * 4).div_ceil(3));
+
+    let (status, peak, err) = keymgr_peak_rss(&[
+        "envelope", "open", "--key", &key, "--cert", &cert, "--in", &env, "--out", &opened,
+    ]);
+    assert!(status.success(), "{err}");
+    assert!(peak < limit, "open peaked at {} MiB", peak >> 20);
+    assert!(same_contents(&opened, &plain), "opened bytes differ");
+    std::fs::remove_file(&opened).expect("remove");
+
+    // One symbol changed in the middle: refused, and nothing is left behind.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&env).expect("open");
+        file.seek(SeekFrom::Start(text_len / 2)).expect("seek");
+        let mut symbol = [0u8; 1];
+        std::io::Read::read_exact(&mut file, &mut symbol).expect("read");
+        file.seek(SeekFrom::Start(text_len / 2)).expect("seek");
+        file.write_all(if symbol[0] == b'A' { b"B" } else { b"A" }).expect("write");
+    }
+    let before: Vec<_> =
+        std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    let (status, _, err) = keymgr_peak_rss(&[
+        "envelope", "open", "--key", &key, "--cert", &cert, "--in", &env, "--out", &opened,
+    ]);
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.starts_with("rejected: auth_failed: "), "{err}");
+    let after: Vec<_> =
+        std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(after, before, "no output and no staging file left");
+}

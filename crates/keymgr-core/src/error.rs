@@ -391,6 +391,8 @@ impl From<EnvelopeError> for KeymgrError {
             | EnvelopeError::BadDataKeyLength(_)
             | EnvelopeError::AuthFailed => Self::DecryptionFailed,
             EnvelopeError::Crypto(c) => Self::Crypto(c.to_string()),
+            // Only the streaming codec reads and writes; the service opens whole buffers.
+            EnvelopeError::Io(why) => Self::Crypto(format!("envelope stream: {why}")),
             other => Self::InvalidData(other.to_string()),
         }
     }

@@ -3,7 +3,8 @@
 //! * RSA-2048 key generation and RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) with
 //!   [`aws-lc-rs`](aws_lc_rs), which is constant-time; the `rsa` crate is banned (Marvin attack).
 //! * AES-256-GCM with MOSIP's 12-byte nonces (`ring`) and 16-byte IVs of the legacy envelope
-//!   and `key_store` rows (`aes-gcm`), behind one [`aead`] interface.
+//!   and `key_store` rows (`aes-gcm`), behind one [`aead`] interface; the same GCM a piece at
+//!   a time for packets larger than memory ([`gcm_stream`]).
 //! * Signing in software: RS256, PS256, ES256, ES256K (all through `aws-lc-rs`); AES-256-ECB
 //!   for MOSIP's zero-knowledge key wrap; constant-time OAEP decoding for HSMs that only do
 //!   raw RSA.
@@ -33,6 +34,7 @@ pub mod der_read;
 mod digest;
 mod ecb;
 mod error;
+pub mod gcm_stream;
 #[cfg(feature = "pki")]
 pub mod issue;
 #[cfg(feature = "pki")]

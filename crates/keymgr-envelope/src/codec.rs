@@ -313,44 +313,24 @@ impl Codec {
         recipient: &Recipient,
         mode: SealMode<'_>,
     ) -> Result<Vec<u8>, EnvelopeError> {
-        let data_key = DataKey::generate()?;
-        let (header, data_len): (&[u8], usize) = match mode {
-            SealMode::VerR2 => (VER_R2, R2_AAD_LEN + plaintext.len() + TAG_LEN),
-            SealMode::Legacy { .. } => (&[], plaintext.len() + TAG_LEN + LEGACY_IV_LEN),
-            SealMode::CallerSalt { salt, .. } => {
-                if salt.len() != NONCE_LEN && salt.len() != LEGACY_IV_LEN {
-                    return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
-                }
-                (&[], plaintext.len() + TAG_LEN)
-            }
-        };
-        let total = header.len() + Thumbprint::LEN + WRAPPED_KEY_LEN + self.splitter.len() + data_len;
-        let mut out = Vec::with_capacity(total);
-        out.extend_from_slice(header);
-        out.extend_from_slice(recipient.thumbprint.as_bytes());
-        let mut wrapped = [0u8; WRAPPED_KEY_LEN];
-        recipient.public_key.oaep_wrap_into(data_key.expose(), &mut wrapped)?;
-        out.extend_from_slice(&wrapped);
-        out.extend_from_slice(&self.splitter);
+        self.seal_with(plaintext, &SealMaterial::generate(recipient)?, recipient, mode)
+    }
 
-        match mode {
-            SealMode::VerR2 => {
-                let mut aad = [0u8; R2_AAD_LEN];
-                fill_random(&mut aad)?;
-                out.extend_from_slice(&aad);
-                let nonce = aad.get(..R2_NONCE_LEN).unwrap_or_default();
-                encrypt_appending(&mut out, &data_key, nonce, &aad, plaintext)?;
-            }
-            SealMode::Legacy { aad } => {
-                let mut iv = [0u8; LEGACY_IV_LEN];
-                fill_random(&mut iv)?;
-                encrypt_appending(&mut out, &data_key, &iv, aad, plaintext)?;
-                out.extend_from_slice(&iv);
-            }
-            SealMode::CallerSalt { salt, aad } => {
-                encrypt_appending(&mut out, &data_key, salt, aad, plaintext)?;
-            }
-        }
+    /// [`Codec::seal`] with the random parts drawn by the caller (the streaming codec's tests
+    /// compare both codecs on the same material).
+    pub(crate) fn seal_with(
+        &self,
+        plaintext: &[u8],
+        material: &SealMaterial,
+        recipient: &Recipient,
+        mode: SealMode<'_>,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let layout = SealLayout::new(self, material, recipient, mode)?;
+        let total = layout.prefix.len() + plaintext.len() + TAG_LEN + layout.suffix.len();
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(&layout.prefix);
+        encrypt_appending(&mut out, &material.data_key, layout.nonce, layout.aad, plaintext)?;
+        out.extend_from_slice(layout.suffix);
         debug_assert_eq!(out.len(), total);
         Ok(out)
     }
@@ -398,6 +378,73 @@ impl Codec {
         params: OpenParams<'_>,
     ) -> Result<Plaintext, EnvelopeError> {
         self.open(base64::decode_in_place(text, self.max_envelope_len)?, keys, params)
+    }
+}
+
+/// What sealing draws at random: the data key, its RSA-OAEP wrap for the recipient, and 32
+/// bytes for the VER_R2 aad (whose first 12 are the nonce) or the legacy IV (the first 16).
+pub(crate) struct SealMaterial {
+    pub(crate) data_key: DataKey,
+    wrapped: [u8; WRAPPED_KEY_LEN],
+    random: [u8; R2_AAD_LEN],
+}
+
+impl SealMaterial {
+    /// A fresh data key wrapped for `recipient`, and fresh randomness.
+    pub(crate) fn generate(recipient: &Recipient) -> Result<Self, EnvelopeError> {
+        let data_key = DataKey::generate()?;
+        let mut wrapped = [0u8; WRAPPED_KEY_LEN];
+        recipient.public_key.oaep_wrap_into(data_key.expose(), &mut wrapped)?;
+        let mut random = [0u8; R2_AAD_LEN];
+        fill_random(&mut random)?;
+        Ok(Self { data_key, wrapped, random })
+    }
+}
+
+/// Where a sealed envelope's bytes come from: what precedes the ciphertext, the GCM nonce and
+/// associated data, and what follows the tag (the legacy IV).
+pub(crate) struct SealLayout<'a> {
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) nonce: &'a [u8],
+    pub(crate) aad: &'a [u8],
+    pub(crate) suffix: &'a [u8],
+}
+
+impl<'a> SealLayout<'a> {
+    pub(crate) fn new(
+        codec: &Codec,
+        material: &'a SealMaterial,
+        recipient: &Recipient,
+        mode: SealMode<'a>,
+    ) -> Result<Self, EnvelopeError> {
+        let random: &'a [u8] = &material.random;
+        // Written before the ciphertext: the header, and VER_R2's aad.
+        let (header, data_prefix): (&[u8], &[u8]) = match mode {
+            SealMode::VerR2 => (VER_R2, random),
+            SealMode::Legacy { .. } | SealMode::CallerSalt { .. } => (&[], &[]),
+        };
+        let (nonce, aad, suffix): (&'a [u8], &'a [u8], &'a [u8]) = match mode {
+            SealMode::VerR2 => (random.get(..R2_NONCE_LEN).unwrap_or_default(), random, &[]),
+            SealMode::Legacy { aad } => {
+                let iv = random.get(..LEGACY_IV_LEN).unwrap_or_default();
+                (iv, aad, iv)
+            }
+            SealMode::CallerSalt { salt, aad } => {
+                if salt.len() != NONCE_LEN && salt.len() != LEGACY_IV_LEN {
+                    return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
+                }
+                (salt, aad, &[])
+            }
+        };
+        let mut prefix = Vec::with_capacity(
+            header.len() + Thumbprint::LEN + WRAPPED_KEY_LEN + codec.splitter.len() + data_prefix.len(),
+        );
+        prefix.extend_from_slice(header);
+        prefix.extend_from_slice(recipient.thumbprint.as_bytes());
+        prefix.extend_from_slice(&material.wrapped);
+        prefix.extend_from_slice(&codec.splitter);
+        prefix.extend_from_slice(data_prefix);
+        Ok(Self { prefix, nonce, aad, suffix })
     }
 }
 

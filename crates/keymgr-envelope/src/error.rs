@@ -6,8 +6,9 @@ use keymgr_crypto::CryptoError;
 ///
 /// The first nine variants are exactly the error kinds of the conformance manifest
 /// (`../shared/vectors/envelope/manifest.json`), named by [`EnvelopeError::kind`]. The last
-/// three cover what the manifest does not: a size limit, a caller parameter the format cannot
-/// carry, and a failure of the platform's crypto while sealing.
+/// four cover what the manifest does not: a size limit, a caller parameter the format cannot
+/// carry, a failure of the platform's crypto while sealing, and a failed read or write of a
+/// stream.
 ///
 /// The detail in a message never contains key material or plaintext. Callers that face the
 /// network should collapse [`KeyUnwrapFailed`](Self::KeyUnwrapFailed),
@@ -69,11 +70,15 @@ pub enum EnvelopeError {
     /// The platform's crypto failed while sealing (random generator, RSA wrap).
     #[error("sealing failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// Reading or writing a stream failed (the streaming codec only); holds the kind of
+    /// failure, never data.
+    #[error("input/output failed: {0}")]
+    Io(String),
 }
 
 impl EnvelopeError {
     /// The manifest's name for this kind of error (`truncated`, `auth_failed`, ...), and for
-    /// the three kinds the manifest lacks: `too_large`, `invalid_parameter`, `crypto`.
+    /// the kinds the manifest lacks: `too_large`, `invalid_parameter`, `crypto`, `io`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::EmptyInput => "empty_input",
@@ -88,6 +93,7 @@ impl EnvelopeError {
             Self::TooLarge { .. } => "too_large",
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::Crypto(_) => "crypto",
+            Self::Io(_) => "io",
         }
     }
 }

@@ -8,6 +8,9 @@
 //! * [`Codec`]: seal (VER_R2, legacy, caller salt) and open, where the private key is reached
 //!   through the [`KeyUnwrapper`] trait, so an HSM, a database of wrapped keys or a cache plug
 //!   in without touching the codec.
+//! * [`Codec::seal_stream`] and [`Codec::open_stream`]: the same envelopes a piece at a time,
+//!   for packets larger than memory; opened plaintext is [`Staging`]d (a temporary file beside
+//!   the output) and released only once its tag has verified.
 //!
 //! A service that only seals packets depends on this crate alone:
 //!
@@ -33,6 +36,7 @@ pub mod base64;
 mod codec;
 mod error;
 pub mod format;
+mod stream;
 
 pub use codec::{
     Codec, DEFAULT_MAX_ENVELOPE_LEN, KeyUnwrapper, OpenParams, ParsedEnvelope, Plaintext, Recipient,
@@ -40,6 +44,7 @@ pub use codec::{
 };
 pub use error::EnvelopeError;
 pub use format::{Format, Layout};
+pub use stream::{StagedBuffer, StagedFile, Staging, TEXT_PIECE_LEN};
 
 /// Seals `plaintext` for `recipient` as VER_R2 base64url text with MOSIP's defaults.
 pub fn seal_text(plaintext: &[u8], recipient: &Recipient) -> Result<String, EnvelopeError> {

@@ -1,7 +1,7 @@
 //! Conformance: every vector of `../shared/vectors/envelope/manifest.json`, read at run time.
 //!
 //! Each `ok` vector must open to exactly `plain.bin`; each negative vector must fail with
-//! exactly its error kind. `KEYMGR_VECTORS_DIR` overrides where the manifest is looked for.
+//! exactly its error kind, whole and streamed. `KEYMGR_VECTORS_DIR` overrides where the manifest is looked for.
 
 // A test fails by panicking; the panic-free rules are for library and binary code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use keymgr_crypto::{Certificate, RsaPrivateKey, sha256};
-use keymgr_envelope::{Codec, OpenParams, Recipient, RecipientKey, SealMode};
+use keymgr_envelope::{Codec, OpenParams, Recipient, RecipientKey, SealMode, StagedFile};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -76,6 +76,19 @@ fn every_vector_gives_its_expected_outcome() {
             (Ok(a), Ok(b)) if **a == **b => {}
             (Err(a), Err(b)) if a == b => {}
             _ => failures.push(format!("{}: open_text_owned differs from open_text", v.name)),
+        }
+        // So does the streaming codec, staging to a file that must vanish on a refusal.
+        let out_dir = tempfile::tempdir().expect("temporary folder");
+        let out = out_dir.path().join("plain.bin");
+        let staged = StagedFile::beside(&out).expect("staging file");
+        let streamed = codec.open_stream(&read(&dir, &v.envelope)[..], staged, &keys, OpenParams::default());
+        let left = std::fs::read_dir(out_dir.path()).expect("list").count();
+        match (&outcome, streamed) {
+            (Ok(a), Ok(_)) if **a == std::fs::read(&out).expect("streamed output")[..] && left == 1 => {}
+            (Err(a), Err(b)) if a.kind() == b.kind() && left == 0 => {}
+            (_, b) => {
+                failures.push(format!("{}: the streaming codec differs: {b:?}, {left} files left", v.name))
+            }
         }
         match (v.expected.as_str(), outcome) {
             ("ok", Ok(opened)) if *opened == *plain => ok += 1,
