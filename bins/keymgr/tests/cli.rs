@@ -236,6 +236,8 @@ fn speed_reports_json() {
     for r in results {
         assert!(r["seal"]["ops"].as_u64().expect("ops") > 0);
         assert!(r["open"]["ops_per_sec"].as_f64().expect("rate") > 0.0);
+        assert!(r["seal_stream"]["ops"].as_u64().expect("ops") > 0);
+        assert!(r["open_stream"]["mb_per_sec"].as_f64().expect("rate") > 0.0);
     }
 }
 

@@ -31,9 +31,28 @@ use crate::codec::{SealLayout, SealMaterial};
 use crate::format::{self, Format, KEY_PART_LEN, R2_AAD_LEN, R2_NONCE_LEN, VER_R2};
 use crate::{Codec, EnvelopeError, KeyUnwrapper, OpenParams, Recipient, SealMode};
 
-/// How much text is read or written at a time: 1 MiB of text, 768 KiB of data.
+/// The most text read or written at a time: 1 MiB of text, 768 KiB of data. Pieces start at
+/// [`FIRST_TEXT_PIECE_LEN`] and grow fourfold while the input fills them, so a small packet
+/// costs no more memory than it needs.
 pub const TEXT_PIECE_LEN: usize = 1 << 20;
 const DATA_PIECE_LEN: usize = TEXT_PIECE_LEN / 4 * 3;
+/// The first piece of text read.
+const FIRST_TEXT_PIECE_LEN: usize = 16 << 10;
+
+/// The next piece length after a full piece of `len`.
+fn grown(len: usize, max: usize) -> usize {
+    len.saturating_mul(4).min(max)
+}
+
+/// Makes room for `additional` more bytes in `buf` without a reallocation that would leave a
+/// copy in freed memory: a bigger buffer takes the bytes, and the old one is zeroized.
+fn reserve_zeroizing(buf: &mut Zeroizing<Vec<u8>>, additional: usize) {
+    if buf.capacity() - buf.len() < additional {
+        let mut bigger = Zeroizing::new(Vec::with_capacity(buf.len() + additional));
+        bigger.extend_from_slice(buf);
+        *buf = bigger;
+    }
+}
 
 fn io_error(e: io::Error) -> EnvelopeError {
     EnvelopeError::Io(e.kind().to_string())
@@ -197,26 +216,31 @@ struct DecodedText<R> {
 
 impl<R: Read> DecodedText<R> {
     fn new(reader: R, max_len: usize) -> Self {
-        Self { reader, decoder: Some(StreamDecoder::new(max_len)), text: vec![0; TEXT_PIECE_LEN] }
+        Self { reader, decoder: Some(StreamDecoder::new(max_len)), text: vec![0; FIRST_TEXT_PIECE_LEN] }
     }
 
     /// Appends the bytes of the next piece of text to `out`; false once the text has ended
     /// (and its last group is in `out`).
-    fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, EnvelopeError> {
+    fn next(&mut self, out: &mut Zeroizing<Vec<u8>>) -> Result<bool, EnvelopeError> {
         let Some(decoder) = self.decoder.as_mut() else { return Ok(false) };
         let read = read_full(&mut self.reader, &mut self.text).map_err(io_error)?;
+        // A piece decodes to 3/4 of its length, plus the group carried from the last one.
+        reserve_zeroizing(out, read / 4 * 3 + 3);
         decoder.update(self.text.get(..read).unwrap_or_default(), out)?;
-        if read < self.text.len()
-            && let Some(decoder) = self.decoder.take()
-        {
-            decoder.finish(out)?;
+        if read < self.text.len() {
+            if let Some(decoder) = self.decoder.take() {
+                decoder.finish(out)?;
+            }
             return Ok(false);
+        }
+        if self.text.len() < TEXT_PIECE_LEN {
+            self.text = vec![0; grown(self.text.len(), TEXT_PIECE_LEN)];
         }
         Ok(true)
     }
 
     /// Reads the rest of the text for its faults alone, and answers how many bytes it held.
-    fn drain(&mut self, scratch: &mut Vec<u8>) -> Result<u64, EnvelopeError> {
+    fn drain(&mut self, scratch: &mut Zeroizing<Vec<u8>>) -> Result<u64, EnvelopeError> {
         let mut total = 0u64;
         loop {
             scratch.clear();
@@ -279,9 +303,9 @@ impl Codec {
         let layout = SealLayout::new(self, material, recipient, mode)?;
         let mut sealer = GcmSealer::new(&material.data_key, layout.nonce, layout.aad)?;
         let mut encoder = StreamEncoder::new();
-        let mut out = Vec::with_capacity(TEXT_PIECE_LEN + 8);
+        let mut out = Vec::new();
         encoder.update(&layout.prefix, &mut out);
-        let mut piece = Zeroizing::new(vec![0u8; DATA_PIECE_LEN]);
+        let mut piece = Zeroizing::new(vec![0u8; FIRST_TEXT_PIECE_LEN / 4 * 3]);
         let mut total = 0u64;
         loop {
             let read = read_full(&mut plaintext, &mut piece).map_err(io_error)?;
@@ -293,6 +317,9 @@ impl Codec {
             total += read as u64;
             if read < piece.len() {
                 break;
+            }
+            if piece.len() < DATA_PIECE_LEN {
+                piece = Zeroizing::new(vec![0u8; grown(piece.len(), DATA_PIECE_LEN)]);
             }
         }
         encoder.update(&sealer.finish(), &mut out);
@@ -316,7 +343,7 @@ impl Codec {
         params: OpenParams<'_>,
     ) -> Result<S::Output, EnvelopeError> {
         let mut source = DecodedText::new(text, self.max_envelope_len());
-        let mut buf = Zeroizing::new(Vec::with_capacity(DATA_PIECE_LEN + 8));
+        let mut buf = Zeroizing::new(Vec::new());
         let splitter = self.splitter();
         let head_len = VER_R2.len() + KEY_PART_LEN + splitter.len();
 
@@ -430,7 +457,7 @@ impl Codec {
                 let iv = tail.get(TAG_LEN..).unwrap_or_default();
                 let mut keystream = verifier.verify(iv, &tag).map_err(|_| EnvelopeError::AuthFailed)?;
                 // Second pass: the verified ciphertext in staging becomes plaintext.
-                let mut piece = Zeroizing::new(vec![0u8; DATA_PIECE_LEN]);
+                let mut piece = Zeroizing::new(vec![0u8; data_len.min(DATA_PIECE_LEN as u64) as usize]);
                 let mut at = staging.seek(SeekFrom::Start(0)).map_err(io_error)?;
                 loop {
                     let read = read_full(&mut staging, &mut piece).map_err(io_error)?;
@@ -466,7 +493,7 @@ impl Codec {
         let mut window = head.get(head.len().saturating_sub(keep)..).unwrap_or_default().to_vec();
         let mut offset = head.len() - window.len();
         let mut found = None;
-        let mut piece = Vec::new();
+        let mut piece = Zeroizing::new(Vec::new());
         while more {
             piece.clear();
             more = source.next(&mut piece)?;

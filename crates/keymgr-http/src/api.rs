@@ -9,6 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::ApiError;
 use crate::auth::Principal;
+use crate::secret_buf::{SecretBuf, SecretText};
+use crate::wrapper::Base64Data;
 
 /// Largest `data` accepted by `/encrypt` after decoding; envelopes are bounded by the codec.
 pub(crate) fn decode_b64(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
@@ -28,8 +30,8 @@ pub(crate) fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a
 }
 
 /// [`required`] for a field that carries a secret (a PIN, a password, data to protect).
-fn required_secret<'a>(value: &'a Option<Zeroizing<String>>, field: &str) -> Result<&'a str, ApiError> {
-    match value.as_deref().map(|v| v.trim()) {
+fn required_secret<'a, S: AsRef<str>>(value: &'a Option<S>, field: &str) -> Result<&'a str, ApiError> {
+    match value.as_ref().map(|v| v.as_ref().trim()) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(ApiError::blank(field)),
     }
@@ -350,7 +352,7 @@ pub struct CryptoRequest {
     application_id: Option<String>,
     reference_id: Option<String>,
     time_stamp: Option<String>,
-    data: Option<Zeroizing<String>>,
+    data: Option<SecretText>,
     salt: Option<String>,
     aad: Option<String>,
     // `prependThumbprint` is accepted and ignored: the thumbprint is always written, as in MOSIP.
@@ -366,7 +368,7 @@ pub struct DataResponse {
 struct CryptoArgs {
     app: AppId,
     reference: RefId,
-    data: Zeroizing<String>,
+    data: SecretText,
     salt: Option<Vec<u8>>,
     aad: Option<Vec<u8>>,
 }
@@ -380,35 +382,36 @@ fn crypto_args(req: CryptoRequest, max: usize) -> Result<CryptoArgs, ApiError> {
     let aad = optional_not_blank(&req.aad, "aad")?.map(|a| decode_b64("aad", a, max)).transpose()?;
     // The field's own buffer, not a copy (a packet can be megabytes); trimmed as MOSIP does.
     let mut data = req.data.unwrap_or_default();
-    let trimmed = data.trim();
-    if trimmed.len() != data.len() {
-        data = Zeroizing::new(trimmed.to_owned());
+    let trimmed = data.as_ref().trim();
+    if trimmed.len() != data.as_ref().len() {
+        data = SecretText::new(trimmed.to_owned());
     }
     Ok(CryptoArgs { app, reference, data, salt, aad })
 }
 
-/// `POST /encrypt`.
-pub fn encrypt(km: &KeyManager, req: CryptoRequest, max: usize) -> Result<DataResponse, ApiError> {
+/// `POST /encrypt`: the envelope's text is written straight into the response body.
+pub fn encrypt(km: &KeyManager, req: CryptoRequest, max: usize) -> Result<Base64Data<Vec<u8>>, ApiError> {
     let a = crypto_args(req, max)?;
-    let plain = Zeroizing::new(decode_b64("data", &a.data, max)?);
-    let data = km.encrypt(&a.app, &a.reference, &plain, a.salt.as_deref(), a.aad.as_deref())?;
-    Ok(DataResponse { data: Zeroizing::new(data) })
+    let plain = SecretBuf::new(decode_b64("data", a.data.as_ref(), max)?);
+    let envelope = km.encrypt_bytes(&a.app, &a.reference, &plain, a.salt.as_deref(), a.aad.as_deref())?;
+    Ok(Base64Data(envelope))
 }
 
-/// `POST /decrypt`.
+/// `POST /decrypt`: the plaintext's text is written straight into the response body, which is
+/// zeroized once sent (the plaintext itself when it is dropped).
 pub fn decrypt(
     km: &KeyManager,
     who: &Principal,
     req: CryptoRequest,
     max: usize,
-) -> Result<DataResponse, ApiError> {
-    let mut a = crypto_args(req, max)?;
-    // An envelope is not a secret: its text leaves the zeroizing holder and is decoded and
+) -> Result<Base64Data<impl AsRef<[u8]> + Send + 'static + use<>>, ApiError> {
+    let a = crypto_args(req, max)?;
+    // An envelope is not a secret: its text leaves the wiping holder and is decoded and
     // opened in its own buffer.
-    let text = std::mem::take(&mut *a.data).into_bytes();
+    let text = a.data.into_bytes();
     let plain =
         km.decrypt_owned(&a.app, &a.reference, text, a.salt.as_deref(), a.aad.as_deref(), &who.user)?;
-    Ok(DataResponse { data: Zeroizing::new(keymgr_model::base64::encode(&plain)) })
+    Ok(Base64Data(plain))
 }
 
 /// `request` of `/encryptWithPin` and `/decryptWithPin`. No `Debug`: it carries a PIN.

@@ -21,9 +21,10 @@ pub mod metrics;
 mod migration_api;
 mod partner_api;
 mod policy_api;
+mod secret_buf;
 pub mod server;
 mod signing_api;
-mod wrapper;
+pub mod wrapper;
 mod zk_api;
 
 use std::sync::Arc;
@@ -39,14 +40,14 @@ use http_body_util::BodyExt;
 use keymgr_core::KeyManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use zeroize::Zeroizing;
 
 pub use auth::{Authenticator, Principal};
 pub use error::ApiError;
 
 use crate::admission::{Admission, BytesHeld, HashGate, Ticket};
 use crate::metrics::Metrics;
-use crate::wrapper::{Echo, parse_request, respond};
+use crate::secret_buf::SecretBuf;
+use crate::wrapper::{Echo, WrappedResponse, parse_request, respond};
 
 /// The URL prefix of every endpoint, as in MOSIP.
 pub const PREFIX: &str = "/v1/keymanager";
@@ -143,7 +144,7 @@ async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Zeroizing<Vec<u8>>, BytesHeld), ApiError> {
+) -> Result<(SecretBuf, BytesHeld), ApiError> {
     let limit = state.limits.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -157,7 +158,7 @@ async fn read_body(
     let mut held = state.admission.no_bytes();
     let mut body = body;
     // Zeroized when dropped, also on the error paths: bodies carry packets, PINs, passwords.
-    let mut buf = Zeroizing::new(Vec::new());
+    let mut buf = SecretBuf::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::InvalidRequest(format!("request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
@@ -169,7 +170,7 @@ async fn read_body(
         if len > buf.capacity() {
             // Grow by hand: a reallocating `Vec` would leave the old copy in freed memory.
             let wanted = declared.filter(|d| *d >= len).unwrap_or(len.max(buf.capacity() * 2)).min(limit);
-            let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
+            let mut bigger = SecretBuf::with_capacity(wanted);
             bigger.extend_from_slice(&buf);
             buf = bigger;
         }
@@ -209,7 +210,7 @@ fn ticketed(response: Response, ticket: Arc<Ticket>) -> Response {
     response.map(|inner| Body::new(TicketedBody { inner, _ticket: ticket }))
 }
 
-fn finish<T: Serialize>(
+fn finish<T: WrappedResponse>(
     state: &AppState,
     endpoint: &'static str,
     started: Instant,
@@ -221,7 +222,10 @@ fn finish<T: Serialize>(
         Err(e) => e.code(),
     };
     state.metrics.record(endpoint, outcome, started.elapsed());
-    respond(echo, state.km.now(), result)
+    match result {
+        Ok(response) => response.into_wrapped(echo, state.km.now()),
+        Err(e) => respond::<()>(echo, state.km.now(), Err(e)),
+    }
 }
 
 /// Work that must pass a gate before it may run on the blocking pool.
@@ -243,7 +247,7 @@ async fn wrapped<Req, Resp, F>(
 ) -> Response
 where
     Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + Send + 'static,
+    Resp: WrappedResponse,
     F: FnOnce(&AppState, &Principal, Req) -> Result<Resp, ApiError> + Send + 'static,
 {
     gated(state, headers, body, role, Gate::Open, f).await
@@ -260,7 +264,7 @@ async fn gated<Req, Resp, F>(
 ) -> Response
 where
     Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + Send + 'static,
+    Resp: WrappedResponse,
     F: FnOnce(&AppState, &Principal, Req) -> Result<Resp, ApiError> + Send + 'static,
 {
     let started = Instant::now();
@@ -327,7 +331,7 @@ async fn queried<Resp, F>(
     f: F,
 ) -> Response
 where
-    Resp: Serialize + Send + 'static,
+    Resp: WrappedResponse,
     F: FnOnce(&KeyManager, api::KeyQuery) -> Result<Resp, ApiError> + Send + 'static,
 {
     match query {
@@ -342,7 +346,7 @@ where
 /// A GET endpoint: auth (first), admission, then `f` on the blocking pool.
 async fn fetched<Resp, F>(state: Arc<AppState>, headers: HeaderMap, role: &'static str, f: F) -> Response
 where
-    Resp: Serialize + Send + 'static,
+    Resp: WrappedResponse,
     F: FnOnce(&KeyManager) -> Result<Resp, ApiError> + Send + 'static,
 {
     fetched_by(state, headers, role, move |km, _| f(km)).await
@@ -351,7 +355,7 @@ where
 /// [`fetched`] for an endpoint without a body whose work needs the caller.
 async fn fetched_by<Resp, F>(state: Arc<AppState>, headers: HeaderMap, role: &'static str, f: F) -> Response
 where
-    Resp: Serialize + Send + 'static,
+    Resp: WrappedResponse,
     F: FnOnce(&KeyManager, &Principal) -> Result<Resp, ApiError> + Send + 'static,
 {
     let started = Instant::now();

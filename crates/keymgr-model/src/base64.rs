@@ -417,22 +417,24 @@ impl StreamEncoder {
             }
             let group = self.carry;
             self.carry_len = 0;
-            append_encoded(&group, out);
+            encode_append(&group, out);
         }
         let whole = bytes.len() - bytes.len() % 3;
         let (groups, rest) = bytes.split_at(whole);
-        append_encoded(groups, out);
+        encode_append(groups, out);
         self.carry[..rest.len()].copy_from_slice(rest);
         self.carry_len = rest.len();
     }
 
     /// Encodes the last bytes.
     pub fn finish(self, out: &mut Vec<u8>) {
-        append_encoded(&self.carry[..self.carry_len], out);
+        encode_append(&self.carry[..self.carry_len], out);
     }
 }
 
-fn append_encoded(bytes: &[u8], out: &mut Vec<u8>) {
+/// Appends the URL-safe, unpadded base64 of `bytes` to `out` ([`encode`] without a `String`
+/// of its own: a response body is written in place).
+pub fn encode_append(bytes: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + encoded_len(bytes.len()), 0);
     let _text = base64_simd::URL_SAFE_NO_PAD.encode(bytes, base64_simd::Out::from_slice(&mut out[start..]));

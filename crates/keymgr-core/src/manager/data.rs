@@ -55,7 +55,8 @@ pub(super) enum Holder {
 
 impl KeyManager {
     /// Seals `data` for the current key of (app, ref). Modes as MOSIP: a salt selects the
-    /// caller-salt mode, else an aad the legacy mode, else VER_R2. MOSIP's `/encrypt`.
+    /// caller-salt mode, else an aad the legacy mode, else VER_R2. MOSIP's `/encrypt`, as the
+    /// base64url text it answers.
     pub fn encrypt(
         &self,
         app: &AppId,
@@ -64,6 +65,19 @@ impl KeyManager {
         salt: Option<&[u8]>,
         aad: Option<&[u8]>,
     ) -> Result<String, KeymgrError> {
+        Ok(keymgr_model::base64::encode(&self.encrypt_bytes(app, reference, data, salt, aad)?))
+    }
+
+    /// [`Self::encrypt`] as the envelope's bytes, for a caller that writes the text itself
+    /// (the REST layer encodes it straight into the response body).
+    pub fn encrypt_bytes(
+        &self,
+        app: &AppId,
+        reference: &RefId,
+        data: &[u8],
+        salt: Option<&[u8]>,
+        aad: Option<&[u8]>,
+    ) -> Result<Vec<u8>, KeymgrError> {
         if data.is_empty() {
             return Err(KeymgrError::EmptyData);
         }
@@ -76,7 +90,7 @@ impl KeyManager {
             (None, Some(aad)) => SealMode::Legacy { aad },
             (None, None) => SealMode::VerR2,
         };
-        Ok(self.config.codec.seal_text(data, recipient, mode)?)
+        Ok(self.config.codec.seal(data, recipient, mode)?)
     }
 
     /// The current key `/encrypt` seals to: never a master, `KERNEL`/`SIGN` or
