@@ -22,13 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let (mut bytes, mut text) = (Vec::new(), Vec::new());
     let streamed = data
         .chunks(step)
-        .try_for_each(|piece| {
-            encoder.update(piece, &mut text);
-            decoder.update(piece, &mut bytes)
-        })
+        .try_for_each(|piece| decoder.update(piece, &mut bytes))
         .and_then(|()| decoder.finish(&mut bytes))
         .map(|()| bytes);
     assert_eq!(kind(&streamed), kind(&whole));
+    data.chunks(step).for_each(|piece| encoder.update(piece, &mut text));
     encoder.finish(&mut text);
     assert_eq!(text, base64::encode(data).into_bytes());
 });

@@ -33,7 +33,8 @@ pub struct SealArgs {
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
     /// Where to write the envelope text (`-` for standard output); a file is written beside
-    /// its final name and renamed into place once complete.
+    /// its final name and renamed into place once complete. Standard output is written as the
+    /// text is made: a failure part-way leaves part of it there (and a non-zero exit).
     #[arg(long = "out", value_name = "FILE")]
     output: PathBuf,
     /// Write the legacy layout (no VER_R2 header, 16-byte IV after the tag) for old clients.

@@ -118,6 +118,19 @@ pub enum SealMode<'a> {
     },
 }
 
+impl SealMode<'_> {
+    /// Refuses what the format cannot carry (a caller's salt that is not 12 or 16 bytes),
+    /// before anything is drawn at random or wrapped.
+    pub(crate) fn check(&self) -> Result<(), EnvelopeError> {
+        match self {
+            SealMode::CallerSalt { salt, .. } if salt.len() != NONCE_LEN && salt.len() != LEGACY_IV_LEN => {
+                Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What the caller of [`Codec::open`] supplies besides the envelope (MOSIP's `salt` and `aad`
 /// request fields). With no salt, the header decides between VER_R2 and legacy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -313,6 +326,7 @@ impl Codec {
         recipient: &Recipient,
         mode: SealMode<'_>,
     ) -> Result<Vec<u8>, EnvelopeError> {
+        mode.check()?;
         self.seal_with(plaintext, &SealMaterial::generate(recipient)?, recipient, mode)
     }
 
@@ -430,9 +444,7 @@ impl<'a> SealLayout<'a> {
                 (iv, aad, iv)
             }
             SealMode::CallerSalt { salt, aad } => {
-                if salt.len() != NONCE_LEN && salt.len() != LEGACY_IV_LEN {
-                    return Err(EnvelopeError::InvalidParameter("the salt must be 12 or 16 bytes"));
-                }
+                mode.check()?;
                 (salt, aad, &[])
             }
         };

@@ -15,7 +15,11 @@
 //!
 //! The one difference from the whole-buffer codec: a stream is not measured before it is read,
 //! so text longer than the codec's limit is refused with `too_large` when the limit is passed,
-//! unless a fault in the text was met before it.
+//! unless a fault in the text was met before it (the whole-buffer codec, which measures first,
+//! answers `too_large` for any oversized text whose padding is right).
+//!
+//! A process killed while opening (SIGKILL, power loss) cannot remove its staging file: a
+//! `.NAME.XXXXXX.tmp` file (mode 0600) beside the output may then hold unverified plaintext.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -289,6 +293,7 @@ impl Codec {
         recipient: &Recipient,
         mode: SealMode<'_>,
     ) -> Result<u64, EnvelopeError> {
+        mode.check()?;
         self.seal_stream_with(plaintext, text, &SealMaterial::generate(recipient)?, recipient, mode)
     }
 

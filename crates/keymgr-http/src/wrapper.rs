@@ -76,7 +76,10 @@ fn echoable(value: Value) -> Value {
 pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiError>) {
     // One pass for a well-formed request (a packet's text is scanned once); anything else is
     // parsed again in two steps, which name the fault exactly.
-    if let Ok(typed) = serde_json::from_slice::<Typed<T>>(body)
+    // UTF-8 is checked over the whole body first (as the raw `request` of the two-step parse
+    // is), so that serde's string reads need not check it again.
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Ok(typed) = serde_json::from_str::<Typed<T>>(text)
         && let Some(request) = typed.request
         && typed.requesttime.as_ref().is_none_or(acceptable_requesttime)
     {
@@ -250,6 +253,9 @@ mod tests {
         struct Req {
             data: String,
         }
+        // Invalid UTF-8 in a field nobody reads is still refused, as by the two-step parse.
+        let (_, parsed) = parse_request::<Req>(b"{\"request\":{\"data\":\"QUJD\",\"x\":\"\xff\"}}");
+        assert_eq!(parsed.expect_err("not UTF-8").code(), "KER-KMS-005");
         let ok = br#"{"id":"x","version":"1.0","requesttime":"","request":{"data":"QUJD"}}"#;
         let (echo, parsed) = parse_request::<Req>(ok);
         assert_eq!(parsed.expect("parsed"), Req { data: "QUJD".into() });
