@@ -1,32 +1,16 @@
 //! The streaming open against the whole-buffer open it must agree with: for any text, read in
-//! pieces of sizes the input also chooses, the same plaintext or a refusal of the same kind;
-//! and a refused stream commits nothing. The key answers for every thumbprint, so that
-//! mutations reach RSA-OAEP and AES-GCM.
+//! pieces of sizes the input also chooses, the same plaintext or a refusal of the same kind.
+//! The key answers for every thumbprint, so that mutations reach RSA-OAEP and AES-GCM.
 #![no_main]
 
 use std::io::Read;
-use std::sync::OnceLock;
 
-use keymgr_crypto::{RsaPrivateKey, SecretBytes};
-use keymgr_envelope::{Codec, EnvelopeError, KeyUnwrapper, OpenParams, StagedBuffer};
-use keymgr_model::Thumbprint;
+use keymgr_envelope::{Codec, OpenParams, StagedBuffer};
 use libfuzzer_sys::fuzz_target;
 
-struct AnyThumbprint(RsaPrivateKey);
-
-impl KeyUnwrapper for AnyThumbprint {
-    fn unwrap_data_key(&self, _: &Thumbprint, wrapped_key: &[u8]) -> Result<SecretBytes, EnvelopeError> {
-        self.0.oaep_unwrap(wrapped_key).map_err(|_| EnvelopeError::KeyUnwrapFailed)
-    }
-}
-
-fn key() -> &'static AnyThumbprint {
-    static KEY: OnceLock<AnyThumbprint> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let pem = include_bytes!("../../testdata/fixture-key.pem");
-        AnyThumbprint(RsaPrivateKey::from_pkcs8_pem(pem).expect("fixture key"))
-    })
-}
+#[path = "fixture_key.rs"]
+mod fixture_key;
+use fixture_key::key;
 
 /// Hands out the text in pieces of 1 to 256 bytes, the sizes taken from the text's own bytes.
 struct Pieces<'a> {

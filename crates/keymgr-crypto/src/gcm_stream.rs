@@ -94,6 +94,17 @@ fn keystream(aes: &Aes256, j0: &[u8; BLOCK]) -> (Ctr32BE<Aes256>, Zeroizing<[u8;
     (Ctr32BE::<Aes256>::from_core(core), mask)
 }
 
+/// What a message with its nonce known first starts from: the keystream, the tag mask and
+/// GHASH over the associated data.
+type Started = (Ctr32BE<Aes256>, Zeroizing<[u8; BLOCK]>, Authenticator);
+
+fn start(key: &DataKey, nonce: &[u8], aad: &[u8]) -> Result<Started, CryptoError> {
+    let (aes, ghash) = key_schedule(key)?;
+    let j0 = pre_counter_block(&ghash, nonce)?;
+    let (ctr, mask) = keystream(&aes, &j0);
+    Ok((ctr, mask, Authenticator::new(ghash, aad)))
+}
+
 /// GHASH over the associated data, then the ciphertext as it passes, in whole blocks.
 struct Authenticator {
     ghash: GHash,
@@ -167,10 +178,8 @@ impl GcmSealer {
     /// Starts a message under `key` with a 12- or 16-byte `nonce` (never repeated for a key)
     /// and associated data `aad`.
     pub fn new(key: &DataKey, nonce: &[u8], aad: &[u8]) -> Result<Self, CryptoError> {
-        let (aes, ghash) = key_schedule(key)?;
-        let j0 = pre_counter_block(&ghash, nonce)?;
-        let (ctr, mask) = keystream(&aes, &j0);
-        Ok(Self { ctr, mask, auth: Authenticator::new(ghash, aad) })
+        let (ctr, mask, auth) = start(key, nonce, aad)?;
+        Ok(Self { ctr, mask, auth })
     }
 
     /// Encrypts the next piece of the message in place.
@@ -201,10 +210,8 @@ pub struct GcmOpener {
 impl GcmOpener {
     /// Starts a message under `key` with its 12- or 16-byte `nonce` and associated data.
     pub fn new(key: &DataKey, nonce: &[u8], aad: &[u8]) -> Result<Self, CryptoError> {
-        let (aes, ghash) = key_schedule(key)?;
-        let j0 = pre_counter_block(&ghash, nonce)?;
-        let (ctr, mask) = keystream(&aes, &j0);
-        Ok(Self { ctr, mask, auth: Authenticator::new(ghash, aad) })
+        let (ctr, mask, auth) = start(key, nonce, aad)?;
+        Ok(Self { ctr, mask, auth })
     }
 
     /// Decrypts the next piece of ciphertext in place (unverified; see the type's docs).

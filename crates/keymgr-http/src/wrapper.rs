@@ -21,24 +21,11 @@ pub struct Echo {
     version: Value,
 }
 
-/// The outer wrapper as it arrives: `request` is kept as raw JSON text and read straight into
-/// the endpoint's type, so that no `serde_json::Value` copy of the data (a packet, a PIN) is
-/// built.
+/// The outer wrapper as it arrives, with `request` read as the endpoint's own type in one pass
+/// (`Incoming<T>`), or kept as raw JSON text (`Incoming<&RawValue>`) for the two-step parse
+/// that names a fault; never as a `serde_json::Value` copy of the data (a packet, a PIN).
 #[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(default)]
-    id: Value,
-    #[serde(default)]
-    version: Value,
-    #[serde(default)]
-    requesttime: Option<Value>,
-    #[serde(borrow, default)]
-    request: Option<&'a RawValue>,
-}
-
-/// The outer wrapper read with the endpoint's own request type, in one pass.
-#[derive(Deserialize)]
-struct Typed<T> {
+struct Incoming<T> {
     #[serde(default)]
     id: Value,
     #[serde(default)]
@@ -79,13 +66,13 @@ pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> (Echo, Result<T, ApiEr
     // UTF-8 is checked over the whole body first (as the raw `request` of the two-step parse
     // is), so that serde's string reads need not check it again.
     if let Ok(text) = std::str::from_utf8(body)
-        && let Ok(typed) = serde_json::from_str::<Typed<T>>(text)
+        && let Ok(typed) = serde_json::from_str::<Incoming<T>>(text)
         && let Some(request) = typed.request
         && typed.requesttime.as_ref().is_none_or(acceptable_requesttime)
     {
         return (Echo { id: echoable(typed.id), version: echoable(typed.version) }, Ok(request));
     }
-    let outer: Incoming<'_> = match serde_json::from_slice(body) {
+    let outer: Incoming<&RawValue> = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) if e.classify() == serde_json::error::Category::Data => {
             return (
