@@ -249,6 +249,12 @@ pub enum KeymgrError {
     /// A ZK value that is not base64 or too short to hold ciphertext (`ZK-DEC-001`).
     #[error("invalid encrypted data format: {0}")]
     ZkMalformedValue(String),
+    /// `/tokenid` with a blank UIN or partner code (`KER-TIG-010`).
+    #[error("UIN and partner code cannot be empty")]
+    EmptyUinOrPartnerCode,
+    /// `/tokenid` without its salts configured (`KER-UIG-005`).
+    #[error("token ids are not configured: set tokenid.uin_salt and tokenid.partner_code_salt")]
+    TokenIdsNotConfigured,
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -315,6 +321,8 @@ impl KeymgrError {
             Self::ZkRandomKey(_) => "KER-ZKC-001",
             Self::ZkNoUniqueAlias(_) => "KER-ZKC-002",
             Self::ZkEmptyData => "KER-ZKC-003",
+            Self::EmptyUinOrPartnerCode => "KER-TIG-010",
+            Self::TokenIdsNotConfigured => "KER-UIG-005",
             Self::ZkDataCipher => "KER-ZKC-004",
             Self::ZkDerivation => "KER-ZKC-005",
             Self::ZkInvalidRandomKey => "KER-ZKC-006",

@@ -39,11 +39,11 @@ pub use manager::{
     Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
     CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
     CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
-    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS,
-    MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings,
-    PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
-    SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus, TrustStatus, VerifyRequest,
-    VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
+    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES,
+    MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey,
+    PartnerSettings, PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
+    SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus, TokenIdSettings, TrustStatus,
+    VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
     transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};

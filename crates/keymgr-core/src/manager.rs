@@ -59,6 +59,7 @@ mod rewrap;
 mod secrets;
 mod signing;
 mod stats;
+mod token_ids;
 mod trust_stores;
 mod verification;
 mod zk;
@@ -68,7 +69,7 @@ pub use certificates::{CertificateRecord, CsrInfo};
 pub use compromise::{CompromiseReport, CompromiseRequest, Dependent};
 pub use config::{
     DecryptionScope, KeyManagerConfig, LifecycleSettings, NewPairLimits, PartnerSettings, SigningSettings,
-    ZkSettings,
+    TokenIdSettings, ZkSettings,
 };
 pub use export::{MigrationInventory, OutgoingKey, StayingKey};
 pub use hierarchy::KeygenReport;
@@ -82,6 +83,7 @@ pub use rewrap::RewrapOutcome;
 pub use secrets::{Argon2Hash, SymmetricKeyStatus};
 pub use signing::{CertificateInHeader, JwsSignRequest, RawSignature, SignatureEncoding};
 pub use stats::{CacheStats, Health};
+pub use token_ids::MAX_TOKEN_ID_LEN;
 pub use verification::{TrustStatus, VerifyRequest, VerifyResult};
 pub use zk::{MAX_ZK_ATTRIBUTES, ZkAttribute, ZkEncrypted, ZkPrepared};
 

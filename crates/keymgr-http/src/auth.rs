@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 44] = [
+    let table: [(&str, &[&str]); 45] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -72,6 +72,7 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postgeneratesymmetrickey", &admin),
         ("putrevokekey", &admin),
         ("getgetcertificate", &user),
+        ("getuinpartnercode", &user),
         ("getcertificatechain", &user),
         ("postencrypt", &user),
         ("postdecrypt", &user),

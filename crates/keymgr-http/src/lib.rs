@@ -24,6 +24,7 @@ mod policy_api;
 mod secret_buf;
 pub mod server;
 mod signing_api;
+mod token_id_api;
 pub mod wrapper;
 mod zk_api;
 
@@ -653,6 +654,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(lifecycle_api::routes())
         .merge(zk_api::routes())
         .merge(migration_api::routes())
+        .merge(token_id_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi))

@@ -76,6 +76,53 @@ pub struct ServiceConfig {
     /// Zero-knowledge encryption.
     #[serde(default)]
     pub zk: ZkConfig,
+    /// Partner token ids.
+    #[serde(default)]
+    pub tokenid: TokenIdConfig,
+}
+
+/// `[tokenid]`: MOSIP's `mosip.kernel.tokenid.*`. Without both salts `/tokenid` answers
+/// `KER-UIG-005`. `Debug` never shows the salts.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIdConfig {
+    /// `uin.salt`: appended to the UIN before its hash (`KEYMGR_TOKENID_UIN_SALT`).
+    pub uin_salt: Option<String>,
+    /// `partnercode.salt`: put before the partner code in the second hash
+    /// (`KEYMGR_TOKENID_PARTNER_CODE_SALT`).
+    pub partner_code_salt: Option<String>,
+    /// `length`: digits in a token (36 unless set; 1 to 152).
+    pub length: Option<usize>,
+}
+
+impl std::fmt::Debug for TokenIdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIdConfig")
+            .field("uin_salt", &self.uin_salt.as_ref().map(|_| "<set>"))
+            .field("partner_code_salt", &self.partner_code_salt.as_ref().map(|_| "<set>"))
+            .field("length", &self.length)
+            .finish()
+    }
+}
+
+impl TokenIdConfig {
+    /// The key manager's token id settings, refusing a length no token can have.
+    pub(crate) fn settings(&self) -> Result<keymgr_core::TokenIdSettings, String> {
+        let defaults = keymgr_core::TokenIdSettings::default();
+        let length = self.length.unwrap_or(defaults.length);
+        if length == 0 || length > keymgr_core::MAX_TOKEN_ID_LEN {
+            return Err(format!(
+                "tokenid.length must be 1 to {}, not {length}",
+                keymgr_core::MAX_TOKEN_ID_LEN
+            ));
+        }
+        let blank_is_none = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Ok(keymgr_core::TokenIdSettings {
+            uin_salt: blank_is_none(&self.uin_salt),
+            partner_code_salt: blank_is_none(&self.partner_code_salt),
+            length,
+        })
+    }
 }
 
 /// `[zk]`: MOSIP's `mosip.kernel.zkcrypto.*`.
@@ -990,6 +1037,12 @@ impl ServiceConfig {
         if let Some(v) = var("KEYMGR_DATABASE_URL") {
             self.database.url = Some(v);
         }
+        if let Some(v) = var("KEYMGR_TOKENID_UIN_SALT") {
+            self.tokenid.uin_salt = Some(v);
+        }
+        if let Some(v) = var("KEYMGR_TOKENID_PARTNER_CODE_SALT") {
+            self.tokenid.partner_code_salt = Some(v);
+        }
         if let (Some(module), Some(label)) = (var("KEYMGR_PKCS11_MODULE"), var("KEYMGR_PKCS11_TOKEN_LABEL")) {
             let sessions = match &self.keystore {
                 KeystoreConfig::Pkcs11 { sessions, .. } => *sessions,
@@ -1153,6 +1206,25 @@ mod tests {
         ] {
             let err = oidc(extra).expect_err(extra);
             assert!(err.contains(expected), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn token_id_salts_from_file_or_environment_and_a_checked_length() {
+        let mut c: ServiceConfig =
+            toml::from_str("[tokenid]\nuin_salt = \"u\"\nlength = 20\n").expect("toml");
+        let settings = c.tokenid.settings().expect("valid");
+        assert_eq!(
+            (settings.uin_salt.as_deref(), settings.partner_code_salt.as_deref(), settings.length),
+            (Some("u"), None, 20)
+        );
+        c.apply_env(|k| (k == "KEYMGR_TOKENID_PARTNER_CODE_SALT").then(|| "p".to_owned()));
+        assert_eq!(c.tokenid.settings().expect("valid").partner_code_salt.as_deref(), Some("p"));
+        assert!(!format!("{:?}", c.tokenid).contains("\"u\""), "salts stay out of Debug");
+        assert_eq!(ServiceConfig::default().tokenid.settings().expect("defaults").length, 36);
+        for bad in [0, 153] {
+            c.tokenid.length = Some(bad);
+            assert!(c.tokenid.settings().is_err(), "length {bad}");
         }
     }
 }

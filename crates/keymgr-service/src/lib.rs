@@ -14,7 +14,8 @@ mod start;
 pub use config::{
     ADMIN_TOKEN_FILE, AuditConfig, AuthConfig, ClaimPath, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DatabaseConfig,
     DecryptConfig, HttpConfig, KeysConfig, KeystoreConfig, LifecycleConfig, MIN_FILE_KEYSTORE_PIN_CHARS,
-    OidcConfig, OneOrMany, PIN_FILE, PartnersConfig, ServiceConfig, SigningConfig, SubjectConfig, ZkConfig,
+    OidcConfig, OneOrMany, PIN_FILE, PartnersConfig, ServiceConfig, SigningConfig, SubjectConfig,
+    TokenIdConfig, ZkConfig,
 };
 pub use files::write_secret_file;
 pub use oidc::OidcBearer;

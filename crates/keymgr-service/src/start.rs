@@ -215,6 +215,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         audit_checkpoint_interval: config.audit.interval(),
         lifecycle: config.lifecycle.settings(),
         zk: config.zk.settings(),
+        token_ids: config.tokenid.settings().map_err(config_error)?,
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);

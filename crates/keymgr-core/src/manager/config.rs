@@ -50,6 +50,36 @@ pub struct KeyManagerConfig {
     pub lifecycle: LifecycleSettings,
     /// Zero-knowledge encryption.
     pub zk: ZkSettings,
+    /// Partner token ids (`mosip.kernel.tokenid.*`).
+    pub token_ids: TokenIdSettings,
+}
+
+/// Settings of partner token ids (MOSIP's `mosip.kernel.tokenid.*`). Without both salts,
+/// `/tokenid` answers `KER-UIG-005`. `Debug` shows whether the salts are set, never their value.
+#[derive(Clone)]
+pub struct TokenIdSettings {
+    /// `mosip.kernel.tokenid.uin.salt`.
+    pub uin_salt: Option<String>,
+    /// `mosip.kernel.tokenid.partnercode.salt`.
+    pub partner_code_salt: Option<String>,
+    /// `mosip.kernel.tokenid.length`: digits in a token (36; at most 152).
+    pub length: usize,
+}
+
+impl Default for TokenIdSettings {
+    fn default() -> Self {
+        Self { uin_salt: None, partner_code_salt: None, length: 36 }
+    }
+}
+
+impl std::fmt::Debug for TokenIdSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIdSettings")
+            .field("uin_salt", &self.uin_salt.as_ref().map(|_| "<set>"))
+            .field("partner_code_salt", &self.partner_code_salt.as_ref().map(|_| "<set>"))
+            .field("length", &self.length)
+            .finish()
+    }
 }
 
 /// Settings of zero-knowledge encryption (MOSIP's `mosip.kernel.zkcrypto.*`).
@@ -224,6 +254,7 @@ impl Default for KeyManagerConfig {
             audit_checkpoint_interval: Some(Duration::from_secs(3600)),
             lifecycle: LifecycleSettings::default(),
             zk: ZkSettings::default(),
+            token_ids: TokenIdSettings::default(),
         }
     }
 }

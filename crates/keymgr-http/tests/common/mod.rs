@@ -40,6 +40,11 @@ pub fn token(t: &str, user: &str, roles: &[&str]) -> TokenConfig {
 }
 
 pub fn api_with(dev: bool) -> Api {
+    api_configured(dev, |_| {})
+}
+
+/// [`api_with`] with the key manager's configuration changed by `configure` first.
+pub fn api_configured(dev: bool, configure: impl FnOnce(&mut KeyManagerConfig)) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let keystore = Arc::new(
         FileKeystore::open_or_create(dir.path().join("k.kmks"), b"pin", KdfParams::insecure_for_tests())
@@ -47,11 +52,12 @@ pub fn api_with(dev: bool) -> Api {
     );
     let db = Database::connect(&dir.path().join("k.db").to_string_lossy(), 4).unwrap();
     let clock = Arc::new(SystemClock);
-    let config = KeyManagerConfig {
+    let mut config = KeyManagerConfig {
         argon2: Argon2Params { iterations: 2, memory_kib: 64, parallelism: 1 },
         pin_kdf_iterations: 1000,
         ..KeyManagerConfig::default()
     };
+    configure(&mut config);
     let metrics = Arc::new(Metrics::default());
     let keystore =
         Arc::new(ObservedKeystore::new(keystore, Arc::clone(&metrics) as Arc<dyn KeystoreObserver>));
