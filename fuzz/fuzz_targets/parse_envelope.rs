@@ -1,4 +1,4 @@
-//! The splitter parser and the base64 text layer on arbitrary bytes: no panic, and every
+//! The splitter parser (strict, and accepting key parts without a thumbprint) and the base64 text layer on arbitrary bytes: no panic, and every
 //! range of a successful parse lies inside the input.
 #![no_main]
 
@@ -8,7 +8,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let caller_salt = data.first().is_some_and(|b| b & 1 == 1);
     for splitter in [format::DEFAULT_SPLITTER, b"#".as_slice()] {
-        if let Ok(layout) = format::parse(data, splitter, caller_salt) {
+        let strict = format::parse(data, splitter, caller_salt).ok();
+        let lenient = format::parse_allowing_no_thumbprint(data, splitter, caller_salt).ok();
+        if strict.is_some() {
+            // What the strict parser accepts, the lenient one finds the same way.
+            assert_eq!(strict, lenient);
+        }
+        for layout in [strict, lenient].into_iter().flatten() {
             for range in [&layout.wrapped_key, &layout.nonce, &layout.aad, &layout.ciphertext, &layout.tag] {
                 assert!(range.start <= range.end && range.end <= data.len());
             }

@@ -255,6 +255,30 @@ pub enum KeymgrError {
     /// `/tokenid` without its salts configured (`KER-UIG-005`).
     #[error("token ids are not configured: set tokenid.uin_salt and tokenid.partner_code_salt")]
     TokenIdsNotConfigured,
+    /// A licence request without a TSP id (`KER-LKM-001`).
+    #[error("TSP entered is null or empty")]
+    LicenseTspBlank,
+    /// A permission that is not one of the configured licence permissions (`KER-LKM-003`).
+    #[error("permission value entered is not accepted: {0:?}")]
+    LicensePermissionNotAccepted(String),
+    /// The TSP holds no such licence key (`KER-LKM-004`).
+    #[error("license key not found")]
+    LicenseNotFound,
+    /// The licence key has expired (`KER-LKM-005`).
+    #[error("license key expired")]
+    LicenseExpired,
+    /// A licence request without a licence key (`KER-LKM-006`).
+    #[error("license key entered is null or empty")]
+    LicenseKeyBlank,
+    /// No permission, or a blank one, to map (`KER-LKM-007`).
+    #[error("permission entered is an empty string, or no permission was given")]
+    LicensePermissionBlank,
+    /// A licence expiry that is missing or not ahead of now (`KER-LKM-008`).
+    #[error("expiry date-time should be ahead of the current date-time")]
+    LicenseExpiryNotAhead,
+    /// No permission is mapped to the licence (`KER-LKM-009`).
+    #[error("no permissions have been mapped to the entered TSP-license key pair")]
+    LicenseNoPermissions,
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -323,6 +347,14 @@ impl KeymgrError {
             Self::ZkEmptyData => "KER-ZKC-003",
             Self::EmptyUinOrPartnerCode => "KER-TIG-010",
             Self::TokenIdsNotConfigured => "KER-UIG-005",
+            Self::LicenseTspBlank => "KER-LKM-001",
+            Self::LicensePermissionNotAccepted(_) => "KER-LKM-003",
+            Self::LicenseNotFound => "KER-LKM-004",
+            Self::LicenseExpired => "KER-LKM-005",
+            Self::LicenseKeyBlank => "KER-LKM-006",
+            Self::LicensePermissionBlank => "KER-LKM-007",
+            Self::LicenseExpiryNotAhead => "KER-LKM-008",
+            Self::LicenseNoPermissions => "KER-LKM-009",
             Self::ZkDataCipher => "KER-ZKC-004",
             Self::ZkDerivation => "KER-ZKC-005",
             Self::ZkInvalidRandomKey => "KER-ZKC-006",

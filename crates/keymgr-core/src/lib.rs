@@ -39,12 +39,12 @@ pub use manager::{
     Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
     CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
     CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
-    KeyManagerConfig, KeyStatus, KeygenReport, LifecycleSettings, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES,
-    MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey,
-    PartnerSettings, PartnerUpload, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
-    SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus, TokenIdSettings, TrustStatus,
-    VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
-    transition_allowed,
+    KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings, LifecycleSettings, MAX_LICENSE_KEY_LEN,
+    MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationInventory,
+    MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings, PartnerUpload, PolicyChange, RawSignature,
+    RetireCandidate, RetireReport, RewrapOutcome, SignatureEncoding, SigningSettings, StayingKey,
+    SymmetricKeyStatus, TokenIdSettings, TrustStatus, VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted,
+    ZkPrepared, ZkSettings, dated_state, mosip_dn, transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -49,6 +49,7 @@ mod data;
 mod export;
 mod hierarchy;
 mod jwe;
+mod licenses;
 mod lifecycle;
 mod migration;
 mod partner_queries;
@@ -68,11 +69,12 @@ pub use audit::{AuditProblem, AuditReport};
 pub use certificates::{CertificateRecord, CsrInfo};
 pub use compromise::{CompromiseReport, CompromiseRequest, Dependent};
 pub use config::{
-    DecryptionScope, KeyManagerConfig, LifecycleSettings, NewPairLimits, PartnerSettings, SigningSettings,
-    TokenIdSettings, ZkSettings,
+    DecryptionScope, KeyManagerConfig, LicenseSettings, LifecycleSettings, NewPairLimits, PartnerSettings,
+    SigningSettings, TokenIdSettings, ZkSettings,
 };
 pub use export::{MigrationInventory, OutgoingKey, StayingKey};
 pub use hierarchy::KeygenReport;
+pub use licenses::MAX_LICENSE_KEY_LEN;
 pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
 pub use migration::{MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationStatus};
 pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};

@@ -563,3 +563,93 @@ fn ec_signing_keys_in_the_keystore() {
         Err("KER-KMS-030")
     );
 }
+
+/// Registration clients before MOSIP 1.1.5 wrote no thumbprint: the key part is the wrapped
+/// data key alone. Such an envelope is tried with the pair's newest keys (three by default),
+/// and every failure, whatever its cause, is one answer.
+#[test]
+fn envelopes_without_a_thumbprint_open_with_the_pairs_newest_keys() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    km.run_keygen(&[app("REGISTRATION")]).unwrap();
+    let (reg, pair) = (app("REGISTRATION"), reference("10001_110011"));
+    let dec = |km: &KeyManager, r: &str, text: &str, aad: Option<&[u8]>| {
+        km.decrypt(&reg, &reference(r), text.as_bytes(), None, aad, "u").map(|p| p.to_vec()).map_err(code)
+    };
+    // The thumbprint follows VER_R2 (6 bytes) or starts the legacy envelope.
+    let strip = |text: &str| {
+        let mut bytes = keymgr_envelope::base64::decode(text.as_bytes(), usize::MAX).unwrap();
+        let at = if bytes.starts_with(b"VER_R2") { 6 } else { 0 };
+        bytes.drain(at..at + 32);
+        keymgr_envelope::base64::encode(&bytes)
+    };
+
+    let first = km.encrypt(&reg, &pair, b"sealed by a 1.1.3 client", None, None).unwrap();
+    let legacy = km.encrypt(&reg, &pair, b"legacy layout", None, Some(b"aad")).unwrap();
+    let (first, legacy) = (strip(&first), strip(&legacy));
+    assert_eq!(dec(&km, "10001_110011", &first, None), Ok(b"sealed by a 1.1.3 client".to_vec()));
+    assert_eq!(dec(&km, "10001_110011", &legacy, Some(b"aad")), Ok(b"legacy layout".to_vec()));
+    assert_eq!(dec(&km, "10001_110011", &legacy, Some(b"other aad")), Err("KER-KMS-019"));
+
+    // Another pair's keys are not tried; a damaged envelope is the same answer as no key.
+    assert_eq!(dec(&km, "another", &first, None), Err("KER-KMS-019"));
+    let mut tampered = keymgr_envelope::base64::decode(first.as_bytes(), usize::MAX).unwrap();
+    *tampered.last_mut().unwrap() ^= 1;
+    let tampered = keymgr_envelope::base64::encode(&tampered);
+    assert_eq!(dec(&km, "10001_110011", &tampered, None), Err("KER-KMS-019"));
+    let mut bad_key = keymgr_envelope::base64::decode(first.as_bytes(), usize::MAX).unwrap();
+    bad_key[10] ^= 1;
+    let bad_key = keymgr_envelope::base64::encode(&bad_key);
+    assert_eq!(dec(&km, "10001_110011", &bad_key, None), Err("KER-KMS-019"));
+
+    // Two rotations later the first key is still among the three newest; after a third, not.
+    for _ in 0..2 {
+        s.clock.advance(Duration::days(1));
+        km.revoke_key(&reg, &pair).unwrap();
+        km.get_certificate(&reg, &pair).unwrap();
+    }
+    let newest = strip(&km.encrypt(&reg, &pair, b"newest", None, None).unwrap());
+    assert_eq!(dec(&km, "10001_110011", &first, None), Ok(b"sealed by a 1.1.3 client".to_vec()));
+    assert_eq!(dec(&km, "10001_110011", &newest, None), Ok(b"newest".to_vec()));
+    s.clock.advance(Duration::days(1));
+    km.revoke_key(&reg, &pair).unwrap();
+    km.get_certificate(&reg, &pair).unwrap();
+    assert_eq!(dec(&km, "10001_110011", &first, None), Err("KER-KMS-019"), "beyond the limit");
+    assert_eq!(dec(&km, "10001_110011", &newest, None), Ok(b"newest".to_vec()));
+    let wider = |n: usize| {
+        let decryption = DecryptionScope { thumbprintless_keys: n, ..DecryptionScope::default() };
+        manager(&s, KeyManagerConfig { decryption, ..KeyManagerConfig::default() })
+    };
+    assert_eq!(dec(&wider(4), "10001_110011", &first, None), Ok(b"sealed by a 1.1.3 client".to_vec()));
+    // Turned off, such envelopes are malformed, as the conformance vectors say by default.
+    assert_eq!(dec(&wider(0), "10001_110011", &newest, None), Err("KER-CRY-003"));
+
+    // A key_store row is an envelope without a thumbprint sealed to the module master: as it
+    // is, it must open under no pair, not even where the master may open envelopes.
+    let base = km.get_certificate(&reg, &pair).unwrap();
+    let row = km.database().stored_key(&base.alias).unwrap().unwrap().private_key;
+    assert_eq!(dec(&km, "", &row, None), Err("KER-KMS-018"), "masters do not open by default");
+    assert_eq!(dec(&km, "10001_110011", &row, None), Err("KER-KMS-019"));
+    let config = KeyManagerConfig {
+        decryption: DecryptionScope {
+            keystore_keys: vec![KeyRef::master(reg.clone())],
+            ..DecryptionScope::default()
+        },
+        ..KeyManagerConfig::default()
+    };
+    let permissive = manager(&s, config);
+    assert_eq!(dec(&permissive, "", &row, None), Err("KER-KMS-018"), "never a PKCS#8 plaintext");
+    let rewrapped = permissive.rewrap(&reg, &reference(""), row.as_bytes(), None, None, "u", true);
+    assert_eq!(rewrapped.map(drop).map_err(code), Err("KER-KMS-018"), "nor through rewrap");
+    // What is sealed to the master without a thumbprint opens there, when configured.
+    let master = km.get_certificate(&reg, &reference("")).unwrap().certificate;
+    let to_master = seal_text(b"for the master", &Recipient::from_certificate(&master).unwrap()).unwrap();
+    assert_eq!(dec(&permissive, "", &strip(&to_master), None), Ok(b"for the master".to_vec()));
+
+    // Signing keys never decrypt.
+    open_access(&km, "KERNEL");
+    let sign = km.get_certificate(&app("KERNEL"), &reference("SIGN")).unwrap().certificate;
+    let to_sign = strip(&seal_text(b"x", &Recipient::from_certificate(&sign).unwrap()).unwrap());
+    let answer = km.decrypt(&app("KERNEL"), &reference("SIGN"), to_sign.as_bytes(), None, None, "u");
+    assert_eq!(answer.map(drop).map_err(code), Err("KER-KMS-018"));
+}

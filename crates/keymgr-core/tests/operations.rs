@@ -304,3 +304,67 @@ fn pin_encryption_and_argon2() {
     assert_eq!(code(s.km.argon2_hash(" ", None)).map(drop), Err("KER-CRY-004"));
     assert_eq!(code(s.km.argon2_hash("x", Some(b"short"))).map(drop), Err("KER-KMS-005"));
 }
+
+/// TSP licence keys: random alphanumeric keys held by a TSP until they expire, permissions
+/// that must equal a configured one and are stored once each, MOSIP's codes for each refusal,
+/// and an audit row for each change.
+#[test]
+fn licence_keys() {
+    let s = setup();
+    let km = &s.km;
+    let now = s.clock.now();
+    let perms = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+
+    let key = km.generate_license("TSP1", Some(now.plus_days(30)), "admin").unwrap();
+    assert_eq!(key.len(), 16);
+    assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+    let other = km.generate_license(" TSP1 ", Some(now.plus_days(30)), "admin").unwrap();
+    assert_ne!(key, other);
+    assert_eq!(code(km.generate_license("", Some(now.plus_days(1)), "a")), Err("KER-LKM-001"));
+    assert_eq!(code(km.generate_license("TSP1", Some(now), "a")), Err("KER-LKM-008"), "not ahead");
+    assert_eq!(code(km.generate_license("TSP1", None, "a")), Err("KER-LKM-008"));
+    assert_eq!(code(km.generate_license(&"T".repeat(37), Some(now.plus_days(1)), "a")), Err("KER-KMS-005"));
+
+    // Nothing mapped yet.
+    assert_eq!(code(km.license_permissions("TSP1", &key)), Err("KER-LKM-009"));
+    let map = |tsp: &str, key: &str, list: &[&str]| {
+        code(km.map_license_permissions(tsp, key, &perms(list), "admin"))
+    };
+    assert_eq!(map("TSP1", &key, &["OTP Trigger", "eKYC - Full"]), Ok("Mapped License with the permissions"));
+    // Mapping again adds what is new and keeps one copy of the rest.
+    assert_eq!(
+        map("TSP1", &key, &["eKYC - Full", "Static Pin Authentication"]),
+        Ok("Mapped License with the permissions")
+    );
+    assert_eq!(
+        code(km.license_permissions("TSP1", &key)),
+        Ok(perms(&["OTP Trigger", "eKYC - Full", "Static Pin Authentication"]))
+    );
+    // MOSIP would accept these: they contain a configured permission.
+    assert_eq!(map("TSP1", &key, &["eKYC - Full and more"]), Err("KER-LKM-003"));
+    assert_eq!(map("TSP1", &key, &["OTP Trigger,eKYC - No"]), Err("KER-LKM-003"));
+    assert_eq!(map("TSP1", &key, &["otp trigger"]), Err("KER-LKM-003"));
+    assert_eq!(map("TSP1", &key, &[]), Err("KER-LKM-007"));
+    assert_eq!(map("TSP1", &key, &["OTP Trigger", " "]), Err("KER-LKM-007"));
+    assert_eq!(map("", &key, &["OTP Trigger"]), Err("KER-LKM-001"));
+    assert_eq!(map("TSP1", "", &["OTP Trigger"]), Err("KER-LKM-006"));
+    // Another TSP's licence, or no licence at all.
+    assert_eq!(map("TSP2", &key, &["OTP Trigger"]), Err("KER-LKM-004"));
+    assert_eq!(code(km.license_permissions("TSP2", &key)), Err("KER-LKM-004"));
+    assert_eq!(code(km.license_permissions("TSP1", "NoSuchLicence123")), Err("KER-LKM-004"));
+    assert_eq!(code(km.license_permissions("TSP1", &key.to_lowercase())), Err("KER-LKM-004"));
+    assert_eq!(code(km.license_permissions(" ", &key)), Err("KER-LKM-001"));
+    assert_eq!(code(km.license_permissions("TSP1", " ")), Err("KER-LKM-006"));
+
+    // Expired: neither read nor given more.
+    s.clock.advance(Duration::days(31));
+    assert_eq!(code(km.license_permissions("TSP1", &key)), Err("KER-LKM-005"));
+    assert_eq!(map("TSP1", &key, &["OTP Trigger"]), Err("KER-LKM-005"));
+
+    let actions: Vec<String> = km.database().audit_log(100).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "license_generated").count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "license_permissions_mapped").count(), 2, "{actions:?}");
+    let details: Vec<String> =
+        km.database().audit_log(100).unwrap().into_iter().filter_map(|e| e.detail).collect();
+    assert!(details.iter().all(|d| !d.contains(&key)), "licence keys stay out of the audit trail");
+}

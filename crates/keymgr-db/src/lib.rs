@@ -28,5 +28,5 @@ pub use error::DbError;
 pub use records::{AuditEntry, CertRecord, KeyStateRecord, NewKey, PartnerCertRecord, Rewrapped, StoredKey};
 pub use repo::{
     AuditBreak, AuditCheck, CHECKPOINT_ACTION, CaCertQuery, CaCertSort, ChainedAudit, Database, GENESIS_HASH,
-    Locked, ZK_KEY_ACTIVE, chain_hash,
+    License, Locked, ZK_KEY_ACTIVE, chain_hash,
 };

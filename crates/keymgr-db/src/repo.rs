@@ -4,11 +4,13 @@
 
 mod audit;
 mod certs;
+mod licenses;
 mod lifecycle;
 mod zk;
 
 pub use audit::{AuditBreak, AuditCheck, CHECKPOINT_ACTION, ChainedAudit, GENESIS_HASH, chain_hash};
 pub use certs::{CaCertQuery, CaCertSort};
+pub use licenses::License;
 pub use zk::ZK_KEY_ACTIVE;
 
 use diesel::prelude::*;

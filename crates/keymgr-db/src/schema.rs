@@ -169,3 +169,49 @@ diesel::table! {
         upd_dtimes -> Timestamp,
     }
 }
+
+diesel::table! {
+    licensekey_list (license_key) {
+        license_key -> Varchar,
+        created_dtime -> Nullable<Timestamp>,
+        expiry_dtime -> Nullable<Timestamp>,
+        is_active -> Bool,
+        cr_by -> Varchar,
+        cr_dtimes -> Timestamp,
+        upd_by -> Nullable<Varchar>,
+        upd_dtimes -> Nullable<Timestamp>,
+        is_deleted -> Nullable<Bool>,
+        del_dtimes -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    licensekey_permission (license_key) {
+        license_key -> Varchar,
+        permission -> Nullable<Varchar>,
+        is_active -> Bool,
+        cr_by -> Varchar,
+        cr_dtimes -> Timestamp,
+        upd_by -> Nullable<Varchar>,
+        upd_dtimes -> Nullable<Timestamp>,
+        is_deleted -> Nullable<Bool>,
+        del_dtimes -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tsp_licensekey_map (tsp_id, license_key) {
+        tsp_id -> Varchar,
+        license_key -> Varchar,
+        is_active -> Bool,
+        cr_by -> Varchar,
+        cr_dtimes -> Timestamp,
+        upd_by -> Nullable<Varchar>,
+        upd_dtimes -> Nullable<Timestamp>,
+        is_deleted -> Nullable<Bool>,
+        del_dtimes -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(tsp_licensekey_map -> licensekey_list (license_key));
+diesel::allow_tables_to_appear_in_same_query!(licensekey_list, tsp_licensekey_map);

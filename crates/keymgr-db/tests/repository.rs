@@ -11,7 +11,8 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use keymgr_db::{
-    AuditEntry, CaCertQuery, CaCertSort, CertRecord, Database, DbError, NewKey, PartnerCertRecord, StoredKey,
+    AuditEntry, CaCertQuery, CaCertSort, CertRecord, Database, DbError, License, NewKey, PartnerCertRecord,
+    StoredKey,
 };
 use keymgr_model::{AccessAllowed, AppId, KeyAlias, KeyPolicy, KeyRef, Thumbprint, UtcTime};
 use keymgr_test_support::postgres;
@@ -265,6 +266,78 @@ fn suite(url: &str) {
         matches!(db.stored_key("bad-b64"), Err(DbError::BadRow { table: "key_store", ref id, .. }) if id == "bad-b64")
     );
     assert_eq!(db.stored_key(&orphan.alias).unwrap().unwrap().private_key, "NA");
+
+    licenses(url, &db);
+}
+
+/// MOSIP's licence tables: a key with its TSP mapping in one transaction, lookups by the exact
+/// (TSP, key) pair, and permission merges that do not lose each other when they race.
+fn licenses(url: &str, db: &Database) {
+    let now = UtcTime::parse_lenient("2026-06-01T00:00:00Z").unwrap();
+    let entry = |action: &str| AuditEntry {
+        time: now,
+        actor: "admin".into(),
+        action: action.into(),
+        app_id: None,
+        ref_id: None,
+        key_alias: None,
+        detail: None,
+    };
+    let license = License {
+        license_key: "AbCdEfGh12345678".into(),
+        tsp_id: "TSP1".into(),
+        created_at: Some(now),
+        expires_at: Some(now.plus_days(30)),
+    };
+    db.insert_license(&license, entry("license_generated")).unwrap();
+    assert!(matches!(db.insert_license(&license, entry("license_generated")), Err(DbError::Duplicate(_))));
+    assert_eq!(db.tsp_license("TSP1", "AbCdEfGh12345678").unwrap(), Some(license.clone()));
+    assert_eq!(db.tsp_license("TSP2", "AbCdEfGh12345678").unwrap(), None, "another TSP");
+    assert_eq!(db.tsp_license("TSP1", "abcdefgh12345678").unwrap(), None, "keys compare exactly");
+    assert_eq!(db.tsp_license("TSP1", "AbCdEfGh1234567").unwrap(), None, "no prefix match");
+    assert_eq!(db.license_permissions("AbCdEfGh12345678").unwrap(), None);
+
+    let add = |db: &Database, p: &str| {
+        db.update_license_permissions::<DbError>(
+            "AbCdEfGh12345678",
+            |stored| {
+                Ok(format!("{}{}{p}", stored.unwrap_or_default(), if stored.is_some() { "," } else { "" }))
+            },
+            entry("license_permissions_mapped"),
+        )
+    };
+    assert_eq!(add(db, "A").unwrap(), "A");
+    assert_eq!(add(db, "B").unwrap(), "A,B");
+    assert_eq!(db.license_permissions("AbCdEfGh12345678").unwrap().as_deref(), Some("A,B"));
+    let missing = db.update_license_permissions::<DbError>("nope", |_| Ok("A".into()), entry("x"));
+    assert!(matches!(missing, Err(DbError::NotFound { table: "licensekey_list", .. })));
+    // A refusal inside the merge writes nothing.
+    let refused = db.update_license_permissions::<DbError>(
+        "AbCdEfGh12345678",
+        |_| Err(DbError::Query("refused".into())),
+        entry("x"),
+    );
+    assert!(refused.is_err());
+    assert_eq!(db.license_permissions("AbCdEfGh12345678").unwrap().as_deref(), Some("A,B"));
+
+    // Eight mappings at once, each from its own connection: all eight land.
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            scope.spawn(move || {
+                let db = Database::connect(url, 1).unwrap();
+                add(&db, &format!("P{i}")).unwrap();
+            });
+        }
+    });
+    let stored = db.license_permissions("AbCdEfGh12345678").unwrap().unwrap();
+    for i in 0..8 {
+        assert!(stored.split(',').any(|p| p == format!("P{i}")), "P{i} lost: {stored}");
+    }
+    assert_eq!(stored.split(',').count(), 10);
+
+    // An inactive mapping is no licence.
+    raw_sql(url, "UPDATE tsp_licensekey_map SET is_active = FALSE WHERE tsp_id = 'TSP1'").unwrap();
+    assert_eq!(db.tsp_license("TSP1", "AbCdEfGh12345678").unwrap(), None);
 }
 
 #[test]

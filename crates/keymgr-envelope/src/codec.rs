@@ -196,8 +196,9 @@ pub struct ParsedEnvelope {
 }
 
 impl ParsedEnvelope {
-    /// The thumbprint of the recipient's certificate.
-    pub fn thumbprint(&self) -> Thumbprint {
+    /// The thumbprint of the recipient's certificate; `None` when the key part has none
+    /// ([`Codec::parse_allowing_no_thumbprint`]).
+    pub fn thumbprint(&self) -> Option<Thumbprint> {
         self.layout.thumbprint
     }
 
@@ -262,6 +263,9 @@ impl std::fmt::Debug for ParsedEnvelope {
     }
 }
 
+/// A parser of envelope bytes: [`format::parse`] or [`format::parse_allowing_no_thumbprint`].
+type LayoutParser = fn(&[u8], &[u8], bool) -> Result<Layout, EnvelopeError>;
+
 /// The envelope codec: the splitter and the size limit, and the operations that use them.
 ///
 /// [`Codec::default`] is MOSIP's configuration (`#KEY_SPLITTER#`, 128 MiB limit).
@@ -312,10 +316,29 @@ impl Codec {
     /// the [`ParsedEnvelope`] names the thumbprint and the wrapped key, and is then opened with
     /// the data key unwrapped by whoever holds the private key.
     pub fn parse(&self, bytes: Vec<u8>, caller_salt: bool) -> Result<ParsedEnvelope, EnvelopeError> {
+        self.parse_with(bytes, caller_salt, format::parse)
+    }
+
+    /// [`Codec::parse`] that also accepts a key part without a thumbprint (see
+    /// [`format::parse_allowing_no_thumbprint`]); the opener then has to try its keys.
+    pub fn parse_allowing_no_thumbprint(
+        &self,
+        bytes: Vec<u8>,
+        caller_salt: bool,
+    ) -> Result<ParsedEnvelope, EnvelopeError> {
+        self.parse_with(bytes, caller_salt, format::parse_allowing_no_thumbprint)
+    }
+
+    fn parse_with(
+        &self,
+        bytes: Vec<u8>,
+        caller_salt: bool,
+        parse: LayoutParser,
+    ) -> Result<ParsedEnvelope, EnvelopeError> {
         if bytes.len() > self.max_envelope_len {
             return Err(EnvelopeError::TooLarge { len: bytes.len(), max: self.max_envelope_len });
         }
-        let layout = format::parse(&bytes, &self.splitter, caller_salt)?;
+        let layout = parse(&bytes, &self.splitter, caller_salt)?;
         Ok(ParsedEnvelope { bytes, layout })
     }
 
@@ -369,7 +392,12 @@ impl Codec {
         params: OpenParams<'_>,
     ) -> Result<Plaintext, EnvelopeError> {
         let parsed = self.parse(bytes, params.salt.is_some())?;
-        let unwrapped = keys.unwrap_data_key(&parsed.thumbprint(), parsed.wrapped_key())?;
+        let Some(thumbprint) = parsed.thumbprint() else {
+            // format::parse always finds one; this is what it says of a key part without.
+            let len = parsed.wrapped_key().len();
+            return Err(EnvelopeError::Truncated { part: "key part", len, min: format::KEY_PART_LEN });
+        };
+        let unwrapped = keys.unwrap_data_key(&thumbprint, parsed.wrapped_key())?;
         parsed.open(&unwrapped, params)
     }
 

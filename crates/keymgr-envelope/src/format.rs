@@ -48,8 +48,9 @@ pub struct Layout {
     pub format: Format,
     /// Whether the key part began with `VER_R2`.
     pub has_header: bool,
-    /// The certificate thumbprint.
-    pub thumbprint: Thumbprint,
+    /// The certificate thumbprint; `None` for a key part without one (clients before MOSIP
+    /// 1.1.5), which only [`parse_allowing_no_thumbprint`] accepts.
+    pub thumbprint: Option<Thumbprint>,
     /// The RSA-OAEP-wrapped data key.
     pub wrapped_key: Range<usize>,
     /// The GCM nonce inside the envelope (empty for [`Format::CallerSalt`]).
@@ -83,6 +84,28 @@ pub fn find_splitter(bytes: &[u8], splitter: &[u8]) -> Option<usize> {
 /// `caller_salt` says that the caller supplies the nonce (mode C), which MOSIP decides by the
 /// request, not by the bytes. Never panics and never copies the payload.
 pub fn parse(bytes: &[u8], splitter: &[u8], caller_salt: bool) -> Result<Layout, EnvelopeError> {
+    parse_key_part(bytes, splitter, caller_salt, false)
+}
+
+/// [`parse`], also accepting a key part that is only the wrapped key ([`WRAPPED_KEY_LEN`]
+/// bytes, after an optional `VER_R2`): what registration clients before MOSIP 1.1.5 wrote.
+/// Such a layout has no thumbprint, and the opener must find the key another way. A key part
+/// shorter than the wrapped key is truncated; one between the two lengths, or longer, has a
+/// bad length.
+pub fn parse_allowing_no_thumbprint(
+    bytes: &[u8],
+    splitter: &[u8],
+    caller_salt: bool,
+) -> Result<Layout, EnvelopeError> {
+    parse_key_part(bytes, splitter, caller_salt, true)
+}
+
+fn parse_key_part(
+    bytes: &[u8],
+    splitter: &[u8],
+    caller_salt: bool,
+    thumbprint_optional: bool,
+) -> Result<Layout, EnvelopeError> {
     if bytes.is_empty() {
         return Err(EnvelopeError::EmptyInput);
     }
@@ -90,17 +113,23 @@ pub fn parse(bytes: &[u8], splitter: &[u8], caller_salt: bool) -> Result<Layout,
     let has_header = bytes.starts_with(VER_R2) && split >= VER_R2.len();
     let key_start = if has_header { VER_R2.len() } else { 0 };
     let key_len = split - key_start;
-    if key_len < KEY_PART_LEN {
-        return Err(EnvelopeError::Truncated { part: "key part", len: key_len, min: KEY_PART_LEN });
-    }
-    if key_len > KEY_PART_LEN {
-        return Err(EnvelopeError::BadWrappedKeyLength { len: key_len, expected: KEY_PART_LEN });
-    }
-    let thumbprint = bytes
-        .get(key_start..key_start + Thumbprint::LEN)
-        .and_then(Thumbprint::from_slice)
-        .ok_or(EnvelopeError::MissingSplitter)?;
-    let wrapped_key = key_start + Thumbprint::LEN..split;
+    let thumbprint = if thumbprint_optional && key_len == WRAPPED_KEY_LEN {
+        None
+    } else {
+        let min = if thumbprint_optional { WRAPPED_KEY_LEN } else { KEY_PART_LEN };
+        if key_len < min {
+            return Err(EnvelopeError::Truncated { part: "key part", len: key_len, min });
+        }
+        if key_len != KEY_PART_LEN {
+            return Err(EnvelopeError::BadWrappedKeyLength { len: key_len, expected: KEY_PART_LEN });
+        }
+        let thumbprint = bytes
+            .get(key_start..key_start + Thumbprint::LEN)
+            .and_then(Thumbprint::from_slice)
+            .ok_or(EnvelopeError::MissingSplitter)?;
+        Some(thumbprint)
+    };
+    let wrapped_key = split - WRAPPED_KEY_LEN..split;
 
     let data = split + splitter.len();
     let data_len = bytes.len() - data;
@@ -205,6 +234,35 @@ mod tests {
     }
 
     #[test]
+    fn a_key_part_without_thumbprint_only_when_allowed() {
+        let legacy = envelope(false, WRAPPED_KEY_LEN, &[7; 40]);
+        let strict = parse(&legacy, DEFAULT_SPLITTER, false).map_err(|e| e.kind());
+        assert_eq!(strict, Err("truncated"), "the conformance rule stays the default");
+
+        let layout = parse_allowing_no_thumbprint(&legacy, DEFAULT_SPLITTER, false).expect("valid");
+        assert_eq!(layout.thumbprint, None);
+        assert_eq!(layout.wrapped_key, 0..WRAPPED_KEY_LEN);
+        assert_eq!(layout.format, Format::Legacy);
+
+        let r2 = envelope(true, WRAPPED_KEY_LEN, &[7; 48]);
+        let layout = parse_allowing_no_thumbprint(&r2, DEFAULT_SPLITTER, false).expect("valid");
+        assert_eq!((layout.thumbprint, layout.format), (None, Format::VerR2));
+        assert_eq!(layout.wrapped_key, 6..6 + WRAPPED_KEY_LEN);
+
+        let with = envelope(true, KEY_PART_LEN, &[7; 48]);
+        let layout = parse_allowing_no_thumbprint(&with, DEFAULT_SPLITTER, false).expect("valid");
+        assert_eq!(layout.thumbprint, Thumbprint::from_slice(&[0xAB; 32]));
+        assert_eq!(layout, parse(&with, DEFAULT_SPLITTER, false).expect("valid"));
+
+        let kind = |b: &[u8]| {
+            parse_allowing_no_thumbprint(b, DEFAULT_SPLITTER, false).map(|_| ()).map_err(|e| e.kind())
+        };
+        assert_eq!(kind(&envelope(false, WRAPPED_KEY_LEN - 1, &[0; 40])), Err("truncated"));
+        assert_eq!(kind(&envelope(false, WRAPPED_KEY_LEN + 1, &[0; 40])), Err("bad_wrapped_key_length"));
+        assert_eq!(kind(&envelope(false, KEY_PART_LEN + 1, &[0; 40])), Err("bad_wrapped_key_length"));
+    }
+
+    #[test]
     fn first_splitter_wins() {
         let mut data = vec![0; 48];
         data.extend_from_slice(DEFAULT_SPLITTER);
@@ -222,8 +280,16 @@ mod tests {
             // Mostly-valid shapes reach the deeper checks; raw bytes exercise the rest.
             let mut shaped = envelope(header, KEY_PART_LEN, &bytes);
             shaped.truncate(shaped.len().saturating_sub(cut));
-            for input in [&bytes[..], &shaped[..]] {
-                if let Ok(l) = parse(input, DEFAULT_SPLITTER, salt) {
+            let mut shaped_short = envelope(header, WRAPPED_KEY_LEN, &bytes);
+            shaped_short.truncate(shaped_short.len().saturating_sub(cut));
+            for input in [&bytes[..], &shaped[..], &shaped_short[..]] {
+                let strict = parse(input, DEFAULT_SPLITTER, salt);
+                let lenient = parse_allowing_no_thumbprint(input, DEFAULT_SPLITTER, salt);
+                if let Ok(l) = &strict {
+                    prop_assert!(l.thumbprint.is_some());
+                    prop_assert_eq!(Some(l), lenient.as_ref().ok(), "lenient accepts all strict does, alike");
+                }
+                for l in [strict.ok(), lenient.ok()].into_iter().flatten() {
                     for r in [&l.wrapped_key, &l.nonce, &l.aad, &l.ciphertext, &l.tag] {
                         prop_assert!(r.start <= r.end && r.end <= input.len());
                     }

@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 45] = [
+    let table: [(&str, &[&str]); 48] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -73,6 +73,9 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("putrevokekey", &admin),
         ("getgetcertificate", &user),
         ("getuinpartnercode", &user),
+        ("postlicensegenerate", &admin),
+        ("postlicensepermission", &admin),
+        ("getlicensepermission", &user),
         ("getcertificatechain", &user),
         ("postencrypt", &user),
         ("postdecrypt", &user),

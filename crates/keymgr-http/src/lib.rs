@@ -16,6 +16,7 @@ mod admission;
 mod api;
 pub mod auth;
 mod error;
+mod license_api;
 mod lifecycle_api;
 pub mod metrics;
 mod migration_api;
@@ -655,6 +656,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(zk_api::routes())
         .merge(migration_api::routes())
         .merge(token_id_api::routes())
+        .merge(license_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi))

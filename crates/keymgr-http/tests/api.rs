@@ -547,3 +547,65 @@ async fn health_metrics_and_openapi() {
     }
     let _ = &api.km;
 }
+
+/// A registration client before MOSIP 1.1.5, written again in Python from the reference: no
+/// thumbprint, the legacy layout (`ct || tag || 16-byte IV`), RSA-OAEP-SHA256 key wrap.
+const PYTHON_113_CLIENT: &str = r##"
+import base64, os, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+cert = x509.load_pem_x509_certificate(sys.stdin.buffer.read())
+key, iv = os.urandom(32), os.urandom(16)
+wrapped = cert.public_key().encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+data = AESGCM(key).encrypt(iv, sys.argv[1].encode(), None) + iv
+print(base64.urlsafe_b64encode(wrapped + b"#KEY_SPLITTER#" + data).decode().rstrip("="), end="")
+"##;
+
+/// Packets of registration clients before 1.1.5 carry no thumbprint: `/decrypt` tries the
+/// pair's newest keys and answers one code for every failure.
+#[tokio::test]
+async fn packets_without_a_thumbprint_open() {
+    let api = api();
+    let pem = api.get_ok("/getCertificate?applicationId=REGISTRATION&referenceId=10001_110011").await["certificate"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cert = Certificate::from_pem(pem.as_bytes()).unwrap();
+    let decrypt = |reference: &str, data: &str| json!({"applicationId": "REGISTRATION", "referenceId": reference, "timeStamp": now_text(), "data": data});
+    let mut sealed = Vec::new();
+    if keymgr_test_support::python::ready(&["cryptography"]) {
+        let text = keymgr_test_support::python::run(PYTHON_113_CLIENT, &["a 1.1.3 packet"], pem.as_bytes());
+        sealed.push((String::from_utf8(text).unwrap(), "a 1.1.3 packet"));
+    }
+    // The same shape from our own codec: a VER_R2 envelope with its thumbprint cut out.
+    let ours = keymgr_envelope::seal_text(
+        b"thumbprint cut",
+        &keymgr_envelope::Recipient::from_certificate(&cert).unwrap(),
+    )
+    .unwrap();
+    let mut bytes = keymgr_envelope::base64::decode(ours.as_bytes(), usize::MAX).unwrap();
+    bytes.drain(6..38);
+    sealed.push((b64(&bytes), "thumbprint cut"));
+    for (text, plain) in &sealed {
+        let opened = api.ok("POST", "/decrypt", decrypt("10001_110011", text)).await;
+        let data =
+            keymgr_envelope::base64::decode(opened["data"].as_str().unwrap().as_bytes(), usize::MAX).unwrap();
+        assert_eq!(data, plain.as_bytes());
+        // Another pair's keys are not tried; a damaged packet is the same answer.
+        let (_, code) = api.error("POST", "/decrypt", Some(ADMIN), Some(wrap(decrypt("other", text)))).await;
+        assert_eq!(code, "KER-KMS-019");
+        let mut damaged = keymgr_envelope::base64::decode(text.as_bytes(), usize::MAX).unwrap();
+        damaged[10] ^= 0x40;
+        let (_, code) = api
+            .error("POST", "/decrypt", Some(ADMIN), Some(wrap(decrypt("10001_110011", &b64(&damaged)))))
+            .await;
+        assert_eq!(code, "KER-KMS-019");
+    }
+    // A key part of neither length is malformed, as before.
+    bytes.drain(6..7);
+    let (_, code) =
+        api.error("POST", "/decrypt", Some(ADMIN), Some(wrap(decrypt("10001_110011", &b64(&bytes))))).await;
+    assert_eq!(code, "KER-CRY-003");
+}

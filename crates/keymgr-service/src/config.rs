@@ -79,6 +79,40 @@ pub struct ServiceConfig {
     /// Partner token ids.
     #[serde(default)]
     pub tokenid: TokenIdConfig,
+    /// TSP licence keys.
+    #[serde(default)]
+    pub licensekey: LicenseKeyConfig,
+}
+
+/// `[licensekey]`: MOSIP's `mosip.kernel.licensekey.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseKeyConfig {
+    /// `length`: characters in a generated key (16 unless set; 8 to 255).
+    pub length: Option<usize>,
+    /// `permissions`: what a licence may be given (MOSIP's thirteen unless set); each must be
+    /// non-blank and hold no comma, as they are stored comma-joined.
+    pub permissions: Option<Vec<String>>,
+}
+
+impl LicenseKeyConfig {
+    /// The key manager's licence settings, refusing keys too short to guess at and
+    /// permissions that cannot be stored.
+    pub(crate) fn settings(&self) -> Result<keymgr_core::LicenseSettings, String> {
+        let defaults = keymgr_core::LicenseSettings::default();
+        let key_length = self.length.unwrap_or(defaults.key_length);
+        if !(8..=keymgr_core::MAX_LICENSE_KEY_LEN).contains(&key_length) {
+            return Err(format!(
+                "licensekey.length must be 8 to {}, not {key_length}",
+                keymgr_core::MAX_LICENSE_KEY_LEN
+            ));
+        }
+        let permissions = self.permissions.clone().unwrap_or(defaults.permissions);
+        if let Some(bad) = permissions.iter().find(|p| p.trim().is_empty() || p.contains(',')) {
+            return Err(format!("licensekey.permissions: {bad:?} is blank or holds a comma"));
+        }
+        Ok(keymgr_core::LicenseSettings { key_length, permissions })
+    }
 }
 
 /// `[tokenid]`: MOSIP's `mosip.kernel.tokenid.*`. Without both salts `/tokenid` answers
@@ -422,7 +456,7 @@ impl SigningConfig {
 
 /// `[decrypt]`: which keys may open envelopes (`/decrypt`) and JWEs (`/jwtDecrypt`) besides
 /// the base keys of the requested pair. See `docs/SECURITY.md` before changing either.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecryptConfig {
     /// Any base key of the requested application opens, as in MOSIP (default false: only
@@ -433,6 +467,27 @@ pub struct DecryptConfig {
     /// own application. Default none; ROOT and signing keys cannot be listed.
     #[serde(default)]
     pub keystore_keys: Vec<String>,
+    /// How many of the pair's newest keys an envelope without a thumbprint (clients before
+    /// MOSIP 1.1.5) is tried with; 0 refuses such envelopes. Default 3.
+    #[serde(default = "default_thumbprintless_keys")]
+    pub thumbprintless_keys: usize,
+}
+
+/// Most keys an envelope without a thumbprint may be tried with.
+const MAX_THUMBPRINTLESS_KEYS: usize = 32;
+
+fn default_thumbprintless_keys() -> usize {
+    DecryptionScope::DEFAULT_THUMBPRINTLESS_KEYS
+}
+
+impl Default for DecryptConfig {
+    fn default() -> Self {
+        Self {
+            same_application: false,
+            keystore_keys: Vec::new(),
+            thumbprintless_keys: default_thumbprintless_keys(),
+        }
+    }
 }
 
 impl DecryptConfig {
@@ -457,7 +512,18 @@ impl DecryptConfig {
                 Ok(key_ref)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(DecryptionScope { same_application: self.same_application, keystore_keys })
+        if self.thumbprintless_keys > MAX_THUMBPRINTLESS_KEYS {
+            return Err(config_error(format!(
+                "decrypt.thumbprintless_keys {}: at most {MAX_THUMBPRINTLESS_KEYS} (each is an RSA \
+                 operation on every such request)",
+                self.thumbprintless_keys
+            )));
+        }
+        Ok(DecryptionScope {
+            same_application: self.same_application,
+            keystore_keys,
+            thumbprintless_keys: self.thumbprintless_keys,
+        })
     }
 }
 
@@ -1225,6 +1291,24 @@ mod tests {
         for bad in [0, 153] {
             c.tokenid.length = Some(bad);
             assert!(c.tokenid.settings().is_err(), "length {bad}");
+        }
+    }
+
+    #[test]
+    fn licence_key_settings() {
+        let licenses = ServiceConfig::default().licensekey.settings().expect("defaults");
+        assert_eq!((licenses.key_length, licenses.permissions.len()), (16, 13));
+        let c: ServiceConfig =
+            toml::from_str("[licensekey]\nlength = 24\npermissions = [\"A\", \"B b\"]\n").expect("toml");
+        let licenses = c.licensekey.settings().expect("valid");
+        assert_eq!((licenses.key_length, licenses.permissions), (24, vec!["A".to_owned(), "B b".to_owned()]));
+        for bad in [
+            "[licensekey]\nlength = 4\n",
+            "[licensekey]\npermissions = [\"a,b\"]\n",
+            "[licensekey]\npermissions = [\" \"]\n",
+        ] {
+            let c: ServiceConfig = toml::from_str(bad).expect("toml");
+            assert!(c.licensekey.settings().is_err(), "{bad}");
         }
     }
 }

@@ -216,6 +216,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         lifecycle: config.lifecycle.settings(),
         zk: config.zk.settings(),
         token_ids: config.tokenid.settings().map_err(config_error)?,
+        licenses: config.licensekey.settings().map_err(config_error)?,
         ..KeyManagerConfig::default()
     };
     let root = KeyRef::master(AppId::new(WellKnown::ROOT_APP).map_err(config_error)?);

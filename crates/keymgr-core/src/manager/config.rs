@@ -52,6 +52,46 @@ pub struct KeyManagerConfig {
     pub zk: ZkSettings,
     /// Partner token ids (`mosip.kernel.tokenid.*`).
     pub token_ids: TokenIdSettings,
+    /// TSP licence keys (`mosip.kernel.licensekey.*`).
+    pub licenses: LicenseSettings,
+}
+
+/// Settings of TSP licence keys (MOSIP's `mosip.kernel.licensekey.*`).
+#[derive(Debug, Clone)]
+pub struct LicenseSettings {
+    /// `mosip.kernel.licensekey.length`: characters in a key (16).
+    pub key_length: usize,
+    /// `mosip.kernel.licensekey.permissions`: the permissions a licence may be given; a
+    /// mapped permission must equal one of them.
+    pub permissions: Vec<String>,
+}
+
+impl LicenseSettings {
+    /// MOSIP's permissions (`application-local.properties`).
+    pub const MOSIP_PERMISSIONS: [&str; 13] = [
+        "OTP Trigger",
+        "OTP Authentication",
+        "Demo Authentication - Identity Data Match",
+        "Demo Authentication - Address Data Match",
+        "Demo Authentication - Full Address Data Match",
+        "Demo Authentication - Secondary Language Match",
+        "Biometric Authentication - FMR Data Match",
+        "Biometric Authentication - IIR Data Match",
+        "Biometric Authentication - FID Data Match",
+        "Static Pin Authentication",
+        "eKYC - limited",
+        "eKYC - Full",
+        "eKYC - No",
+    ];
+}
+
+impl Default for LicenseSettings {
+    fn default() -> Self {
+        Self {
+            key_length: 16,
+            permissions: Self::MOSIP_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
 }
 
 /// Settings of partner token ids (MOSIP's `mosip.kernel.tokenid.*`). Without both salts,
@@ -204,7 +244,7 @@ impl Default for SigningSettings {
 /// `key_store` rows are themselves envelopes sealed to the masters, and a master that opens an
 /// envelope would hand a base private key to whoever can read the database and holds a
 /// decrypt token.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DecryptionScope {
     /// Any base key of the requested application opens, not only the requested pair's:
     /// MOSIP's rule (reference section 1, step 3). Off by default.
@@ -213,6 +253,26 @@ pub struct DecryptionScope {
     /// application, for deployments whose clients seal to a master certificate. Even then a
     /// plaintext shaped like a PKCS#8 private key is refused.
     pub keystore_keys: Vec<KeyRef>,
+    /// How many of the requested pair's newest keys an envelope without a thumbprint
+    /// (registration clients before MOSIP 1.1.5) is tried with; every one of them is tried
+    /// every time, and one error answers for all. 0 refuses such envelopes as truncated.
+    pub thumbprintless_keys: usize,
+}
+
+impl DecryptionScope {
+    /// [`DecryptionScope::thumbprintless_keys`] by default: the current key and the two
+    /// before it, enough for packets sealed before the last two rotations.
+    pub const DEFAULT_THUMBPRINTLESS_KEYS: usize = 3;
+}
+
+impl Default for DecryptionScope {
+    fn default() -> Self {
+        Self {
+            same_application: false,
+            keystore_keys: Vec::new(),
+            thumbprintless_keys: Self::DEFAULT_THUMBPRINTLESS_KEYS,
+        }
+    }
 }
 
 /// Limits on making the first key of a pair: by default none, as in MOSIP, where any new
@@ -255,6 +315,7 @@ impl Default for KeyManagerConfig {
             lifecycle: LifecycleSettings::default(),
             zk: ZkSettings::default(),
             token_ids: TokenIdSettings::default(),
+            licenses: LicenseSettings::default(),
         }
     }
 }

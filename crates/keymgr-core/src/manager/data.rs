@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use keymgr_crypto::{RsaPrivateKey, SecretBytes};
+use keymgr_crypto::{DataKey, RsaPrivateKey, SecretBytes};
 use keymgr_db::StoredKey;
 use keymgr_envelope::format::Format;
-use keymgr_envelope::{OpenParams, Plaintext, SealMode};
+use keymgr_envelope::{OpenParams, ParsedEnvelope, Plaintext, SealMode};
 use keymgr_model::{AppId, KeyAlias, KeyRef, KeyState, RefId, Thumbprint, WellKnown};
 
 use super::lifecycle::IfCompromised;
@@ -51,6 +51,15 @@ pub(super) enum Holder {
     Database,
     /// A key inside the keystore (only when [`DecryptionScope::keystore_keys`] lists it).
     Keystore,
+}
+
+/// Refuses an envelope whose data key could not be unwrapped, after the same AES-GCM pass a
+/// good one gets (under a random key, so it fails): how long a refusal takes does not tell a
+/// wrapped key that RSA-OAEP refused from a tag that did not verify.
+fn reject(parsed: ParsedEnvelope, params: OpenParams<'_>) -> Result<(), KeymgrError> {
+    let decoy = SecretBytes::new(DataKey::generate()?.expose().to_vec());
+    drop(parsed.open(&decoy, params));
+    Ok(())
 }
 
 impl KeyManager {
@@ -165,21 +174,99 @@ impl KeyManager {
             }
         };
         let salt = salt.filter(|s| !s.is_empty());
-        let parsed = codec.parse(bytes, salt.is_some())?;
+        let parsed = if self.config.decryption.thumbprintless_keys > 0 {
+            codec.parse_allowing_no_thumbprint(bytes, salt.is_some())?
+        } else {
+            codec.parse(bytes, salt.is_some())?
+        };
         let key_ref = KeyRef::new(app.clone(), reference.clone());
-        let thumbprint = parsed.thumbprint();
         let format = parsed.layout().format;
-        let (key, holder) = self.decryption_key(&thumbprint, &key_ref)?;
-        let state = self.admit_decrypt(&key, user, purpose, if_compromised)?;
-        let data_key = self.unwrap_data_key(&key, holder, parsed.wrapped_key())?;
         let params = OpenParams { salt, aad: aad.unwrap_or_default() };
-        let plain = parsed.open(&data_key, params)?;
+        let (key, holder, state, data_key) = match parsed.thumbprint() {
+            Some(thumbprint) => {
+                let (key, holder) = self.decryption_key(&thumbprint, &key_ref)?;
+                let state = self.admit_decrypt(&key, user, purpose, if_compromised)?;
+                let data_key = match self.unwrap_data_key(&key, holder, parsed.wrapped_key()) {
+                    Ok(data_key) => Some(data_key),
+                    Err(KeymgrError::DecryptionFailed) => None,
+                    Err(other) => return Err(other),
+                };
+                (key, holder, state, data_key)
+            }
+            None => {
+                let Some((key, holder, data_key)) =
+                    self.thumbprintless_key(&key_ref, parsed.wrapped_key())?
+                else {
+                    reject(parsed, params)?;
+                    return Err(KeymgrError::DecryptionFailed);
+                };
+                let state = self.admit_decrypt(&key, user, purpose, if_compromised)?;
+                (key, holder, state, Some(data_key))
+            }
+        };
+        let thumbprint = key.thumbprint.ok_or(KeymgrError::UnknownThumbprint)?;
+        let plain = match data_key.filter(|k| k.len() == DataKey::LEN) {
+            Some(data_key) => parsed.open(&data_key, params)?,
+            None => {
+                reject(parsed, params)?;
+                return Err(KeymgrError::DecryptionFailed);
+            }
+        };
         if holder == Holder::Keystore && keymgr_crypto::is_private_key_info(&plain) {
             return Err(KeymgrError::DecryptNotAllowedWithKey(
                 "a keystore key does not open private keys".into(),
             ));
         }
         Ok(Opened { plain, state, thumbprint, format })
+    }
+
+    /// The key that opens an envelope whose key part has no thumbprint (registration clients
+    /// before MOSIP 1.1.5), with where it is held and the data key it unwrapped: the pair's
+    /// [`DecryptionScope::thumbprintless_keys`] newest keys that are not destroyed, each tried
+    /// every time, so that neither the answer nor the number of RSA operations tells which
+    /// key, if any, unwrapped. `None` when none did. Only the requested pair's keys are tried,
+    /// whatever the scope says of other pairs; its module master only if the scope lists it.
+    fn thumbprintless_key(
+        &self,
+        key_ref: &KeyRef,
+        wrapped: &[u8],
+    ) -> Result<Option<(KeyAlias, Holder, SecretBytes)>, KeymgrError> {
+        let tier = key_ref.tier();
+        let holder = if tier.is_signing() {
+            return Err(KeymgrError::DecryptNotAllowedWithKey(format!("{key_ref} keys sign")));
+        } else if !tier.in_hsm() {
+            Holder::Database
+        } else if self.config.decryption.keystore_keys.contains(key_ref) {
+            Holder::Keystore
+        } else {
+            return Err(KeymgrError::DecryptNotAllowedWithKey(format!(
+                "{key_ref} keys are held in the keystore and do not open envelopes"
+            )));
+        };
+        let states = self.stored_states()?;
+        let mut candidates: Vec<KeyAlias> = self
+            .db
+            .aliases_for(key_ref)?
+            .into_iter()
+            .filter(|k| k.thumbprint.is_some())
+            .filter(|k| states.states.get(&k.alias).is_none_or(|r| r.state != KeyState::Destroyed))
+            .collect();
+        candidates.sort_by_key(|k| std::cmp::Reverse(k.generated_at));
+        candidates.truncate(self.config.decryption.thumbprintless_keys);
+
+        let mut found = None;
+        for key in candidates {
+            match self.unwrap_data_key(&key, holder, wrapped) {
+                Ok(data_key) if found.is_none() && data_key.len() == DataKey::LEN => {
+                    found = Some((key, data_key))
+                }
+                Ok(_) | Err(KeymgrError::DecryptionFailed) => {}
+                // Refusals that depend on the key, not on the bytes: the key cannot open.
+                Err(KeymgrError::KeyDestroyed | KeymgrError::DecryptNotAllowedWithKey(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(found.map(|(key, data_key)| (key, holder, data_key)))
     }
 
     /// MOSIP's decrypt access rule: the application's `access_allowed` must admit `user`.

@@ -1,0 +1,3 @@
+DROP TABLE tsp_licensekey_map;
+DROP TABLE licensekey_permission;
+DROP TABLE licensekey_list;
