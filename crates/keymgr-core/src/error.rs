@@ -279,6 +279,10 @@ pub enum KeymgrError {
     /// No permission is mapped to the licence (`KER-LKM-009`).
     #[error("no permissions have been mapped to the entered TSP-license key pair")]
     LicenseNoPermissions,
+    /// A client-crypto operation failed: a client key that cannot be read or is not
+    /// RSA-2048, a value that does not decrypt (`KER-CC-004`, one answer for all).
+    #[error("failed crypto operation: {0}")]
+    ClientCrypto(String),
     /// The keystore failed (`KER-KMA-*`).
     #[error("keystore: {0}")]
     Keystore(HsmError),
@@ -347,6 +351,7 @@ impl KeymgrError {
             Self::ZkEmptyData => "KER-ZKC-003",
             Self::EmptyUinOrPartnerCode => "KER-TIG-010",
             Self::TokenIdsNotConfigured => "KER-UIG-005",
+            Self::ClientCrypto(_) => "KER-CC-004",
             Self::LicenseTspBlank => "KER-LKM-001",
             Self::LicensePermissionNotAccepted(_) => "KER-LKM-003",
             Self::LicenseNotFound => "KER-LKM-004",

@@ -28,6 +28,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KeymgrError;
 /// Re-exported for the REST layer, which depends on core and the model only: request subject
 /// fields, token hashing, JWE options.
+pub use keymgr_crypto::client_keys::ClientKind;
 pub use keymgr_crypto::{issue::DistinguishedNameSpec, sha256};
 pub use keymgr_jose::JweOptions;
 pub use keymgr_jose::jws::JwsAlgorithm;
@@ -36,15 +37,16 @@ pub use keymgr_model::KeyState;
 /// The policy lint's findings, as a governed policy change answers them.
 pub use keymgr_policy::{Finding, Severity};
 pub use manager::{
-    Argon2Hash, AuditProblem, AuditReport, CaCertificateEntry, CaCertificateFilter, CaCertificatePage,
-    CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord, CompromiseReport,
-    CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest, KeyManager,
-    KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings, LifecycleSettings, MAX_LICENSE_KEY_LEN,
-    MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationInventory,
-    MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings, PartnerUpload, PolicyChange, RawSignature,
-    RetireCandidate, RetireReport, RewrapOutcome, SignatureEncoding, SigningSettings, StayingKey,
-    SymmetricKeyStatus, TokenIdSettings, TrustStatus, VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted,
-    ZkPrepared, ZkSettings, dated_state, mosip_dn, transition_allowed,
+    Argon2Hash, AuditProblem, AuditReport, CLIENT_CRYPTO_ALIAS, CaCertificateEntry, CaCertificateFilter,
+    CaCertificatePage, CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord,
+    CompromiseReport, CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest,
+    KeyManager, KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings, LifecycleSettings,
+    MAX_LICENSE_KEY_LEN, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS, MigratedBaseKey,
+    MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings, PartnerUpload,
+    PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome, SignatureEncoding,
+    SigningSettings, StayingKey, SymmetricKeyStatus, TokenIdSettings, TrustStatus, VerifyRequest,
+    VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
+    transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

@@ -43,6 +43,7 @@ use crate::{Clock, KeymgrError};
 mod audit;
 mod base_keys;
 mod certificates;
+mod client_crypto;
 mod compromise;
 mod config;
 mod data;
@@ -67,6 +68,7 @@ mod zk;
 
 pub use audit::{AuditProblem, AuditReport};
 pub use certificates::{CertificateRecord, CsrInfo};
+pub use client_crypto::CLIENT_CRYPTO_ALIAS;
 pub use compromise::{CompromiseReport, CompromiseRequest, Dependent};
 pub use config::{
     DecryptionScope, KeyManagerConfig, LicenseSettings, LifecycleSettings, NewPairLimits, PartnerSettings,
@@ -308,6 +310,29 @@ impl KeyManager {
             .stored_key(&alias.alias)?
             .ok_or_else(|| KeymgrError::NoUniqueAlias(format!("no key_store row for {}", alias.alias)))?;
         Ok(Certificate::from_pem(row.certificate.as_bytes())?)
+    }
+
+    /// Drops every in-memory cache (current keys, thumbprints, unwrapped base and signing
+    /// keys, policies, trust stores, key states), so that the next requests read the database
+    /// and the keystore again: what an operator asks after changing rows by hand (MOSIP's
+    /// `/actuator/refresh`). Answers the names of the caches dropped.
+    pub fn refresh_caches(&self) -> Vec<&'static str> {
+        self.current.retain(|_, _| false);
+        self.by_thumbprint.retain(|_, _| false);
+        self.base_keys.retain(|_, _| false);
+        self.signing_keys.retain(|_, _| false);
+        self.policies.retain(|_, _| false);
+        self.trust_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.key_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).expire();
+        vec![
+            "current keys",
+            "thumbprints",
+            "base keys",
+            "signing keys",
+            "policies",
+            "trust stores",
+            "key states",
+        ]
     }
 
     fn forget_pair(&self, key_ref: &KeyRef) {

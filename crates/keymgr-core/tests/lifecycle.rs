@@ -653,3 +653,29 @@ fn envelopes_without_a_thumbprint_open_with_the_pairs_newest_keys() {
     let answer = km.decrypt(&app("KERNEL"), &reference("SIGN"), to_sign.as_bytes(), None, None, "u");
     assert_eq!(answer.map(drop).map_err(code), Err("KER-KMS-018"));
 }
+
+/// The server's client-crypto key lives in the keystore (on SoftHSM2 too, in the suite's
+/// second run): made once, shared by replicas, signing with PKCS#1 v1.5 and decrypting what
+/// was encrypted for its public key; never a key of the hierarchy.
+#[test]
+fn the_client_crypto_key_signs_and_decrypts_in_the_keystore() {
+    let s = setup();
+    let km = manager(&s, KeyManagerConfig::default());
+    let spki = km.client_public_key().unwrap();
+    let replica = manager(&s, KeyManagerConfig::default());
+    assert_eq!(replica.client_public_key().unwrap(), spki, "made once");
+    assert!(s.keystore.aliases().unwrap().contains(&keymgr_core::CLIENT_CRYPTO_ALIAS.to_owned()));
+
+    let signature = km.client_sign(b"data").unwrap();
+    assert_eq!(km.client_verify(keymgr_core::ClientKind::Local, &spki, b"data", &signature), Ok(true));
+    let sealed = km.client_encrypt(keymgr_core::ClientKind::Local, &spki, b"for the server").unwrap();
+    assert_eq!(&*replica.client_decrypt(&sealed).unwrap(), b"for the server");
+    let mut damaged = sealed.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    assert_eq!(km.client_decrypt(&damaged).map(drop).map_err(code), Err("KER-CC-004"));
+    damaged = sealed;
+    damaged[5] ^= 1;
+    assert_eq!(km.client_decrypt(&damaged).map(drop).map_err(code), Err("KER-CC-004"));
+    let actions: Vec<String> = km.database().audit_log(50).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "client_crypto_key_generated").count(), 1);
+}

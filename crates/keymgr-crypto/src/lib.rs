@@ -27,6 +27,7 @@ pub mod aead;
 mod cert;
 #[cfg(feature = "pki")]
 mod cert_spec;
+pub mod client_keys;
 mod ct;
 #[cfg(feature = "pki")]
 mod der;

@@ -63,6 +63,32 @@ pub fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
     tlv(0x30, &content)
 }
 
+/// The modulus and public exponent of an RSA key (unsigned big-endian, without leading zeros).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaPublicParts {
+    /// The modulus `n`.
+    pub modulus: Vec<u8>,
+    /// The public exponent `e`.
+    pub exponent: Vec<u8>,
+}
+
+/// The components of the RSA key in a DER `SubjectPublicKeyInfo`; `None` when it is not one.
+pub fn rsa_public_parts(spki_der: &[u8]) -> Option<RsaPublicParts> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    let (rest, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let strip = |b: &[u8]| b.iter().position(|&x| x != 0).map(|at| b.get(at..).unwrap_or_default().to_vec());
+    match info.parsed().ok()? {
+        PublicKey::RSA(key) => {
+            Some(RsaPublicParts { modulus: strip(key.modulus)?, exponent: strip(key.exponent)? })
+        }
+        _ => None,
+    }
+}
+
 /// The SPKI of an EC key from its curve and uncompressed point (`04 || x || y`).
 pub fn ec_spki(kind: AsymmetricKind, point: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let curve = match kind {

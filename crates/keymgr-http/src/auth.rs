@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 48] = [
+    let table: [(&str, &[&str]); 56] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -76,6 +76,14 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("postlicensegenerate", &admin),
         ("postlicensepermission", &admin),
         ("getlicensepermission", &user),
+        ("postcssign", &user),
+        ("postcsverifysign", &user),
+        ("posttpmencrypt", &user),
+        ("posttpmdecrypt", &user),
+        ("posttpmsigningpublickey", &user),
+        ("posttpmencryptionpublickey", &user),
+        ("getactuatormappings", &admin),
+        ("postactuatorrefresh", &admin),
         ("getcertificatechain", &user),
         ("postencrypt", &user),
         ("postdecrypt", &user),

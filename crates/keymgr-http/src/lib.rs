@@ -12,9 +12,11 @@
 
 #![forbid(unsafe_code)]
 
+mod actuator_api;
 mod admission;
 mod api;
 pub mod auth;
+mod client_crypto_api;
 mod error;
 mod license_api;
 mod lifecycle_api;
@@ -657,6 +659,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(migration_api::routes())
         .merge(token_id_api::routes())
         .merge(license_api::routes())
+        .merge(client_crypto_api::routes())
+        .merge(actuator_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))
         .route("/api-docs", get(openapi))

@@ -609,3 +609,47 @@ async fn packets_without_a_thumbprint_open() {
         api.error("POST", "/decrypt", Some(ADMIN), Some(wrap(decrypt("10001_110011", &b64(&bytes))))).await;
     assert_eq!(code, "KER-CRY-003");
 }
+
+/// `/actuator/info` needs no token; `/actuator/mappings` lists this API from the OpenAPI
+/// document; `/actuator/refresh` makes a policy changed by hand in the database take effect.
+#[tokio::test]
+async fn actuator_info_mappings_and_refresh() {
+    let api = api();
+    let (status, info) = api.call("GET", "/actuator/info", None, None).await;
+    assert_eq!((status, info["build"]["name"].as_str()), (StatusCode::OK, Some("keymgr")));
+
+    let mappings = api.get_ok("/actuator/mappings").await["mappings"].as_array().unwrap().clone();
+    let find = |method: &str, path: &str| {
+        mappings
+            .iter()
+            .find(|m| m["method"] == method && m["path"] == format!("/v1/keymanager{path}"))
+            .cloned()
+    };
+    assert_eq!(find("POST", "/decrypt").unwrap()["role"], "postdecrypt");
+    assert_eq!(find("GET", "/license/permission").unwrap()["role"], "getlicensepermission");
+    assert_eq!(find("GET", "/actuator/health").unwrap()["role"], Value::Null);
+    assert!(mappings.len() > 60, "{} endpoints", mappings.len());
+    for path in ["/actuator/mappings"] {
+        let (status, _) = api.call("GET", path, Some(READER), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    // The reader may decrypt; then its name is taken out of access_allowed behind the
+    // service's back, and a refresh makes that count.
+    let sealed = api.ok("POST", "/encrypt", json!({"applicationId": "REGISTRATION", "referenceId": "r1", "timeStamp": now_text(), "data": b64(b"x")})).await["data"].clone();
+    let request = wrap(
+        json!({"applicationId": "REGISTRATION", "referenceId": "r1", "timeStamp": now_text(), "data": sealed}),
+    );
+    let (status, body) = api.call("POST", "/decrypt", Some(READER), Some(request.clone())).await;
+    assert_eq!((status, body["errors"].clone()), (StatusCode::OK, Value::Null));
+    let db = api.km.database();
+    let mut policy = db.policy(&keymgr_model::AppId::new("REGISTRATION").unwrap()).unwrap().unwrap();
+    policy.access_allowed = keymgr_model::AccessAllowed::Users(vec!["someone-else".into()]);
+    db.upsert_policy(&policy, "dba").unwrap();
+    let (status, _) = api.call("POST", "/actuator/refresh", Some(READER), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = api.call("POST", "/actuator/refresh", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["response"]["refreshed"].as_array().unwrap().iter().any(|c| c == "policies"), "{body}");
+    assert_eq!(api.error("POST", "/decrypt", Some(READER), Some(request)).await.1, "KER-CRY-012");
+}

@@ -12,6 +12,8 @@
 //!   `KEYMGR_REQUIRE_PG`, and a throw-away database dropped with its guard;
 //! - [`python`]: python3 with an independent implementation (`cryptography`, `joserfc`), and
 //!   the skip-or-fail rule of `KEYMGR_REQUIRE_PYTHON`;
+//! - [`swtpm`]: a software TPM 2.0 driven by tpm2-tools, and the skip-or-fail rule of
+//!   `KEYMGR_REQUIRE_TPM`;
 //! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it.
 
 #![forbid(unsafe_code)]
@@ -24,4 +26,5 @@ pub mod pki;
 pub mod postgres;
 pub mod python;
 pub mod softhsm;
+pub mod swtpm;
 pub mod tokens;

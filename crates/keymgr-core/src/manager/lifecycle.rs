@@ -86,6 +86,14 @@ pub(super) struct StateCache {
     snapshot: Arc<StateSnapshot>,
 }
 
+impl StateCache {
+    /// Makes the next read load the states from the database, whatever the interval.
+    pub(super) fn expire(&mut self) {
+        self.checked = None;
+        self.version = None;
+    }
+}
+
 /// What a state change writes besides the state: why, who, a recovery window, a tombstone.
 pub(super) struct StateChange<'a> {
     pub to: KeyState,

@@ -183,7 +183,17 @@ impl Database {
     pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), DbError> {
         audit(&mut *self.conn()?, entry.clone())
     }
+}
 
+impl super::Locked<'_> {
+    /// Appends an entry to the audit log in the locked transaction: it commits with what the
+    /// lock guarded, or not at all.
+    pub fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), DbError> {
+        audit(self.conn, entry.clone())
+    }
+}
+
+impl Database {
     /// Appends a checkpoint: a row of action [`CHECKPOINT_ACTION`] whose detail `sign` makes
     /// from the id and hash of the row before it, under the head's lock (so that is exactly
     /// the chain it fixes).
