@@ -34,6 +34,7 @@ pub use keymgr_jose::JweOptions;
 pub use keymgr_jose::jws::JwsAlgorithm;
 /// Key states, as the lifecycle operations answer them.
 pub use keymgr_model::KeyState;
+pub use keymgr_pdf::Placement;
 /// The policy lint's findings, as a governed policy change answers them.
 pub use keymgr_policy::{Finding, Severity};
 pub use manager::{
@@ -43,9 +44,9 @@ pub use manager::{
     KeyManager, KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings, LifecycleSettings,
     MAX_LICENSE_KEY_LEN, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS, MigratedBaseKey,
     MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey, PartnerSettings, PartnerUpload,
-    PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome, SignatureEncoding,
-    SigningSettings, StayingKey, SymmetricKeyStatus, TokenIdSettings, TrustStatus, VerifyRequest,
-    VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
+    PdfSignRequest, PolicyChange, RawSignature, RetireCandidate, RetireReport, RewrapOutcome,
+    SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus, TokenIdSettings, TrustStatus,
+    VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared, ZkSettings, dated_state, mosip_dn,
     transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | LOCAL | SHA-256, MGF1-SHA-256, empty label | PKCS#1 v1.5, SHA-256 |
 //! | ANDROID | SHA-256, MGF1-SHA-1, empty label (Android's `OAEPWithSHA-256AndMGF1Padding`) | PKCS#1 v1.5, SHA-256 |
-//! | TPM | the key's `nameAlg` for both, label `"\0"` (TPM 2.0 Part 1, B.10.3) | RSASSA with the key's scheme hash |
+//! | TPM | the hash of the key's OAEP scheme (of its `nameAlg` without a scheme) for both, label `"\0"` | RSASSA with the key's scheme hash |
 //!
 //! aws-lc-rs offers OAEP only with the same hash for MGF1, so Android's padding is encoded here
 //! (RFC 8017 section 7.1.1) and raised to the public exponent with `crypto-bigint`'s
@@ -124,6 +124,8 @@ const TPM_ALG_RSASSA: u16 = 0x0014;
 const TPM_ALG_RSAES: u16 = 0x0015;
 const TPM_ALG_RSAPSS: u16 = 0x0016;
 const TPM_ALG_OAEP: u16 = 0x0017;
+/// `TPMA_OBJECT.decrypt`: the key may decrypt.
+const TPMA_OBJECT_DECRYPT: u32 = 1 << 17;
 
 impl TpmRsaPublic {
     /// Parses a marshalled `TPMT_PUBLIC` (TPM 2.0 Part 2, 12.2.4) of an RSA key, every byte of
@@ -234,7 +236,17 @@ impl ClientPublicKey {
     pub fn wrap(&self, key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match (&self.tpm, self.kind) {
             (Some(tpm), _) => {
-                let algorithm: &OaepAlgorithm = match tpm.name_alg {
+                if tpm.attributes & TPMA_OBJECT_DECRYPT == 0 {
+                    return Err(CryptoError::KeyRejected("the TPM key is not a decryption key"));
+                }
+                // The TPM pads with its OAEP scheme's hash; a key without a scheme, with the
+                // hash of its name (as TSS.Java encrypts for it).
+                let hash = match tpm.scheme {
+                    TpmRsaScheme::Oaep(hash) => hash,
+                    TpmRsaScheme::Null => tpm.name_alg,
+                    _ => return Err(CryptoError::KeyRejected("the TPM key's scheme is not OAEP")),
+                };
+                let algorithm: &OaepAlgorithm = match hash {
                     TpmHash::Sha1 => &OAEP_SHA1_MGF1SHA1,
                     TpmHash::Sha256 => &OAEP_SHA256_MGF1SHA256,
                     TpmHash::Sha384 => &OAEP_SHA384_MGF1SHA384,
@@ -378,7 +390,7 @@ mod tests {
 
     /// A `TPMT_PUBLIC` of `modulus` with MOSIP's encryption template (OAEP SHA-256).
     fn tpmt_public(modulus: &[u8], scheme: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x00, 0x01, 0x00, 0x0b, 0x00, 0x02, 0x00, 0x72, 0x00, 0x00, 0x00, 0x10];
+        let mut out = vec![0x00, 0x01, 0x00, 0x0b, 0x00, 0x02, 0x00, 0x72, 0x00, 0x00, 0x00, 0x10]; // decrypt set
         out.extend_from_slice(scheme);
         out.extend_from_slice(&((modulus.len() * 8) as u16).to_be_bytes());
         out.extend_from_slice(&65537u32.to_be_bytes());
@@ -474,5 +486,11 @@ mod tests {
         let wrapped = key.wrap(&[5; 32]).expect("wrap");
         // aws-lc's decryption with an empty label refuses it: the label is "\0".
         assert!(rsa.oaep_unwrap(&wrapped).is_err());
+        // A signing key, or an RSAES one, is no key to wrap for.
+        let signing = ClientPublicKey::parse(&unhex(SWTPM_SIGNING_KEY), ClientKind::Tpm).expect("key");
+        assert!(signing.wrap(&[5; 32]).is_err());
+        let rsaes = ClientPublicKey::parse(&tpmt_public(&parts.modulus, &[0x00, 0x15]), ClientKind::Tpm)
+            .expect("key");
+        assert!(rsaes.wrap(&[5; 32]).is_err());
     }
 }

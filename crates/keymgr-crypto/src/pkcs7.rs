@@ -11,7 +11,7 @@
 
 use asn1_rs::{Any, Class, FromBer, Oid, Tag};
 
-use crate::der::tlv;
+use crate::der::{oid, seq, tlv};
 use crate::{Certificate, CryptoError, pem};
 
 /// The most certificates one bundle may hold.
@@ -24,18 +24,24 @@ const SIGNED_DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
 /// DER of `id-data`, 1.2.840.113549.1.7.1.
 const DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 
-/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates`, the set in DER
-/// order.
-pub fn certs_only_der(certificates: &[Certificate]) -> Result<Vec<u8>, CryptoError> {
+/// The contents of a DER `SET OF Certificate`: the encodings sorted (X.690 section 11.6),
+/// duplicates dropped.
+fn certificate_set(certificates: &[Certificate]) -> Vec<u8> {
     let mut sorted: Vec<&[u8]> = certificates.iter().map(Certificate::der).collect();
     sorted.sort_unstable();
     sorted.dedup();
+    sorted.concat()
+}
+
+/// DER of a certs-only `ContentInfo`/`SignedData` holding `certificates`, the set in DER
+/// order.
+pub fn certs_only_der(certificates: &[Certificate]) -> Result<Vec<u8>, CryptoError> {
     let signed_data = [
-        tlv(0x02, &[0x01]),          // version 1
-        tlv(0x31, &[]),              // digestAlgorithms: none
-        tlv(0x30, DATA_OID),         // encapContentInfo: id-data, no content
-        tlv(0xa0, &sorted.concat()), // [0] IMPLICIT SET OF Certificate
-        tlv(0x31, &[]),              // signerInfos: none
+        tlv(0x02, &[0x01]),                        // version 1
+        tlv(0x31, &[]),                            // digestAlgorithms: none
+        tlv(0x30, DATA_OID),                       // encapContentInfo: id-data, no content
+        tlv(0xa0, &certificate_set(certificates)), // [0] IMPLICIT SET OF Certificate
+        tlv(0x31, &[]),                            // signerInfos: none
     ]
     .concat();
     Ok(tlv(0x30, &[SIGNED_DATA_OID, &tlv(0xa0, &tlv(0x30, &signed_data))].concat()))
@@ -92,6 +98,72 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, CryptoError> 
         items = rest;
     }
     Ok(certificates)
+}
+
+/// DER of `sha256` (2.16.840.1.101.3.4.2.1), the arcs.
+const SHA256_ARCS: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+/// `rsaEncryption` (1.2.840.113549.1.1.1), the arcs.
+const RSA_ENCRYPTION_ARCS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+/// `id-contentType` (1.2.840.113549.1.9.3), the arcs.
+const CONTENT_TYPE_ARCS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
+/// `id-messageDigest` (1.2.840.113549.1.9.4), the arcs.
+const MESSAGE_DIGEST_ARCS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];
+/// `id-aa-signingCertificateV2` (1.2.840.113549.1.9.16.2.47), the arcs.
+const SIGNING_CERTIFICATE_V2_ARCS: &[u8] =
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x2f];
+
+fn attribute(type_arcs: &[u8], value: &[u8]) -> Vec<u8> {
+    seq(&[&oid(type_arcs), &tlv(0x31, value)])
+}
+
+/// A detached CMS `SignedData` (RFC 5652) over content whose SHA-256 is `content_digest`, as
+/// PAdES baseline B and CAdES-BES want it: signed attributes `contentType` (id-data),
+/// `messageDigest` and `signingCertificateV2` (the signer certificate's SHA-256), no signing
+/// time (PDF keeps it in the signature dictionary), an RSA PKCS#1 v1.5 SHA-256 signature that
+/// `sign` makes over the DER of the signed attributes (an HSM signs there), and `chain` (the
+/// signer's certificate first; the set is written in DER order, the signer found by issuer and
+/// serial) as the certificates.
+pub fn signed_data_detached(
+    content_digest: &[u8; 32],
+    chain: &[Certificate],
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, CryptoError>,
+) -> Result<Vec<u8>, CryptoError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let signer = chain.first().ok_or_else(|| CryptoError::Certificate("no signer certificate".into()))?;
+    let (_, parsed) = X509Certificate::from_der(signer.der())
+        .map_err(|e| CryptoError::Certificate(format!("signer certificate: {e}")))?;
+    let sha256_alg = seq(&[&oid(SHA256_ARCS)]);
+    let ess_cert_id = seq(&[&tlv(0x04, &crate::sha256(signer.der()))]);
+    let attributes = [
+        attribute(CONTENT_TYPE_ARCS, DATA_OID),
+        attribute(MESSAGE_DIGEST_ARCS, &tlv(0x04, content_digest)),
+        attribute(SIGNING_CERTIFICATE_V2_ARCS, &seq(&[&seq(&[&ess_cert_id])])),
+    ];
+    // DER orders a SET OF by the encodings of its elements.
+    let mut sorted: Vec<&[u8]> = attributes.iter().map(Vec::as_slice).collect();
+    sorted.sort_unstable();
+    let signed_attrs = sorted.concat();
+    // Signed as a SET (tag 0x31), stored as [0] IMPLICIT (RFC 5652 section 5.4).
+    let signature = sign(&tlv(0x31, &signed_attrs))?;
+    // The serial exactly as the certificate encodes it (two's complement, sign included).
+    let issuer_and_serial =
+        seq(&[parsed.tbs_certificate.issuer.as_raw(), &tlv(0x02, parsed.tbs_certificate.raw_serial())]);
+    let signer_info = seq(&[
+        &tlv(0x02, &[0x01]),
+        &issuer_and_serial,
+        &sha256_alg,
+        &tlv(0xa0, &signed_attrs),
+        &seq(&[&oid(RSA_ENCRYPTION_ARCS), &[0x05, 0x00]]),
+        &tlv(0x04, &signature),
+    ]);
+    let signed_data = seq(&[
+        &tlv(0x02, &[0x01]),
+        &tlv(0x31, &sha256_alg),
+        &seq(&[DATA_OID]),
+        &tlv(0xa0, &certificate_set(chain)),
+        &tlv(0x31, &signer_info),
+    ]);
+    Ok(seq(&[SIGNED_DATA_OID, &tlv(0xa0, &signed_data)]))
 }
 
 #[cfg(test)]

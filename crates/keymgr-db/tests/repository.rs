@@ -299,8 +299,10 @@ fn licenses(url: &str, db: &Database) {
 
     let add = |db: &Database, p: &str| {
         db.update_license_permissions::<DbError>(
+            "TSP1",
             "AbCdEfGh12345678",
-            |stored| {
+            |license, stored| {
+                assert_eq!(license.tsp_id, "TSP1");
                 Ok(format!("{}{}{p}", stored.unwrap_or_default(), if stored.is_some() { "," } else { "" }))
             },
             entry("license_permissions_mapped"),
@@ -309,12 +311,20 @@ fn licenses(url: &str, db: &Database) {
     assert_eq!(add(db, "A").unwrap(), "A");
     assert_eq!(add(db, "B").unwrap(), "A,B");
     assert_eq!(db.license_permissions("AbCdEfGh12345678").unwrap().as_deref(), Some("A,B"));
-    let missing = db.update_license_permissions::<DbError>("nope", |_| Ok("A".into()), entry("x"));
+    let missing = db.update_license_permissions::<DbError>("TSP1", "nope", |_, _| Ok("A".into()), entry("x"));
     assert!(matches!(missing, Err(DbError::NotFound { table: "licensekey_list", .. })));
+    let other_tsp = db.update_license_permissions::<DbError>(
+        "TSP2",
+        "AbCdEfGh12345678",
+        |_, _| Ok("A".into()),
+        entry("x"),
+    );
+    assert!(matches!(other_tsp, Err(DbError::NotFound { table: "tsp_licensekey_map", .. })));
     // A refusal inside the merge writes nothing.
     let refused = db.update_license_permissions::<DbError>(
+        "TSP1",
         "AbCdEfGh12345678",
-        |_| Err(DbError::Query("refused".into())),
+        |_, _| Err(DbError::Query("refused".into())),
         entry("x"),
     );
     assert!(refused.is_err());

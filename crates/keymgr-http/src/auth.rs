@@ -64,7 +64,7 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 56] = [
+    let table: [(&str, &[&str]); 57] = [
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -82,6 +82,7 @@ pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
         ("posttpmdecrypt", &user),
         ("posttpmsigningpublickey", &user),
         ("posttpmencryptionpublickey", &user),
+        ("postpdfsign", &user),
         ("getactuatormappings", &admin),
         ("postactuatorrefresh", &admin),
         ("getcertificatechain", &user),

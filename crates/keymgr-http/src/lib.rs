@@ -23,6 +23,7 @@ mod lifecycle_api;
 pub mod metrics;
 mod migration_api;
 mod partner_api;
+mod pdf_api;
 mod policy_api;
 mod secret_buf;
 pub mod server;
@@ -660,6 +661,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(token_id_api::routes())
         .merge(license_api::routes())
         .merge(client_crypto_api::routes())
+        .merge(pdf_api::routes())
         .merge(actuator_api::routes())
         .route("/actuator/health", get(health))
         .route("/actuator/prometheus", get(metrics))

@@ -16,7 +16,7 @@ use crate::api::timestamp;
 use crate::auth::Principal;
 use crate::{ApiError, AppState, Shared, fetched, wrapped};
 
-/// `request` of `/license/generate`. No `Debug` needed beyond the fields' own.
+/// `request` of `/license/generate`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseGenerateRequest {
@@ -25,15 +25,15 @@ pub struct LicenseGenerateRequest {
     license_expiry_time: Option<String>,
 }
 
-/// `response` of `/license/generate`.
-#[derive(Debug, Serialize)]
+/// `response` of `/license/generate`. No `Debug`: it is the licence key.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseGenerateResponse {
     license_key: String,
 }
 
-/// `request` of `POST /license/permission`.
-#[derive(Debug, Deserialize)]
+/// `request` of `POST /license/permission`. No `Debug`: it carries the licence key.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseMappingRequest {
     tsp_id: Option<String>,
@@ -47,8 +47,8 @@ pub struct LicenseMappingResponse {
     status: &'static str,
 }
 
-/// Query of `GET /license/permission`.
-#[derive(Debug, Deserialize)]
+/// Query of `GET /license/permission`. No `Debug`: it carries the licence key.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseQuery {
     tsp_id: Option<String>,

@@ -156,12 +156,13 @@ async fn tpm_clients_against_a_software_tpm() {
     let request = json!({"data": b64(b"signed elsewhere"), "signature": b64(&signature), "publicKey": b64(&signing), "clientType": "TPM"});
     assert_eq!(api.ok("POST", "/csverifysign", request).await, json!({"verified": false}));
 
-    // MOSIP's encryption template: nameAlg SHA-256, OAEP SHA-256. The TPM opens the wrapped
-    // key with the label "\0" (tpm2_rsadecrypt -l "" appends the NUL), as MOSIP's clients do.
+    // An encryption key with an OAEP SHA-256 scheme (MOSIP's template has nameAlg SHA-256
+    // too). The TPM opens the wrapped key with the label "\0" (tpm2_rsadecrypt -l "" appends
+    // the NUL), as MOSIP's clients do.
     let encryption = tpm.persistent_primary(
         dir.path(),
         "0x81000011",
-        "sha256",
+        "sha1", // not the scheme's hash: the TPM pads with the scheme's
         "rsa2048:oaep-sha256:null",
         "fixedtpm|fixedparent|decrypt|sensitivedataorigin|userwithauth",
     );

@@ -5,6 +5,8 @@
 //! files used to copy:
 //!
 //! - [`ca`]: an outside CA (a software RSA key and its self-signed root) that certifies an SPKI;
+//! - [`pdf`]: sample PDFs and poppler's `pdfsig`, and the skip-or-fail rule of
+//!   `KEYMGR_REQUIRE_POPPLER`;
 //! - [`pki`]: partner CAs, sub-CAs and partner certificates with chosen names and validity;
 //! - [`softhsm`]: a SoftHSM2 token initialised in a temporary folder, the skip-or-fail rule of
 //!   `KEYMGR_REQUIRE_HSM`, and re-running a test or bench binary with `SOFTHSM2_CONF` set;
@@ -22,6 +24,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ca;
+pub mod pdf;
 pub mod pki;
 pub mod postgres;
 pub mod python;

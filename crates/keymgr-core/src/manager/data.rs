@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keymgr_crypto::{DataKey, RsaPrivateKey, SecretBytes};
+use keymgr_crypto::{DataKey, RsaPrivateKey, SecretBytes, aead};
 use keymgr_db::StoredKey;
 use keymgr_envelope::format::Format;
 use keymgr_envelope::{OpenParams, ParsedEnvelope, Plaintext, SealMode};
@@ -174,6 +174,11 @@ impl KeyManager {
             }
         };
         let salt = salt.filter(|s| !s.is_empty());
+        // Before any key is tried: a salt the format cannot take is the caller's mistake, the
+        // same answer whichever key would have unwrapped.
+        if salt.is_some_and(|s| s.len() != aead::NONCE_LEN && s.len() != aead::LEGACY_IV_LEN) {
+            return Err(KeymgrError::InvalidData("the salt must be 12 or 16 bytes".into()));
+        }
         let parsed = if self.config.decryption.thumbprintless_keys > 0 {
             codec.parse_allowing_no_thumbprint(bytes, salt.is_some())?
         } else {
@@ -195,7 +200,7 @@ impl KeyManager {
             }
             None => {
                 let Some((key, holder, data_key)) =
-                    self.thumbprintless_key(&key_ref, parsed.wrapped_key())?
+                    self.thumbprintless_key(&key_ref, parsed.wrapped_key(), if_compromised)?
                 else {
                     reject(parsed, params)?;
                     return Err(KeymgrError::DecryptionFailed);
@@ -222,7 +227,7 @@ impl KeyManager {
 
     /// The key that opens an envelope whose key part has no thumbprint (registration clients
     /// before MOSIP 1.1.5), with where it is held and the data key it unwrapped: the pair's
-    /// [`DecryptionScope::thumbprintless_keys`] newest keys that are not destroyed, each tried
+    /// [`DecryptionScope::thumbprintless_keys`] newest keys that may decrypt now, each tried
     /// every time, so that neither the answer nor the number of RSA operations tells which
     /// key, if any, unwrapped. `None` when none did. Only the requested pair's keys are tried,
     /// whatever the scope says of other pairs; its module master only if the scope lists it.
@@ -230,6 +235,7 @@ impl KeyManager {
         &self,
         key_ref: &KeyRef,
         wrapped: &[u8],
+        if_compromised: IfCompromised,
     ) -> Result<Option<(KeyAlias, Holder, SecretBytes)>, KeymgrError> {
         let tier = key_ref.tier();
         let holder = if tier.is_signing() {
@@ -243,13 +249,26 @@ impl KeyManager {
                 "{key_ref} keys are held in the keystore and do not open envelopes"
             )));
         };
+        // Keys that may not decrypt now (destroyed; compromised outside a recovery window) are
+        // never tried: their refusal would tell that the envelope was sealed to them.
         let states = self.stored_states()?;
+        let now = self.clock.now();
+        let may_open = |k: &KeyAlias| match states.states.get(&k.alias) {
+            None => true,
+            Some(r) => match r.state {
+                KeyState::Destroyed => false,
+                KeyState::Compromised => {
+                    if_compromised == IfCompromised::RecoveryWindow
+                        && r.recovery_until.is_some_and(|t| now < t)
+                }
+                _ => true,
+            },
+        };
         let mut candidates: Vec<KeyAlias> = self
             .db
             .aliases_for(key_ref)?
             .into_iter()
-            .filter(|k| k.thumbprint.is_some())
-            .filter(|k| states.states.get(&k.alias).is_none_or(|r| r.state != KeyState::Destroyed))
+            .filter(|k| k.thumbprint.is_some() && may_open(k))
             .collect();
         candidates.sort_by_key(|k| std::cmp::Reverse(k.generated_at));
         candidates.truncate(self.config.decryption.thumbprintless_keys);

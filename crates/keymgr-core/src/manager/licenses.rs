@@ -85,7 +85,6 @@ impl KeyManager {
         if let Some(unknown) = permissions.iter().find(|p| !allowed.contains(p)) {
             return Err(KeymgrError::LicensePermissionNotAccepted(unknown.clone()));
         }
-        self.live_license(tsp_id, license_key)?;
         let entry = AuditEntry {
             time: self.clock.now(),
             actor: actor.to_owned(),
@@ -95,9 +94,15 @@ impl KeyManager {
             key_alias: None,
             detail: Some(format!("TSP {tsp_id}: {}", permissions.join(", "))),
         };
+        let now = self.clock.now();
         self.db.update_license_permissions(
+            tsp_id,
             license_key,
-            |stored| {
+            |license, stored| {
+                // Checked under the licence's lock: an expiry or a revocation in between counts.
+                if license.expires_at.is_none_or(|t| t <= now) {
+                    return Err(KeymgrError::LicenseExpired);
+                }
                 let mut merged: Vec<&str> =
                     stored.unwrap_or_default().split(',').filter(|p| !p.is_empty()).collect();
                 for p in permissions {
@@ -115,7 +120,11 @@ impl KeyManager {
                 Ok(joined)
             },
             entry,
-        )?;
+        )
+        .map_err(|e| match e {
+            KeymgrError::Database(DbError::NotFound { .. }) => KeymgrError::LicenseNotFound,
+            other => other,
+        })?;
         Ok(LICENSE_MAPPED_STATUS)
     }
 

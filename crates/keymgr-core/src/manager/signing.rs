@@ -136,9 +136,9 @@ pub struct RawSignature {
 
 /// The key a request signs with and its current certificate.
 pub(super) struct Signer {
-    key_ref: KeyRef,
+    pub(super) key_ref: KeyRef,
     current: Arc<Current>,
-    kind: AsymmetricKind,
+    pub(super) kind: AsymmetricKind,
 }
 
 impl Signer {
@@ -245,7 +245,7 @@ impl KeyManager {
 
     /// Signs `message` with `signer`'s key: in the keystore, or the Ed25519 key unwrapped from
     /// the database. The algorithm must suit the key (`KER-JWS-104`).
-    fn sign_with(
+    pub(super) fn sign_with(
         &self,
         signer: &Signer,
         algorithm: JwsAlgorithm,
@@ -274,7 +274,7 @@ impl KeyManager {
 
     /// MOSIP's `hasKeyAccess` for signing: a blank application is open; otherwise its
     /// `access_allowed` must admit `user` (`KER-JWS-108`).
-    fn check_sign_access(&self, app: Option<&AppId>, user: &str) -> Result<(), KeymgrError> {
+    pub(super) fn check_sign_access(&self, app: Option<&AppId>, user: &str) -> Result<(), KeymgrError> {
         let Some(app) = app else { return Ok(()) };
         match self.policy(app)? {
             Some(p) if p.access_allowed.allows(user) => Ok(()),

@@ -8,6 +8,7 @@ use time::PrimitiveDateTime;
 use super::audit::audit;
 use super::{Database, TxError};
 use crate::DbError;
+use crate::connection::AnyConnection;
 use crate::records::AuditEntry;
 use crate::schema::{licensekey_list, licensekey_permission, tsp_licensekey_map};
 
@@ -58,27 +59,7 @@ impl Database {
     /// The licence `license_key` if `tsp_id` holds it: both rows exist, are active and are
     /// not deleted. Keys are compared exactly.
     pub fn tsp_license(&self, tsp_id: &str, license_key: &str) -> Result<Option<License>, DbError> {
-        type Row = (Option<PrimitiveDateTime>, Option<PrimitiveDateTime>);
-        let row: Option<Row> = licensekey_list::table
-            .inner_join(
-                tsp_licensekey_map::table
-                    .on(tsp_licensekey_map::license_key.eq(licensekey_list::license_key)),
-            )
-            .filter(licensekey_list::license_key.eq(license_key))
-            .filter(tsp_licensekey_map::tsp_id.eq(tsp_id))
-            .filter(licensekey_list::is_active.eq(true))
-            .filter(tsp_licensekey_map::is_active.eq(true))
-            .filter(licensekey_list::is_deleted.is_null().or(licensekey_list::is_deleted.eq(false)))
-            .filter(tsp_licensekey_map::is_deleted.is_null().or(tsp_licensekey_map::is_deleted.eq(false)))
-            .select((licensekey_list::created_dtime, licensekey_list::expiry_dtime))
-            .first(&mut *self.conn()?)
-            .optional()?;
-        Ok(row.map(|(created, expires)| License {
-            license_key: license_key.to_owned(),
-            tsp_id: tsp_id.to_owned(),
-            created_at: created.map(UtcTime::from_primitive),
-            expires_at: expires.map(UtcTime::from_primitive),
-        }))
+        tsp_license(&mut *self.conn()?, tsp_id, license_key)
     }
 
     /// The stored permissions of `license_key` (the comma-joined column), if a row is mapped.
@@ -95,14 +76,17 @@ impl Database {
         Ok(row.map(Option::unwrap_or_default))
     }
 
-    /// Replaces the permissions of `license_key` with what `merge` makes of the stored ones
-    /// (`None` when there is no row), and writes `audit_entry`, in one transaction. The
-    /// licence's `licensekey_list` row is updated first, which locks it, so that two mappings
-    /// at once do not lose each other's permissions. Answers what was stored.
+    /// Replaces the permissions of the licence `license_key` of `tsp_id` with what `merge`
+    /// makes of the licence (read under the lock, so an expiry or a revocation is seen) and the
+    /// stored permissions (`None` when there is no row), and writes `audit_entry`, in one
+    /// transaction. The licence's `licensekey_list` row is updated first, which locks it, so
+    /// that two mappings at once do not lose each other's permissions. Answers what was stored;
+    /// [`DbError::NotFound`] when the TSP holds no such licence.
     pub fn update_license_permissions<E: From<DbError>>(
         &self,
+        tsp_id: &str,
         license_key: &str,
-        merge: impl FnOnce(Option<&str>) -> Result<String, E>,
+        merge: impl FnOnce(&License, Option<&str>) -> Result<String, E>,
         audit_entry: AuditEntry,
     ) -> Result<String, E> {
         let now = UtcTime::now().to_primitive();
@@ -117,14 +101,20 @@ impl Database {
                 let missing = DbError::NotFound { table: "licensekey_list", id: license_key.to_owned() };
                 return Err(TxError::Caller(E::from(missing)));
             }
+            let Some(license) =
+                tsp_license(conn, tsp_id, license_key).map_err(|e| TxError::Caller(E::from(e)))?
+            else {
+                let missing = DbError::NotFound { table: "tsp_licensekey_map", id: tsp_id.to_owned() };
+                return Err(TxError::Caller(E::from(missing)));
+            };
             let stored: Option<Option<String>> = licensekey_permission::table
                 .filter(licensekey_permission::license_key.eq(license_key))
                 .select(licensekey_permission::permission)
                 .first(conn)
                 .optional()?;
             let exists = stored.is_some();
-            let merged =
-                merge(stored.as_ref().map(|p| p.as_deref().unwrap_or_default())).map_err(TxError::Caller)?;
+            let merged = merge(&license, stored.as_ref().map(|p| p.as_deref().unwrap_or_default()))
+                .map_err(TxError::Caller)?;
             if exists {
                 diesel::update(
                     licensekey_permission::table.filter(licensekey_permission::license_key.eq(license_key)),
@@ -155,4 +145,31 @@ impl Database {
             TxError::Caller(e) => e,
         })
     }
+}
+
+fn tsp_license(
+    conn: &mut AnyConnection,
+    tsp_id: &str,
+    license_key: &str,
+) -> Result<Option<License>, DbError> {
+    type Row = (Option<PrimitiveDateTime>, Option<PrimitiveDateTime>);
+    let row: Option<Row> = licensekey_list::table
+        .inner_join(
+            tsp_licensekey_map::table.on(tsp_licensekey_map::license_key.eq(licensekey_list::license_key)),
+        )
+        .filter(licensekey_list::license_key.eq(license_key))
+        .filter(tsp_licensekey_map::tsp_id.eq(tsp_id))
+        .filter(licensekey_list::is_active.eq(true))
+        .filter(tsp_licensekey_map::is_active.eq(true))
+        .filter(licensekey_list::is_deleted.is_null().or(licensekey_list::is_deleted.eq(false)))
+        .filter(tsp_licensekey_map::is_deleted.is_null().or(tsp_licensekey_map::is_deleted.eq(false)))
+        .select((licensekey_list::created_dtime, licensekey_list::expiry_dtime))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(created, expires)| License {
+        license_key: license_key.to_owned(),
+        tsp_id: tsp_id.to_owned(),
+        created_at: created.map(UtcTime::from_primitive),
+        expires_at: expires.map(UtcTime::from_primitive),
+    }))
 }
