@@ -20,6 +20,7 @@ use aws_lc_rs::signature::{self, VerificationAlgorithm};
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Odd};
 
+use crate::oaep::mgf1_xor;
 use crate::{CryptoError, fill_random, sha256, spki};
 
 /// How a client holds its keys (MOSIP's `ClientType`).
@@ -301,43 +302,18 @@ fn sha1(data: &[u8]) -> [u8; SHA1_LEN] {
     out
 }
 
-/// The hash of MGF1 in [`oaep_sha256`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mgf1 {
-    Sha1,
-    #[cfg(test)]
-    Sha256,
-}
-
-/// XORs MGF1(`seed`) into `out`.
-fn mgf1_xor(mgf: Mgf1, seed: &[u8], out: &mut [u8]) {
-    let len = match mgf {
-        Mgf1::Sha1 => SHA1_LEN,
-        #[cfg(test)]
-        Mgf1::Sha256 => 32,
-    };
-    for (counter, chunk) in out.chunks_mut(len).enumerate() {
-        let mut input = seed.to_vec();
-        input.extend_from_slice(&(counter as u32).to_be_bytes());
-        let mask: Vec<u8> = match mgf {
-            Mgf1::Sha1 => sha1(&input).to_vec(),
-            #[cfg(test)]
-            Mgf1::Sha256 => sha256(&input).to_vec(),
-        };
-        for (o, m) in chunk.iter_mut().zip(mask) {
-            *o ^= m;
-        }
-    }
-}
-
 /// RSAES-OAEP-ENCRYPT (RFC 8017 7.1.1) with SHA-256 as the label hash, MGF1 with SHA-1 and an
 /// empty label: what Android's keystore decrypts for "RSA/ECB/OAEPWithSHA-256AndMGF1Padding".
 fn oaep_sha256_mgf1_sha1(spki_der: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    oaep_sha256(Mgf1::Sha1, spki_der, message)
+    oaep_sha256(sha1, spki_der, message)
 }
 
-/// RSAES-OAEP-ENCRYPT with SHA-256 as the label hash, an empty label and `mgf`.
-fn oaep_sha256(mgf: Mgf1, spki_der: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// RSAES-OAEP-ENCRYPT with SHA-256 as the label hash, an empty label and MGF1 with `mgf`.
+fn oaep_sha256<const N: usize>(
+    mgf: fn(&[u8]) -> [u8; N],
+    spki_der: &[u8],
+    message: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     const H: usize = 32;
     let parts =
         spki::rsa_public_parts(spki_der).ok_or(CryptoError::KeyRejected("RSA SubjectPublicKeyInfo"))?;
@@ -463,11 +439,11 @@ mod tests {
 
         // The hand-made OAEP and modular exponentiation, with MGF1-SHA-256, opens with aws-lc.
         for message in [&[][..], &[1; 32][..], &[0xff; 190][..]] {
-            let c = oaep_sha256(Mgf1::Sha256, &spki_der, message).expect("encrypt");
+            let c = oaep_sha256(sha256, &spki_der, message).expect("encrypt");
             assert_eq!(c.len(), 256);
             assert_eq!(rsa.oaep_unwrap(&c).expect("unwrap").expose(), message);
         }
-        assert!(oaep_sha256(Mgf1::Sha256, &spki_der, &[0; 191]).is_err(), "too long for the key");
+        assert!(oaep_sha256(sha256, &spki_der, &[0; 191]).is_err(), "too long for the key");
         let a = oaep_sha256_mgf1_sha1(&spki_der, &[9; 32]).expect("android");
         let b = oaep_sha256_mgf1_sha1(&spki_der, &[9; 32]).expect("android");
         assert!(a.len() == 256 && a != b, "random seeds");

@@ -13,13 +13,14 @@ const EMPTY_LABEL_HASH: [u8; HASH_LEN] = [
     0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
-/// XORs MGF1-SHA-256(`seed`) into `out`.
-fn mgf1_xor(seed: &[u8], out: &mut [u8]) {
-    for (counter, chunk) in out.chunks_mut(HASH_LEN).enumerate() {
+/// XORs MGF1(`seed`) with the hash `digest` into `out` (RFC 8017 B.2.1): here with SHA-256,
+/// and with SHA-1 for Android clients' OAEP (`client_keys`).
+pub(crate) fn mgf1_xor<const N: usize>(digest: fn(&[u8]) -> [u8; N], seed: &[u8], out: &mut [u8]) {
+    for (counter, chunk) in out.chunks_mut(N).enumerate() {
         let mut input = Vec::with_capacity(seed.len() + 4);
         input.extend_from_slice(seed);
         input.extend_from_slice(&(counter as u32).to_be_bytes());
-        for (o, m) in chunk.iter_mut().zip(sha256(&input)) {
+        for (o, m) in chunk.iter_mut().zip(digest(&input)) {
             *o ^= m;
         }
     }
@@ -40,8 +41,8 @@ pub fn oaep_sha256_decode(em: &[u8]) -> Result<SecretBytes, CryptoError> {
     let buf = block.expose_mut();
     let (y, rest) = buf.split_at_mut(1);
     let (masked_seed, masked_db) = rest.split_at_mut(HASH_LEN);
-    mgf1_xor(masked_db, masked_seed);
-    mgf1_xor(masked_seed, masked_db);
+    mgf1_xor(sha256, masked_db, masked_seed);
+    mgf1_xor(sha256, masked_seed, masked_db);
     let (l_hash, tail) = masked_db.split_at(HASH_LEN);
 
     let mut good = y.first().copied().unwrap_or(1).ct_eq(&0) & l_hash.ct_eq(&EMPTY_LABEL_HASH);
@@ -74,8 +75,8 @@ mod tests {
         db.push(1);
         db.extend_from_slice(msg);
         let mut seed = seed.to_vec();
-        mgf1_xor(&seed, &mut db);
-        mgf1_xor(&db, &mut seed);
+        mgf1_xor(sha256, &seed, &mut db);
+        mgf1_xor(sha256, &db, &mut seed);
         let mut em = vec![0u8];
         em.extend(seed);
         em.extend(db);

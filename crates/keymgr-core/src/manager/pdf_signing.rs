@@ -61,26 +61,18 @@ impl KeyManager {
             .filter(|chain| chain.first().is_some_and(|c| c.der() == leaf.der()))
             .unwrap_or_else(|| vec![leaf.clone()]);
         let now = self.clock.now().as_offset();
+        let (date, time) =
+            ((now.year(), u8::from(now.month()), now.day()), (now.hour(), now.minute(), now.second()));
         let text = SignatureText {
             signer: common_name(leaf.subject()),
             reason: request.reason.to_owned(),
             pdf_date: format!(
                 "D:{:04}{:02}{:02}{:02}{:02}{:02}Z",
-                now.year(),
-                u8::from(now.month()),
-                now.day(),
-                now.hour(),
-                now.minute(),
-                now.second()
+                date.0, date.1, date.2, time.0, time.1, time.2
             ),
             shown_date: format!(
                 "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                now.year(),
-                u8::from(now.month()),
-                now.day(),
-                now.hour(),
-                now.minute(),
-                now.second()
+                date.0, date.1, date.2, time.0, time.1, time.2
             ),
         };
         let mut file_id = [0u8; 16];
