@@ -234,7 +234,22 @@ fn protect(pdf: &[u8], protection: &Protection<'_>) -> Result<(Vec<u8>, Document
 /// Appends a signature field on `placement` to `pdf` as an incremental update and answers
 /// it with `/Contents` still to fill. With `protection`, the PDF is first encrypted with the
 /// password and the update is encrypted too (but `/Contents`, as the standard says).
+///
+/// lopdf reads and rewrites caller bytes: a panic anywhere in that work is refused like an
+/// unreadable PDF (the fuzz target `pdf_prepare` looks for what is not caught).
 pub fn prepare(
+    pdf: &[u8],
+    placement: &Placement,
+    text: &SignatureText,
+    protection: Option<&Protection<'_>>,
+) -> Result<PreparedPdf, PdfError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare_unguarded(pdf, placement, text, protection)
+    }))
+    .unwrap_or_else(|_| Err(PdfError::NotAPdf("the PDF library gave up on it".into())))
+}
+
+fn prepare_unguarded(
     pdf: &[u8],
     placement: &Placement,
     text: &SignatureText,
@@ -307,14 +322,9 @@ pub fn prepare(
     place_ranges(bytes, base_len)
 }
 
-/// Reads caller bytes with lopdf. A crafted file that makes the parser panic is refused like
-/// any unreadable one (and the fuzz target `pdf_prepare` looks for such files).
+/// Reads caller bytes with lopdf.
 fn load(pdf: &[u8]) -> Result<Document, PdfError> {
-    match std::panic::catch_unwind(|| Document::load_mem(pdf)) {
-        Ok(Ok(doc)) => Ok(doc),
-        Ok(Err(e)) => Err(PdfError::NotAPdf(e.to_string())),
-        Err(_) => Err(PdfError::NotAPdf("the PDF parser gave up on it".into())),
-    }
+    Document::load_mem(pdf).map_err(|e| PdfError::NotAPdf(e.to_string()))
 }
 
 /// How many signature fields the form has already (to name the new one).
