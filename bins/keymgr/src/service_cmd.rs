@@ -121,7 +121,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
             None => println!("  tokens: as configured in [auth] (no admin.token in the data directory)"),
         }
         let housekeeping = keymgr_http::start_housekeeping(&started.state, keymgr_http::HOUSEKEEPING_EVERY);
-        let app = keymgr_http::router(started.state);
+        let mut app = keymgr_http::router(std::sync::Arc::clone(&started.state));
+        if let Some(settings) = started.console {
+            println!("  operator console: http://{addr}/console");
+            app = app.merge(keymgr_console::router(started.state, settings));
+        }
         keymgr_http::server::serve(listener, app, started.server_limits, shutdown_signal())
             .await
             .map_err(|e| CliError::Failed(format!("server: {e}")))?;

@@ -22,6 +22,14 @@ use crate::ApiError;
 pub const ROLE_KEY_ADMIN: &str = "KEY_ADMIN";
 /// The role of services that encrypt, decrypt and read certificates.
 pub const ROLE_CRYPTO_USER: &str = "CRYPTO_USER";
+/// The role of key custodians and auditors who may look at the operator console, not act.
+pub const ROLE_KEY_AUDITOR: &str = "KEY_AUDITOR";
+
+/// The role name of the operator console's pages (read-only views).
+pub const CONSOLE_VIEW: &str = "getconsole";
+/// The role name of the operator console's actions (rotate, revoke, compromise, retire,
+/// policy change, trust store upload).
+pub const CONSOLE_ACTION: &str = "postconsoleaction";
 
 /// One configured bearer token.
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +72,10 @@ pub struct Authenticator {
 pub fn default_endpoint_roles() -> HashMap<String, Vec<String>> {
     let admin = [ROLE_KEY_ADMIN];
     let user = [ROLE_KEY_ADMIN, ROLE_CRYPTO_USER];
-    let table: [(&str, &[&str]); 57] = [
+    let viewer = [ROLE_KEY_ADMIN, ROLE_KEY_AUDITOR];
+    let table: [(&str, &[&str]); 59] = [
+        (CONSOLE_VIEW, &viewer),
+        (CONSOLE_ACTION, &admin),
         ("postgeneratemasterkeyobjecttype", &admin),
         ("postgeneratecsr", &admin),
         ("postuploadcertificate", &admin),
@@ -203,25 +214,46 @@ impl Authenticator {
 
     /// Who sent `headers`, if they may call the endpoint with role name `endpoint`.
     pub fn authorize(&self, headers: &HeaderMap, endpoint: &str) -> Result<Principal, ApiError> {
-        let needed = self.endpoint_roles.get(endpoint).map(Vec::as_slice).unwrap_or_default();
         if self.development_without_auth {
-            return Ok(Principal { user: "development".into(), roles: needed.to_vec() });
+            return self.authorize_token("", endpoint);
         }
         let token = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
+        self.authorize_token(token, endpoint)
+    }
+
+    /// Who `token` stands for, if they may call the endpoint with role name `endpoint` (the
+    /// console's sign-in takes the token from a form, not a header).
+    pub fn authorize_token(&self, token: &str, endpoint: &str) -> Result<Principal, ApiError> {
+        let needed = self.endpoint_roles.get(endpoint).map(Vec::as_slice).unwrap_or_default();
+        if self.development_without_auth {
+            return Ok(Principal { user: "development".into(), roles: needed.to_vec() });
+        }
+        if token.is_empty() {
+            return Err(ApiError::Unauthenticated);
+        }
         let principal = match (self.tokens.get(&sha256(token.as_bytes())), &self.verifier) {
             (Some(principal), _) => principal.clone(),
             (None, Some(verifier)) => verifier.principal(token).ok_or(ApiError::Unauthenticated)?,
             (None, None) => return Err(ApiError::Unauthenticated),
         };
-        if principal.roles.iter().any(|r| needed.contains(r)) {
+        if self.permits(&principal, endpoint) {
             Ok(principal)
         } else {
             Err(ApiError::Forbidden(needed.join(",")))
         }
+    }
+
+    /// Whether `who` holds one of the roles of the endpoint with role name `endpoint`.
+    pub fn permits(&self, who: &Principal, endpoint: &str) -> bool {
+        if self.development_without_auth {
+            return true;
+        }
+        let needed = self.endpoint_roles.get(endpoint).map(Vec::as_slice).unwrap_or_default();
+        who.roles.iter().any(|r| needed.contains(r))
     }
 
     /// Whether `who` may pass `force=true` to a generating endpoint: that replaces a current

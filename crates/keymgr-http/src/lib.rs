@@ -115,6 +115,16 @@ impl AppState {
         &self.km
     }
 
+    /// Who may call what (the console signs in with the same tokens and role table).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// The request counters (the console's health page shows them).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The state of a router over `km`, recording into `metrics` (install `metrics` as the
     /// [`keymgr_core::KeystoreObserver`] of the keystore under `km` to see keystore latency).
     pub fn new(km: Arc<KeyManager>, auth: Authenticator, limits: Limits, metrics: Arc<Metrics>) -> Self {

@@ -99,6 +99,13 @@ impl Metrics {
         inner.latency.entry(endpoint).or_default().observe(took);
     }
 
+    /// Requests so far by (endpoint, outcome), the same counters as
+    /// `keymgr_http_requests_total`.
+    pub fn request_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.requests.iter().map(|((e, o), n)| (*e, *o, *n)).collect()
+    }
+
     /// The count of keys expiring within 30 days, taken at most every few minutes.
     fn expiring_keys(&self, km: &KeyManager) -> Option<usize> {
         let mut cached = self.expiring.lock().unwrap_or_else(PoisonError::into_inner);

@@ -82,6 +82,69 @@ pub struct ServiceConfig {
     /// TSP licence keys.
     #[serde(default)]
     pub licensekey: LicenseKeyConfig,
+    /// The operator console under `/console`.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// `[console]`: the operator console (`docs/CONSOLE.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Whether `keymgr serve` serves the console (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Minutes a console session lasts after sign-in (default 30; 1 to 1440).
+    #[serde(default = "default_session_minutes")]
+    pub session_minutes: u64,
+    /// Whether the session cookie is `Secure` (default true: browsers send it over HTTPS and
+    /// to localhost only). Turn off only behind a trusted plain-HTTP network.
+    #[serde(default = "default_true")]
+    pub secure_cookie: bool,
+    /// Most console sessions at once (default 256).
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_minutes: default_session_minutes(),
+            secure_cookie: true,
+            max_sessions: default_max_sessions(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_session_minutes() -> u64 {
+    30
+}
+
+fn default_max_sessions() -> usize {
+    256
+}
+
+impl ConsoleConfig {
+    /// The console's settings, or `None` when it is off.
+    pub fn settings(&self) -> Result<Option<keymgr_console::ConsoleSettings>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        if !(1..=1440).contains(&self.session_minutes) {
+            return Err(format!("console.session_minutes must be 1 to 1440, not {}", self.session_minutes));
+        }
+        Ok(Some(keymgr_console::ConsoleSettings {
+            session_ttl: Duration::from_secs(self.session_minutes * 60),
+            secure_cookie: self.secure_cookie,
+            max_sessions: self.max_sessions.max(1),
+            ..keymgr_console::ConsoleSettings::default()
+        }))
+    }
 }
 
 /// `[licensekey]`: MOSIP's `mosip.kernel.licensekey.*`.

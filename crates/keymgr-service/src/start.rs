@@ -42,6 +42,8 @@ pub struct Started {
     pub keystore: String,
     /// The connection limits for [`keymgr_http::server::serve`].
     pub server_limits: ServerLimits,
+    /// The operator console's settings, `None` when `[console] enabled = false`.
+    pub console: Option<keymgr_console::ConsoleSettings>,
 }
 
 /// The data directory of `config`, made 0700 if it is not there; an existing one must be
@@ -143,6 +145,7 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
     // Settings that can be wrong are checked before anything is made.
     let limits = config.http.limits()?;
     let server_limits = config.http.server_limits()?;
+    let console = config.console.settings().map_err(config_error)?;
     let decryption = config.decrypt.scope()?;
     let new_pairs = config.keys.new_pairs()?;
     let signing = config.signing.settings()?;
@@ -266,5 +269,6 @@ pub fn start(config: &ServiceConfig) -> Result<Started, ServiceError> {
         database,
         keystore: keystore_name,
         server_limits,
+        console,
     })
 }

@@ -16,12 +16,14 @@
 //!   the skip-or-fail rule of `KEYMGR_REQUIRE_PYTHON`;
 //! - [`swtpm`]: a software TPM 2.0 driven by tpm2-tools, and the skip-or-fail rule of
 //!   `KEYMGR_REQUIRE_TPM`;
-//! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it.
+//! - [`tokens`]: the SHA-256 hex form of a bearer token, as the service's configuration holds it;
+//! - [`webdriver`]: headless Chromium through ChromeDriver (W3C WebDriver), and the
+//!   skip-or-fail rule of `KEYMGR_REQUIRE_BROWSER`.
 
 #![forbid(unsafe_code)]
 // Test code: a fixture that cannot be set up must stop the test loudly, with a message that
 // says what failed, so panicking is this crate's error handling.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod ca;
 pub mod pdf;
@@ -31,3 +33,4 @@ pub mod python;
 pub mod softhsm;
 pub mod swtpm;
 pub mod tokens;
+pub mod webdriver;

@@ -4,8 +4,8 @@
 //! it is forced with a reason; the change, its before and after, and the reason are audited in
 //! the same transaction.
 
-use keymgr_model::{AppId, KeyPolicy};
-use keymgr_policy::{Finding, Severity, lint};
+use keymgr_model::KeyPolicy;
+use keymgr_policy::{Finding, Severity};
 
 use super::KeyManager;
 use crate::KeymgrError;
@@ -32,18 +32,7 @@ impl KeyManager {
         actor: &str,
         force_reason: Option<&str>,
     ) -> Result<PolicyChange, KeymgrError> {
-        let before = self.db.policies()?;
-        let mut after: Vec<KeyPolicy> =
-            before.iter().filter(|p| p.app_id != policy.app_id).cloned().collect();
-        after.push(policy.clone());
-        let mut apps: Vec<AppId> = self.db.all_aliases()?.into_iter().map(|a| a.key_ref.app).collect();
-        apps.sort();
-        apps.dedup();
-        let old = lint(&before, &apps);
-        let findings: Vec<Finding> = lint(&after, &apps)
-            .into_iter()
-            .filter(|f| !old.iter().any(|o| o.app_id == f.app_id && o.message == f.message))
-            .collect();
+        let findings = self.policy_change_findings(policy)?;
         let reason = force_reason.map(str::trim).filter(|r| !r.is_empty());
         if !findings.is_empty() && reason.is_none() {
             let text = findings

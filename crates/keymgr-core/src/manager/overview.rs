@@ -1,0 +1,139 @@
+//! Read models for operators (the console, reports): the rotation outlook with the policy
+//! lint, a policy change's findings before it is saved, the audit trail page by page, the
+//! partner certificates and the trust domains, and one key's certificate.
+
+use keymgr_db::{CertRecord, PartnerCertRecord};
+use keymgr_model::{AppId, KeyPolicy, UtcTime};
+use keymgr_policy::{Finding, ForecastItem, forecast, lint};
+
+use super::KeyManager;
+use crate::KeymgrError;
+
+/// What rotates or expires within a horizon, and what the policy lint says.
+#[derive(Debug, Clone)]
+pub struct Outlook {
+    /// When the outlook was taken.
+    pub now: UtcTime,
+    /// Its horizon in days.
+    pub horizon_days: u32,
+    /// Keys that are current now and rotate or expire within the horizon, soonest first.
+    pub forecast: Vec<ForecastItem>,
+    /// The lint's findings on the stored policies.
+    pub findings: Vec<Finding>,
+    /// How many keys there are in all.
+    pub keys: usize,
+}
+
+/// One row of the audit trail, as stored.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    /// The row id (the trail's order).
+    pub id: i64,
+    /// When it happened.
+    pub time: UtcTime,
+    /// Who did it.
+    pub actor: String,
+    /// What happened (`key_generated`, `admin_call`, ...).
+    pub action: String,
+    /// The application concerned.
+    pub app_id: Option<String>,
+    /// The reference concerned.
+    pub ref_id: Option<String>,
+    /// The key concerned.
+    pub key_alias: Option<String>,
+    /// Free text.
+    pub detail: Option<String>,
+    /// Whether the row is in the hash chain (rows from before the chain began are not).
+    pub chained: bool,
+}
+
+/// The most rows one [`KeyManager::audit_trail`] call reads.
+pub const MAX_AUDIT_PAGE: i64 = 1000;
+
+impl KeyManager {
+    /// The keys that rotate or expire within `horizon_days` and the lint's findings.
+    pub fn outlook(&self, horizon_days: u32) -> Result<Outlook, KeymgrError> {
+        let keys = self.db.all_aliases()?;
+        let policies = self.db.policies()?;
+        let now = self.clock.now();
+        let items = forecast(&keys, &policies, now, horizon_days);
+        let findings = lint(&policies, &apps_of(&keys));
+        Ok(Outlook { now, horizon_days, forecast: items, findings, keys: keys.len() })
+    }
+
+    /// The findings `policy` would add to the lint if it were saved now (those already there
+    /// are left out). Changes nothing; [`Self::change_policy`] refuses the same findings.
+    pub fn policy_change_findings(&self, policy: &KeyPolicy) -> Result<Vec<Finding>, KeymgrError> {
+        let before = self.db.policies()?;
+        let mut after: Vec<KeyPolicy> =
+            before.iter().filter(|p| p.app_id != policy.app_id).cloned().collect();
+        after.push(policy.clone());
+        let apps = apps_of(&self.db.all_aliases()?);
+        let old = lint(&before, &apps);
+        Ok(lint(&after, &apps)
+            .into_iter()
+            .filter(|f| !old.iter().any(|o| o.app_id == f.app_id && o.message == f.message))
+            .collect())
+    }
+
+    /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) audit rows with ids above `after`, oldest
+    /// first.
+    pub fn audit_trail(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, KeymgrError> {
+        let rows = self.db.audit_rows(after, limit.clamp(1, MAX_AUDIT_PAGE))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                id: r.id,
+                time: r.entry.time,
+                actor: r.entry.actor,
+                action: r.entry.action,
+                app_id: r.entry.app_id,
+                ref_id: r.entry.ref_id,
+                key_alias: r.entry.key_alias,
+                detail: r.entry.detail,
+                chained: r.row_hash.is_some(),
+            })
+            .collect())
+    }
+
+    /// The id of the audit trail's last row (0 when it is empty).
+    pub fn audit_head_id(&self) -> Result<i64, KeymgrError> {
+        Ok(self.db.audit_head()?.0)
+    }
+
+    /// The partner domains a CA or partner certificate may be uploaded to.
+    pub fn trust_domains(&self) -> Vec<String> {
+        self.config.partners.allowed_domains.iter().map(|d| d.to_ascii_uppercase()).collect()
+    }
+
+    /// Every CA certificate of `domain` (one of [`Self::trust_domains`]).
+    pub fn domain_ca_certificates(&self, domain: &str) -> Result<Vec<CertRecord>, KeymgrError> {
+        let domain = self.partner_domain(domain)?;
+        Ok(self.db.ca_certs(&domain)?)
+    }
+
+    /// Up to `limit` partner certificates with ids after `after`, in id order.
+    pub fn partner_certificates(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<PartnerCertRecord>, KeymgrError> {
+        Ok(self.db.partner_certs_after(after, limit.clamp(1, MAX_AUDIT_PAGE))?)
+    }
+
+    /// The certificate of the key `alias` (`None` for a symmetric key).
+    pub fn key_certificate(&self, alias: &str) -> Result<Option<keymgr_crypto::Certificate>, KeymgrError> {
+        let key = self.key_by_alias(alias)?;
+        if key.thumbprint.is_none() {
+            return Ok(None);
+        }
+        self.certificate_of(&key).map(Some)
+    }
+}
+
+fn apps_of(keys: &[keymgr_model::KeyAlias]) -> Vec<AppId> {
+    let mut apps: Vec<AppId> = keys.iter().map(|a| a.key_ref.app.clone()).collect();
+    apps.sort();
+    apps.dedup();
+    apps
+}
