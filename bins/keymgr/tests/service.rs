@@ -140,6 +140,19 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> std::io::
     Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
+/// `GET path` outside the API prefix, without a token: the status and the whole answer text.
+fn get_page(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out)?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, text))
+}
+
 fn get_certificate(addr: &str, app: &str, reference: &str) -> std::io::Result<(u16, Value)> {
     http(addr, "GET", &format!("/getCertificate?applicationId={app}&referenceId={reference}"), None)
 }
@@ -167,6 +180,13 @@ fn registration_client_flow_over_http_on_postgres_and_softhsm() {
     assert_eq!(status, 200);
     assert_eq!(opened["errors"], Value::Null, "{opened}");
     assert_eq!(opened["response"]["data"], keymgr_envelope::base64::encode(&packet));
+
+    // The binary serves the operator console beside the API.
+    let (status, page) = get_page(&replica.addr, "/console/login").unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("keymgr_console_login=") && page.contains("name=\"token\""), "{page}");
+    let (status, page) = get_page(&replica.addr, "/console/hierarchy").unwrap();
+    assert!(status == 303 && page.contains("location: /console/login"), "{page}");
 
     // The master that wraps the base key is in the token; the chain ends at ROOT.
     let (_, chain) = http(

@@ -12,8 +12,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::layout::{Section, csrf_field, page, short, state_badge, when};
-use crate::session::{Session, actor, check_form};
+use crate::session::{Session, actor, actor_for, check_form, permitted};
 use crate::views::severity;
+use crate::views::url_encode;
 use crate::{ConsoleError, Shared, blocking, jobs};
 
 /// Longest recovery window the console opens, in hours (as the REST API).
@@ -60,12 +61,7 @@ fn audited<T>(
     result
 }
 
-/// The live keys of a pair: those that encrypt or will.
-fn live_keys(statuses: &[KeyStatus]) -> Vec<&KeyStatus> {
-    statuses.iter().filter(|k| matches!(k.state, KeyState::Active | KeyState::PreActive)).collect()
-}
-
-fn keys_table(rows: &[&KeyStatus]) -> Markup {
+fn status_table(rows: &[&KeyStatus]) -> Markup {
     html! {
         table {
             thead { tr { th scope="col" { "Key" } th scope="col" { "State" } th scope="col" { "Valid from" } th scope="col" { "Expires" } th scope="col" { "Thumbprint" } } }
@@ -93,24 +89,57 @@ pub struct PairQuery {
     reference: String,
 }
 
-/// The confirmation of a revoke or rotation.
+/// The confirmation of a revoke or rotation: the pair and the key the preview showed.
 #[derive(Deserialize)]
 pub struct PairForm {
     csrf: String,
     app: String,
     #[serde(default, rename = "ref")]
     reference: String,
+    /// The current key the preview showed; the apply refuses if it is no longer current.
+    #[serde(default)]
+    alias: String,
 }
 
-fn confirm_pair(session: &Session, action: &str, key_ref: &KeyRef, button: &str) -> Markup {
+fn confirm_pair(session: &Session, action: &str, key_ref: &KeyRef, alias: &str, button: &str) -> Markup {
     html! {
         form.confirm method="post" action=(action) {
             (csrf_field(session))
             input type="hidden" name="app" value=(key_ref.app.as_str());
             input type="hidden" name="ref" value=(key_ref.reference.as_str());
+            input type="hidden" name="alias" value=(alias);
             button.danger type="submit" { (button) }
             " " a href="/console/hierarchy" { "Cancel" }
         }
+    }
+}
+
+/// The one current key of `key_ref`, by the rule the operations use.
+fn the_current_key(km: &KeyManager, key_ref: &KeyRef) -> Result<KeyStatus, ConsoleError> {
+    match km.current_keys_of(key_ref)?.as_slice() {
+        [one] => Ok(km.key_status(&one.alias)?),
+        [] => Err(ConsoleError::BadInput(format!(
+            "{} has no current key (the next request for it makes one): nothing to replace",
+            pair_text(key_ref)
+        ))),
+        several => Err(ConsoleError::BadInput(format!(
+            "{} has {} current keys; resolve that first (keymgr key, RUNBOOK.md)",
+            pair_text(key_ref),
+            several.len()
+        ))),
+    }
+}
+
+/// Refuses when the current key of `key_ref` is no longer `expected` (the preview's).
+fn still_current(km: &KeyManager, key_ref: &KeyRef, expected: &str) -> Result<KeyStatus, ConsoleError> {
+    let current = the_current_key(km, key_ref)?;
+    if current.key.alias == expected.trim() {
+        Ok(current)
+    } else {
+        Err(ConsoleError::BadInput(format!(
+            "the current key of {} is no longer the one the preview showed; open the preview again",
+            pair_text(key_ref)
+        )))
     }
 }
 
@@ -120,7 +149,7 @@ pub async fn revoke_preview(
     headers: HeaderMap,
     q: Result<Query<PairQuery>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "putrevokekey")?;
     let q = query(q)?;
     let key_ref = pair(&q.app, &q.reference)?;
     if key_ref.tier() != KeyTier::Base {
@@ -130,57 +159,53 @@ pub async fn revoke_preview(
         )));
     }
     let kr = key_ref.clone();
-    let statuses = blocking(&console, move |km| Ok(km.key_statuses(Some(&kr))?)).await?;
-    let live = live_keys(&statuses);
-    if live.is_empty() {
-        return Err(ConsoleError::BadInput(format!("{} has no live key to revoke", pair_text(&key_ref))));
-    }
+    let current = blocking(&console, move |km| the_current_key(km, &kr)).await?;
     let body = html! {
         p { "Revoking " strong { (pair_text(&key_ref)) } " changes exactly this:" }
         ol.changes {
-            li { "These keys expire now and stop encrypting:" (keys_table(&live)) }
+            li { "Its current key expires now and stops encrypting:" (status_table(&[&current])) }
             li { "A new key is generated at once for the pair, wrapped by the " (key_ref.app.as_str()) " master and certified by it; the pair's certificate changes." }
-            li { "Data sealed to the revoked keys still opens: they stay in the database and keep decrypting until retired." }
+            li { "Data sealed to the revoked key still opens: it stays in the database and keeps decrypting until retired." }
             li { "One audit row records the revocation, with your name." }
         }
-        (confirm_pair(&session, "/console/actions/revoke", &key_ref, "Revoke and make a new key"))
+        (confirm_pair(&session, "/console/actions/revoke", &key_ref, &current.key.alias, "Revoke and make a new key"))
     };
     Ok(page("Revoke a base key", &session, Section::Hierarchy, body).into_response())
 }
 
-/// `POST /console/actions/revoke`: revokes, makes the successor, shows both.
+/// `POST /console/actions/revoke`: revokes the key the preview showed (refused if it is no
+/// longer current) and makes the successor, as a job whose page shows both.
 pub async fn revoke_apply(
     State(console): Shared,
     headers: HeaderMap,
     f: Result<Form<PairForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "putrevokekey")?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
     let key_ref = pair(&f.app, &f.reference)?;
-    let who = session.clone();
-    let kr = key_ref.clone();
-    let (before, after) = blocking(&console, move |km| {
-        let before = km.key_statuses(Some(&kr))?;
-        let result = km
-            .revoke_key(&kr.app, &kr.reference)
-            .and_then(|()| km.get_certificate(&kr.app, &kr.reference))
-            .map_err(ConsoleError::from);
-        audited(km, &who, &format!("revoke {}", pair_text(&kr)), result)?;
-        Ok((before, km.key_statuses(Some(&kr))?))
-    })
-    .await?;
-    let new: Vec<&KeyStatus> =
-        after.iter().filter(|k| !before.iter().any(|b| b.key.alias == k.key.alias)).collect();
-    let all: Vec<&KeyStatus> = after.iter().collect();
-    let body = html! {
-        p.ok role="status" { "Revoked. The new key of " (pair_text(&key_ref)) ":" }
-        (keys_table(&new))
-        h2 { "Every key of the pair now" }
-        (keys_table(&all))
-        p { a href={ "/console/hierarchy?q=" (crate::views::url_encode(key_ref.app.as_str())) } { "Back to the hierarchy" } }
-    };
-    Ok(page("Key revoked", &session, Section::Hierarchy, body).into_response())
+    if key_ref.tier() != KeyTier::Base {
+        return Err(ConsoleError::BadInput(format!("{} is not a base pair", pair_text(&key_ref))));
+    }
+    let title = format!("Revoke {}", pair_text(&key_ref));
+    let id = jobs::start(&console, &session, title, move |km, who, _| {
+        let result = still_current(km, &key_ref, &f.alias).and_then(|old| {
+            km.revoke_key(&key_ref.app, &key_ref.reference)?;
+            km.get_certificate(&key_ref.app, &key_ref.reference)?;
+            Ok(old)
+        });
+        let old = audited(km, who, &format!("revoke {}", pair_text(&key_ref)), result)?;
+        let new = the_current_key(km, &key_ref)?;
+        let old = km.key_status(&old.key.alias)?;
+        Ok(html! {
+            p.ok role="status" { "Revoked " code { (old.key.alias) } ". The new key of " (pair_text(&key_ref)) ":" }
+            (status_table(&[&new]))
+            h2 { "The revoked key" }
+            (status_table(&[&old]))
+            p { a href={ "/console/hierarchy?q=" (url_encode(key_ref.app.as_str())) } { "Back to the hierarchy" } }
+        })
+    })?;
+    Ok(Redirect::to(&format!("/console/jobs/{id}")).into_response())
 }
 
 /// `GET /console/actions/rotate?app=`: what rotating a module master does.
@@ -189,7 +214,7 @@ pub async fn rotate_preview(
     headers: HeaderMap,
     q: Result<Query<PairQuery>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postgeneratemasterkeyobjecttype")?;
     let q = query(q)?;
     let key_ref = pair(&q.app, "")?;
     if key_ref.tier() != KeyTier::ModuleMaster {
@@ -197,7 +222,7 @@ pub async fn rotate_preview(
     }
     let app = key_ref.app.clone();
     let kr = key_ref.clone();
-    let (statuses, base_keys) = blocking(&console, move |km| {
+    let (current, base_keys) = blocking(&console, move |km| {
         let base = km
             .key_statuses(None)?
             .into_iter()
@@ -207,51 +232,52 @@ pub async fn rotate_preview(
                     && k.state != KeyState::Destroyed
             })
             .count();
-        Ok((km.key_statuses(Some(&kr))?, base))
+        Ok((the_current_key(km, &kr)?, base))
     })
     .await?;
-    let live = live_keys(&statuses);
     let body = html! {
         p { "Rotating the " strong { (key_ref.app.as_str()) } " master changes exactly this:" }
         ol.changes {
             li { "A new master key is generated now in the keystore and certified by ROOT." }
-            li { "The current master stops being current:" (keys_table(&live)) "It stays in the keystore and keeps unwrapping the base keys it wraps (" (base_keys) " base keys of " (key_ref.app.as_str()) " today); new base keys are wrapped by the new master." }
+            li { "The current master stops being current:" (status_table(&[&current])) "It stays in the keystore and keeps unwrapping the base keys it wraps (" (base_keys) " base keys of " (key_ref.app.as_str()) " today); new base keys are wrapped by the new master." }
             li { "Base keys are not re-wrapped: " code { "/rewrap/batch" } " or a compromise response moves them." }
             li { "One audit row records the rotation, with your name." }
         }
-        (confirm_pair(&session, "/console/actions/rotate", &key_ref, "Generate the new master"))
+        (confirm_pair(&session, "/console/actions/rotate", &key_ref, &current.key.alias, "Generate the new master"))
     };
     Ok(page("Rotate a module master", &session, Section::Hierarchy, body).into_response())
 }
 
-/// `POST /console/actions/rotate`: generates the new master (`force`).
+/// `POST /console/actions/rotate`: generates the new master (`force`) if the current one is
+/// still the one the preview showed, as a job.
 pub async fn rotate_apply(
     State(console): Shared,
     headers: HeaderMap,
     f: Result<Form<PairForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postgeneratemasterkeyobjecttype")?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
     let key_ref = pair(&f.app, "")?;
     if key_ref.tier() != KeyTier::ModuleMaster {
         return Err(ConsoleError::BadInput(format!("{} is not a module master", key_ref.app.as_str())));
     }
-    let who = session.clone();
-    let kr = key_ref.clone();
-    let after = blocking(&console, move |km| {
-        let result = km.generate_master_key(&kr.app, &kr.reference, true).map_err(ConsoleError::from);
-        audited(km, &who, &format!("rotate {}", kr.app.as_str()), result)?;
-        Ok(km.key_statuses(Some(&kr))?)
-    })
-    .await?;
-    let all: Vec<&KeyStatus> = after.iter().collect();
-    let body = html! {
-        p.ok role="status" { "The " (key_ref.app.as_str()) " master was rotated." }
-        (keys_table(&all))
-        p { a href="/console/hierarchy" { "Back to the hierarchy" } }
-    };
-    Ok(page("Master rotated", &session, Section::Hierarchy, body).into_response())
+    let title = format!("Rotate the {} master", key_ref.app.as_str());
+    let id = jobs::start(&console, &session, title, move |km, who, _| {
+        let result = still_current(km, &key_ref, &f.alias).and_then(|_| {
+            km.generate_master_key(&key_ref.app, &key_ref.reference, true)?;
+            Ok(())
+        });
+        audited(km, who, &format!("rotate {}", key_ref.app.as_str()), result)?;
+        let all = km.key_statuses(Some(&key_ref))?;
+        let rows: Vec<&KeyStatus> = all.iter().collect();
+        Ok(html! {
+            p.ok role="status" { "The " (key_ref.app.as_str()) " master was rotated." }
+            (status_table(&rows))
+            p { a href="/console/hierarchy" { "Back to the hierarchy" } }
+        })
+    })?;
+    Ok(Redirect::to(&format!("/console/jobs/{id}")).into_response())
 }
 
 /// The compromise form, as a query (the dry run) or a form (the apply).
@@ -378,7 +404,7 @@ pub async fn compromise_preview(
     headers: HeaderMap,
     q: Result<Query<CompromiseFields>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postcompromise")?;
     let fields = query(q)?;
     let report = if fields.app.trim().is_empty() {
         None
@@ -409,7 +435,7 @@ pub async fn compromise_preview(
                     p.problem { "Give a reason to apply." }
                     (compromise_form(&session, &fields, "get", "Dry run again"))
                 } @else {
-                    (compromise_form(&session, &fields, "post", "Apply the compromise response"))
+                    (compromise_form(&session, &CompromiseFields { alias: r.key.alias.clone(), ..fields.clone() }, "post", "Apply the compromise response"))
                 }
             }
         }
@@ -423,12 +449,15 @@ pub async fn compromise_apply(
     headers: HeaderMap,
     f: Result<Form<CompromiseForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postcompromise")?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
     let fields = f.fields;
     if fields.reason.trim().is_empty() {
         return Err(ConsoleError::BadInput("a compromise response needs a reason".into()));
+    }
+    if fields.alias.trim().is_empty() {
+        return Err(ConsoleError::BadInput("the form names no key: open the dry run first".into()));
     }
     // Refused before the job starts when the form is wrong.
     fields.recovery_hours()?;
@@ -477,7 +506,7 @@ fn retire_report(r: &RetireReport) -> Markup {
 /// `GET /console/actions/retire`: the keys retirement would destroy (and those it keeps), and
 /// the policies with their lint.
 pub async fn retire_preview(State(console): Shared, headers: HeaderMap) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postretire")?;
     let who = session.who.user.clone();
     let (report, policies, findings) =
         blocking(&console, move |km| Ok((km.retire(false, &who)?, km.policies()?, km.outlook(0)?.findings)))
@@ -527,17 +556,15 @@ pub async fn retire_apply(
     headers: HeaderMap,
     f: Result<Form<crate::session::CsrfForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "postretire")?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
-    let who = session.clone();
-    let report = blocking(&console, move |km| {
+    let id = jobs::start(&console, &session, "Retirement".into(), move |km, who, _| {
         let result = km.retire(true, &who.who.user).map_err(ConsoleError::from);
-        audited(km, &who, "retire", result)
-    })
-    .await?;
-    let body = html! { (retire_report(&report)) p { a href="/console/actions/retire" { "Back" } } };
-    Ok(page("Retirement applied", &session, Section::Actions, body).into_response())
+        let report = audited(km, who, "retire", result)?;
+        Ok(html! { (retire_report(&report)) p { a href="/console/actions/retire" { "Back" } } })
+    })?;
+    Ok(Redirect::to(&format!("/console/jobs/{id}")).into_response())
 }
 
 /// A policy as the form carries it.
@@ -623,7 +650,7 @@ pub async fn policy_preview(
     headers: HeaderMap,
     q: Result<Query<PolicyFields>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "putpoliciesapplicationid")?;
     let mut fields = query(q)?;
     let stored = if fields.app.trim().is_empty() {
         None
@@ -676,23 +703,21 @@ pub async fn policy_apply(
     headers: HeaderMap,
     f: Result<Form<PolicyForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let session = actor(&console, &headers)?;
+    let session = actor_for(&console, &headers, "putpoliciesapplicationid")?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
     let policy = f.fields.policy()?;
     let reason = Some(f.force_reason.trim().to_owned()).filter(|r| !r.is_empty());
-    let who = session.clone();
-    let app = policy.app_id.as_str().to_owned();
-    let change = blocking(&console, move |km| {
+    let title = format!("Policy of {}", policy.app_id.as_str());
+    let id = jobs::start(&console, &session, title, move |km, who, _| {
         let result = km.change_policy(&policy, &who.who.user, reason.as_deref()).map_err(ConsoleError::from);
-        audited(km, &who, &format!("policy {}", policy.app_id.as_str()), result)
-    })
-    .await?;
-    let body = html! {
-        p.ok role="status" { "The policy of " (app) " is saved" @if !change.findings.is_empty() { ", over " (change.findings.len()) " findings" } "." }
-        p { a href="/console/actions/retire" { "Back to the policies" } }
-    };
-    Ok(page("Policy saved", &session, Section::Actions, body).into_response())
+        let change = audited(km, who, &format!("policy {}", policy.app_id.as_str()), result)?;
+        Ok(html! {
+            p.ok role="status" { "The policy of " (policy.app_id.as_str()) " is saved" @if !change.findings.is_empty() { ", over " (change.findings.len()) " findings" } "." }
+            p { a href="/console/actions/retire" { "Back to the policies" } }
+        })
+    })?;
+    Ok(Redirect::to(&format!("/console/jobs/{id}")).into_response())
 }
 
 /// The trust store's upload form.
@@ -716,30 +741,35 @@ pub async fn trust_upload(
     let session = actor(&console, &headers)?;
     let f = form(f)?;
     check_form(&session, &headers, &f.csrf)?;
-    let who = session.clone();
-    let domain = f.domain.trim().to_owned();
-    let shown_domain = domain.clone();
-    let message = blocking(&console, move |km| {
-        let result = match f.kind.as_str() {
-            "ca" => km
-                .upload_ca_certificate(&f.data, &domain)
-                .map(|s| s.as_str().to_owned())
-                .map_err(ConsoleError::from),
-            "partner" => km
-                .upload_partner_certificate(&f.data, &f.organization, &domain, &who.who.user)
-                .map(|u| format!("Partner certificate stored as {}.", u.certificate_id))
-                .map_err(ConsoleError::from),
-            other => Err(ConsoleError::BadInput(format!(
-                "unknown upload kind {:?}",
-                other.chars().take(16).collect::<String>()
-            ))),
-        };
-        audited(km, &who, &format!("trust upload {domain}"), result)
-    })
-    .await?;
-    let body = html! {
-        p.ok role="status" { (message) }
-        p { a href={ "/console/trust?domain=" (crate::views::url_encode(&shown_domain)) } { "Back to the trust store" } }
+    let rest_role = match f.kind.as_str() {
+        "ca" => "postuploadcacertificate",
+        "partner" => "postuploadpartnercertificate",
+        _ => return Err(ConsoleError::BadInput("the upload is a CA or a partner certificate".into())),
     };
-    Ok(page("Uploaded", &session, Section::Trust, body).into_response())
+    permitted(&console, &session, rest_role)?;
+    let domain = f.domain.trim().to_owned();
+    let known = console.km().trust_domains();
+    let domain = known
+        .into_iter()
+        .find(|d| d.eq_ignore_ascii_case(&domain))
+        .ok_or_else(|| ConsoleError::BadInput("unknown partner domain".into()))?;
+    let id = jobs::start(&console, &session, format!("Upload to {domain}"), move |km, who, _| {
+        let result = if f.kind == "ca" {
+            km.upload_ca_certificate(&f.data, &domain).map(|s| s.as_str().to_owned())
+        } else {
+            km.upload_partner_certificate(&f.data, &f.organization, &domain, &who.who.user)
+                .map(|u| format!("Partner certificate stored as {}.", u.certificate_id))
+        };
+        let message = audited(
+            km,
+            who,
+            &format!("trust upload {} {domain}", f.kind),
+            result.map_err(ConsoleError::from),
+        )?;
+        Ok(html! {
+            p.ok role="status" { (message) }
+            p { a href={ "/console/trust?domain=" (url_encode(&domain)) } { "Back to the trust store" } }
+        })
+    })?;
+    Ok(Redirect::to(&format!("/console/jobs/{id}")).into_response())
 }

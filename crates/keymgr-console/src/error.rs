@@ -36,7 +36,37 @@ pub enum ConsoleError {
 }
 
 impl ConsoleError {
+    /// Whether the details stay in the service log (a keystore or database fault, a fault of
+    /// the console), as the REST API keeps them.
+    fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Self::Internal(_) | Self::KeyManager(KeymgrError::Keystore(_) | KeymgrError::Database(_))
+        )
+    }
+
+    /// What the operator is shown: the error, or for an internal one where to look (the
+    /// details are logged here).
+    pub fn public_text(&self) -> String {
+        if self.is_internal() {
+            tracing::error!("console: {self}");
+            return match self {
+                Self::KeyManager(e) => {
+                    format!("{}: a keystore or database error; the service log has the details", e.code())
+                }
+                _ => "the console failed; the service log has the details".to_owned(),
+            };
+        }
+        match self {
+            Self::KeyManager(e) => format!("{}: {e}", e.code()),
+            other => other.to_string(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
+        if self.is_internal() {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
         match self {
             Self::SignedOut => StatusCode::SEE_OTHER,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
@@ -53,24 +83,18 @@ impl IntoResponse for ConsoleError {
         if matches!(self, Self::SignedOut) {
             return Redirect::to("/console/login").into_response();
         }
-        if let Self::Internal(text) = &self {
-            tracing::error!("console: {text}");
-        }
         let status = self.status();
-        let (title, code) = match &self {
-            Self::KeyManager(e) => ("The key manager refused", Some(e.code())),
-            Self::Forbidden(_) => ("Not allowed", None),
-            Self::Csrf => ("Form refused", None),
-            Self::NotFound => ("Not found", None),
-            Self::Busy(_) => ("Busy", None),
-            Self::BadInput(_) => ("Check the form", None),
-            Self::Internal(_) | Self::SignedOut => ("Something failed", None),
+        let title = match &self {
+            Self::KeyManager(_) if !self.is_internal() => "The key manager refused",
+            Self::Forbidden(_) => "Not allowed",
+            Self::Csrf => "Form refused",
+            Self::NotFound => "Not found",
+            Self::Busy(_) => "Busy",
+            Self::BadInput(_) => "Check the form",
+            _ => "Something failed",
         };
-        let message = match &self {
-            Self::Internal(_) => "The console failed; the service log says why.".to_owned(),
-            other => other.to_string(),
-        };
-        let body = layout::error_page(title, code, &message);
+        let message = self.public_text();
+        let body = layout::error_page(title, &message);
         (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.into_string()).into_response()
     }
 }

@@ -81,14 +81,15 @@ where
             job.total.store(total, Ordering::Relaxed);
             job.done.store(done, Ordering::Relaxed);
         };
-        let result = work(&km, &who, &progress).map_err(|e| match e {
-            ConsoleError::KeyManager(k) => format!("{}: {k}", k.code()),
-            ConsoleError::Internal(text) => {
-                tracing::error!("console job: {text}");
-                "the job failed; the service log says why".to_owned()
+        // A panic in the work must still end the job, or its page would wait for ever.
+        let run = std::panic::AssertUnwindSafe(|| work(&km, &who, &progress));
+        let result = match std::panic::catch_unwind(run) {
+            Ok(done) => done.map_err(|e| e.public_text()),
+            Err(_) => {
+                tracing::error!("console job panicked");
+                Err("the job failed; the service log has the details".to_owned())
             }
-            other => other.to_string(),
-        });
+        };
         *job.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
     });
     Ok(id)

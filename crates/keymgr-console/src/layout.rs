@@ -143,7 +143,7 @@ pub fn login_page(nonce: &str, problem: Option<&str>) -> Markup {
 }
 
 /// The page of a failed request.
-pub fn error_page(title: &str, code: Option<&str>, message: &str) -> Markup {
+pub fn error_page(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -151,10 +151,7 @@ pub fn error_page(title: &str, code: Option<&str>, message: &str) -> Markup {
             body {
                 main id="main" {
                     h1 { (title) }
-                    p.problem role="alert" {
-                        @if let Some(c) = code { strong { (c) } ": " }
-                        (message)
-                    }
+                    p.problem role="alert" { (message) }
                     p { a href="/console/hierarchy" { "Back to the console" } }
                 }
             }

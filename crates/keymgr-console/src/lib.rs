@@ -9,8 +9,11 @@
 //! - **Views**: the key hierarchy, one key and its certificate, the rotation timeline with the
 //!   policy lint, the trust store, the audit trail with its chain check, health.
 //! - **Actions** (rotate a master, revoke a base key, compromise response, retire, policy
-//!   change, trust store uploads): a preview (`GET`, changes nothing) then an apply (`POST`,
-//!   with the session's CSRF token), each apply audited as the signed-in user.
+//!   change): a preview (`GET`, changes nothing) then an apply (`POST`, with the session's
+//!   CSRF token and the roles of the REST endpoint that does the same), tied to the key the
+//!   preview showed; trust store uploads are applies without a preview. Every apply runs as a
+//!   job whose page shows the result (so a reload never repeats it) and is audited as the
+//!   signed-in user.
 //!
 //! Every asset is embedded in the binary; the pages load nothing from elsewhere, under a
 //! Content-Security-Policy that allows only this origin's script and style.
@@ -34,7 +37,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
-use keymgr_core::{KeyManager, TokenBucket};
+use keymgr_core::KeyManager;
 use keymgr_http::AppState;
 
 pub use error::ConsoleError;
@@ -52,18 +55,11 @@ pub struct ConsoleSettings {
     pub secure_cookie: bool,
     /// Most sessions held at once; a sign-in beyond it is refused until one ends.
     pub max_sessions: usize,
-    /// Failed sign-ins allowed a minute across all callers, against token guessing.
-    pub failed_sign_ins_per_minute: u32,
 }
 
 impl Default for ConsoleSettings {
     fn default() -> Self {
-        Self {
-            session_ttl: Duration::from_secs(30 * 60),
-            secure_cookie: true,
-            max_sessions: 256,
-            failed_sign_ins_per_minute: 20,
-        }
+        Self { session_ttl: Duration::from_secs(30 * 60), secure_cookie: true, max_sessions: 256 }
     }
 }
 
@@ -73,9 +69,10 @@ pub(crate) struct Console {
     settings: ConsoleSettings,
     sessions: Sessions,
     jobs: Jobs,
-    failed_sign_ins: TokenBucket,
-    /// Until when sign-ins are refused after the failures ran out.
-    sign_in_lock: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When the console started (request rates are averaged since).
+    started: std::time::Instant,
+    /// The last audit chain check: when, at which head row, and its report.
+    audit_check: std::sync::Mutex<Option<(std::time::Instant, i64, keymgr_core::AuditReport)>>,
 }
 
 impl Console {
@@ -124,8 +121,8 @@ pub fn router(app: Arc<AppState>, settings: ConsoleSettings) -> Router {
         app,
         sessions: Sessions::new(settings.max_sessions),
         jobs: Jobs::default(),
-        failed_sign_ins: TokenBucket::new(settings.failed_sign_ins_per_minute),
-        sign_in_lock: std::sync::Mutex::new(None),
+        started: std::time::Instant::now(),
+        audit_check: std::sync::Mutex::new(None),
         settings,
     });
     Router::new()

@@ -26,6 +26,10 @@ pub const SESSION_COOKIE: &str = "keymgr_console";
 /// The sign-in nonce cookie's name.
 pub const LOGIN_COOKIE: &str = "keymgr_console_login";
 const LOGIN_NONCE_TTL: Duration = Duration::from_secs(600);
+/// How long the answer to a refused token waits: a guesser gets one try a second per
+/// connection. (Tokens are 256-bit random or signed JWTs, so this slows, it does not guard;
+/// no lockout, which anyone could trigger to keep the operators out.)
+const FAILED_SIGN_IN_DELAY: Duration = Duration::from_secs(1);
 
 /// A signed-in user.
 #[derive(Debug, Clone)]
@@ -138,6 +142,24 @@ pub fn actor(console: &Console, headers: &HeaderMap) -> Result<Session, ConsoleE
     }
 }
 
+/// [`actor`], if the session's user also holds the roles of the REST endpoint that does the
+/// same thing (`rest_role`, its role name): a deployment that narrowed, say, `postcompromise`
+/// in `[auth.roles]` narrows the console's compromise response too.
+pub fn actor_for(console: &Console, headers: &HeaderMap, rest_role: &str) -> Result<Session, ConsoleError> {
+    let session = actor(console, headers)?;
+    permitted(console, &session, rest_role)?;
+    Ok(session)
+}
+
+/// Whether `session` holds the roles of `rest_role`.
+pub fn permitted(console: &Console, session: &Session, rest_role: &str) -> Result<(), ConsoleError> {
+    if console.app.authenticator().permits(&session.who, rest_role) {
+        Ok(())
+    } else {
+        Err(ConsoleError::Forbidden(rest_role.into()))
+    }
+}
+
 /// The check of a `POST` by `session`: the form's CSRF token must be the session's, and the
 /// request must not come from another site.
 pub fn check_form(session: &Session, headers: &HeaderMap, csrf: &str) -> Result<(), ConsoleError> {
@@ -206,13 +228,6 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    if console.failed_sign_ins_locked() {
-        return login_page(
-            &console,
-            Some("Too many failed sign-ins: try again in a minute."),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
     let token = form.token.0.trim();
     let who = match console.app.authenticator().authorize_token(token, CONSOLE_VIEW) {
         Ok(who) => who,
@@ -224,8 +239,8 @@ pub async fn login(
             );
         }
         Err(_) => {
-            console.count_failed_sign_in();
             tracing::warn!("console: a sign-in with an unknown token was refused");
+            tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
             return login_page(&console, Some("That token is not accepted."), StatusCode::UNAUTHORIZED);
         }
     };
@@ -248,6 +263,10 @@ pub async fn login(
         blocking(&console, move |km| Ok(km.audit_admin_call(&user, "console sign-in", "ok")?)).await
     {
         tracing::error!("console: the sign-in of {} was not audited: {e}", who.user);
+    }
+    // A sign-in replaces the browser's earlier session, if it had one.
+    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+        console.sessions.end(old);
     }
     let mut response = Redirect::to("/console/hierarchy").into_response();
     let h = response.headers_mut();
@@ -284,20 +303,6 @@ pub async fn logout(
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(&console, SESSION_COOKIE, "", "/console", Duration::ZERO));
     response
-}
-
-impl Console {
-    fn failed_sign_ins_locked(&self) -> bool {
-        let until = self.sign_in_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        until.is_some_and(|u| u > Instant::now())
-    }
-
-    fn count_failed_sign_in(&self) {
-        if !self.failed_sign_ins.try_take() {
-            *self.sign_in_lock.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Instant::now() + Duration::from_secs(60));
-        }
-    }
 }
 
 /// The bearer token typed into the sign-in form, wiped when dropped.

@@ -36,7 +36,7 @@ pub struct HierarchyQuery {
     q: String,
 }
 
-/// Most keys one hierarchy page lists; a search narrows them.
+/// Most base keys one hierarchy page lists; a search narrows them.
 const MAX_KEYS_SHOWN: usize = 1000;
 
 fn tier_name(tier: KeyTier) -> &'static str {
@@ -76,8 +76,15 @@ pub async fn hierarchy(
     })
     .await?;
     let total = keys.len();
+    // ROOT, masters and signing keys are always listed; base keys up to the cap, live ones
+    // first, so that a search is what narrows them, not the sort order.
+    let (mut base, others): (Vec<&KeyStatus>, Vec<&KeyStatus>) =
+        keys.iter().partition(|k| k.key.key_ref.tier() == KeyTier::Base);
+    let base_total = base.len();
+    base.sort_by_key(|k| !matches!(k.state, KeyState::Active | KeyState::PreActive));
+    base.truncate(MAX_KEYS_SHOWN);
     let mut groups: BTreeMap<(u8, &str, String), Vec<&KeyStatus>> = BTreeMap::new();
-    for k in keys.iter().take(MAX_KEYS_SHOWN) {
+    for k in others.into_iter().chain(base) {
         let tier = k.key.key_ref.tier();
         let order = match tier {
             KeyTier::Root => 0,
@@ -95,7 +102,7 @@ pub async fn hierarchy(
             button type="submit" { "Search" }
         }
         p { (total) " keys" @if !q.is_empty() { " matching " code { (q) } } "." }
-        @if total > MAX_KEYS_SHOWN { p.note { "The first " (MAX_KEYS_SHOWN) " are listed; search to narrow them." } }
+        @if base_total > MAX_KEYS_SHOWN { p.note { (MAX_KEYS_SHOWN) " of " (base_total) " base keys are listed (live ones first); search to narrow them." } }
         @for ((_, tier, app), rows) in &groups {
             section {
                 h2 { (tier) @if !app.is_empty() { " · " (app) } }
@@ -153,7 +160,7 @@ fn actions_for(k: &KeyStatus) -> Markup {
             a.action href={ "/console/actions/rotate?" (pair) } { "Rotate…" } " "
         }
         @if key.thumbprint.is_some() && k.state != KeyState::Destroyed {
-            a.action href={ "/console/actions/compromise?" (pair) "&alias=" (key.alias) } { "Compromised…" }
+            a.action href={ "/console/actions/compromise?" (pair) "&alias=" (url_encode(&key.alias)) } { "Compromised…" }
         }
     }
 }
@@ -180,11 +187,10 @@ pub async fn key_detail(
     let session = viewer(&console, &headers)?;
     let wanted = alias.clone();
     let (status, certificate) = blocking(&console, move |km| {
-        let status = km
-            .key_statuses(None)?
-            .into_iter()
-            .find(|k| k.key.alias == wanted)
-            .ok_or(ConsoleError::NotFound)?;
+        let status = km.key_status(&wanted).map_err(|e| match e {
+            keymgr_core::KeymgrError::NoUniqueAlias(_) => ConsoleError::NotFound,
+            other => other.into(),
+        })?;
         let certificate = km.key_certificate(&wanted)?;
         Ok((status, certificate))
     })
@@ -324,8 +330,9 @@ pub struct TrustQuery {
     domain: Option<String>,
 }
 
-/// Most partner certificates the trust page reads.
-const MAX_PARTNERS_SHOWN: i64 = 1000;
+/// Partner certificates read per query, and most read for one trust page.
+const PARTNER_PAGE: i64 = 1000;
+const MAX_PARTNERS_READ: usize = 20_000;
 
 /// `GET /console/trust?domain=`: a domain's CA certificates as chains, its partner
 /// certificates, and (for admins) the upload form.
@@ -344,14 +351,32 @@ pub async fn trust(
         None => domains.first().cloned().unwrap_or_default(),
     };
     let wanted = domain.clone();
-    let (cas, partners) = blocking(&console, move |km| {
+    let (cas, partners, complete) = blocking(&console, move |km| {
         let cas = km.domain_ca_certificates(&wanted)?;
-        let partners: Vec<_> = km
-            .partner_certificates("", MAX_PARTNERS_SHOWN)?
-            .into_iter()
-            .filter(|p| p.partner_domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&wanted)))
-            .collect();
-        Ok((cas, partners))
+        // Partner certificates are read in id order, a page at a time, up to a bound.
+        let mut partners = Vec::new();
+        let mut read = 0;
+        let mut after = String::new();
+        let mut complete = false;
+        while read < MAX_PARTNERS_READ {
+            let page = km.partner_certificates(&after, PARTNER_PAGE)?;
+            let Some(last) = page.last() else {
+                complete = true;
+                break;
+            };
+            after = last.cert_id.clone();
+            read += page.len();
+            let short_page = page.len() < usize::try_from(PARTNER_PAGE).unwrap_or(usize::MAX);
+            partners
+                .extend(page.into_iter().filter(|p| {
+                    p.partner_domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&wanted))
+                }));
+            if short_page {
+                complete = true;
+                break;
+            }
+        }
+        Ok((cas, partners, complete))
     })
     .await?;
     let ids: HashSet<&str> = cas.iter().map(|c| c.cert_id.as_str()).collect();
@@ -360,8 +385,8 @@ pub async fn trust(
     let body = html! {
         nav.tabs aria-label="Partner domain" {
             @for d in &domains {
-                @if *d == domain { a href={ "?domain=" (d) } aria-current="page" { (d) } }
-                @else { a href={ "?domain=" (d) } { (d) } }
+                @if *d == domain { a href={ "?domain=" (url_encode(d)) } aria-current="page" { (d) } }
+                @else { a href={ "?domain=" (url_encode(d)) } { (d) } }
             }
         }
         section {
@@ -371,6 +396,7 @@ pub async fn trust(
         }
         section {
             h2 { "Partner certificates (" (partners.len()) ")" }
+            @if !complete { p.note { "The first " (MAX_PARTNERS_READ) " partner certificates of all domains were read; there are more." } }
             table {
                 thead { tr { th scope="col" { "Id" } th scope="col" { "Organisation" } th scope="col" { "Subject" } th scope="col" { "Issuer" } th scope="col" { "Not after" } } }
                 tbody {
@@ -456,16 +482,14 @@ pub async fn audit(
     let session = viewer(&console, &headers)?;
     let Query(q) = query.map_err(|e| bad_query(&e))?;
     let before = q.before;
-    let (rows, report) = blocking(&console, move |km| {
-        let end = match before {
-            Some(b) => b,
-            None => km.audit_head_id()?.saturating_add(1),
-        };
+    let (rows, head) = blocking(&console, move |km| {
+        let head = km.audit_head_id()?;
+        let end = before.unwrap_or(head.saturating_add(1));
         let rows = km.audit_trail(end.saturating_sub(AUDIT_WINDOW + 1).max(0), AUDIT_WINDOW)?;
-        let rows: Vec<_> = rows.into_iter().filter(|r| r.id < end).collect();
-        Ok((rows, km.verify_audit()?))
+        Ok((rows.into_iter().filter(|r| r.id < end).collect::<Vec<_>>(), head))
     })
     .await?;
+    let report = audit_check(&console, head).await?;
     let lowest = rows.first().map(|r| r.id);
     let has = |field: &str, wanted: &str| {
         wanted.is_empty() || field.to_ascii_lowercase().contains(&wanted.to_ascii_lowercase())
@@ -516,6 +540,30 @@ pub async fn audit(
     Ok(page("Audit trail", &session, Section::Audit, body).into_response())
 }
 
+/// How long a chain check is reused while the trail has not grown.
+const AUDIT_CHECK_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The verification of the whole audit chain (hash chain and signed checkpoints), reused for
+/// a minute while the head row is `head`: a page view must not walk a long trail each time.
+async fn audit_check(
+    console: &std::sync::Arc<crate::Console>,
+    head: i64,
+) -> Result<keymgr_core::AuditReport, ConsoleError> {
+    {
+        let cached = console.audit_check.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, at_head, report)) = cached.as_ref()
+            && *at_head == head
+            && at.elapsed() < AUDIT_CHECK_REUSE
+        {
+            return Ok(report.clone());
+        }
+    }
+    let report = blocking(console, |km| Ok(km.verify_audit()?)).await?;
+    *console.audit_check.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some((std::time::Instant::now(), head, report.clone()));
+    Ok(report)
+}
+
 /// `GET /console/health`: database and keystore, request counts by endpoint, caches, keys
 /// expiring within 30 days: the numbers `/metrics` serves.
 pub async fn health(State(console): Shared, headers: HeaderMap) -> Result<Response, ConsoleError> {
@@ -523,6 +571,7 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Result<Respon
     let (health, caches, expiring) =
         blocking(&console, move |km| Ok((km.health(), km.cache_stats(), km.keys_expiring_within(30)?.len())))
             .await?;
+    let minutes = console.started.elapsed().as_secs_f64() / 60.0;
     let mut by_endpoint: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for (endpoint, outcome, n) in console.app.metrics().request_counts() {
         let entry = by_endpoint.entry(endpoint).or_default();
@@ -550,11 +599,11 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Result<Respon
         }
         p { (expiring) " keys expire or rotate within 30 days (" a href="/console/timeline?days=30" { "timeline" } ")." }
         table {
-            caption { "Requests since start, by endpoint" }
-            thead { tr { th scope="col" { "Endpoint (role name)" } th scope="col" { "Answered" } th scope="col" { "Errors" } th scope="col" { "Error share" } } }
+            caption { "Requests since start (" (uptime(console.started.elapsed())) " ago), by endpoint; per minute is the average since then" }
+            thead { tr { th scope="col" { "Endpoint (role name)" } th scope="col" { "Answered" } th scope="col" { "Errors" } th scope="col" { "Error share" } th scope="col" { "Per minute" } } }
             tbody {
                 @for (e, (ok, failed)) in &by_endpoint {
-                    tr { td { (e) } td { (ok) } td { (failed) } td { (percent(*failed, ok + failed)) } }
+                    tr { td { (e) } td { (ok) } td { (failed) } td { (percent(*failed, ok + failed)) } td { (per_minute(ok + failed, minutes)) } }
                 }
             }
         }
@@ -570,6 +619,25 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Result<Respon
         p.hint { "The same counters as " code { "/metrics" } " (" code { "keymgr_http_requests_total" } ", " code { "keymgr_cache_*" } ")." }
     };
     Ok(page("Health", &session, Section::Health, body).into_response())
+}
+
+fn per_minute(count: u64, minutes: f64) -> String {
+    if minutes <= 0.0 {
+        return "–".into();
+    }
+    // Counters far below 2^52: exact in f64.
+    #[allow(clippy::cast_precision_loss)]
+    let rate = count as f64 / minutes;
+    format!("{rate:.1}")
+}
+
+fn uptime(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
 }
 
 fn percent(part: u64, whole: u64) -> String {

@@ -252,7 +252,7 @@ async fn revoke_preview_changes_nothing_and_apply_does_what_it_said() {
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert!(
         preview.body.contains(&current)
-            && preview.body.contains("expire now")
+            && preview.body.contains("expires now")
             && preview.body.contains("new key")
     );
     assert_eq!(snapshot(&h.km), before, "the preview changed nothing");
@@ -262,14 +262,15 @@ async fn revoke_preview_changes_nothing_and_apply_does_what_it_said() {
         StatusCode::BAD_REQUEST
     );
 
-    let done = c
-        .post(
-            &h,
-            "/console/actions/revoke",
-            &[("app", "REGISTRATION"), ("ref", "10001_110011"), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // The confirmation names the key the preview showed.
+    assert_eq!(preview.hidden("alias"), current);
+    let confirm = [
+        ("app", "REGISTRATION"),
+        ("ref", "10001_110011"),
+        ("alias", current.as_str()),
+        ("csrf", csrf.as_str()),
+    ];
+    let done = c.apply(&h, "/console/actions/revoke", &confirm).await;
     let after = h.km.key_statuses(Some(&key_ref)).unwrap();
     assert_eq!(after.len(), 2, "the revoked key and its successor");
     let old = after.iter().find(|k| k.key.alias == current).unwrap();
@@ -280,6 +281,11 @@ async fn revoke_preview_changes_nothing_and_apply_does_what_it_said() {
     let rows = h.km.audit_trail(0, 1000).unwrap();
     assert!(rows.iter().any(|r| r.actor == "custodian"
         && r.detail.as_deref() == Some("console revoke REGISTRATION/10001_110011: ok")));
+    // The same confirmation again (a double click, a re-sent form) no longer matches the
+    // current key: it is refused and the new key stays.
+    let again = c.apply(&h, "/console/actions/revoke", &confirm).await;
+    assert!(again.body.contains("no longer the one the preview showed"), "{}", again.body);
+    assert_eq!(h.km.key_statuses(Some(&key_ref)).unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -293,9 +299,21 @@ async fn rotate_preview_changes_nothing_and_apply_makes_a_new_master() {
     assert!(preview.body.contains("A new master key is generated now"));
     assert_eq!(snapshot(&h.km), before);
     assert_eq!(c.get(&h, "/console/actions/rotate?app=ROOT").await.status, StatusCode::BAD_REQUEST);
-    let done = c.post(&h, "/console/actions/rotate", &[("app", "REGISTRATION"), ("csrf", &csrf)]).await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let alias = preview.hidden("alias");
+    let done = c
+        .apply(&h, "/console/actions/rotate", &[("app", "REGISTRATION"), ("alias", &alias), ("csrf", &csrf)])
+        .await;
+    assert!(done.body.contains("master was rotated"), "{}", done.body);
     assert_eq!(h.km.key_statuses(Some(&master)).unwrap().len(), 2);
+    let again = c
+        .apply(&h, "/console/actions/rotate", &[("app", "REGISTRATION"), ("alias", &alias), ("csrf", &csrf)])
+        .await;
+    assert!(again.body.contains("no longer the one"), "{}", again.body);
+    assert_eq!(
+        h.km.key_statuses(Some(&master)).unwrap().len(),
+        2,
+        "a re-sent rotation makes no third master"
+    );
 }
 
 #[tokio::test]
@@ -331,6 +349,18 @@ async fn compromise_dry_run_changes_nothing_and_the_job_applies_it_with_progress
     assert_eq!(snapshot(&h.km), before);
 
     let master = h.km.key_statuses(Some(&pair("REGISTRATION", ""))).unwrap().remove(0).key.alias;
+    assert!(
+        dry.body.contains(&format!("name=\"alias\" type=\"text\" value=\"{master}\"")),
+        "the confirmation names the key"
+    );
+    let unnamed = c
+        .post(
+            &h,
+            "/console/actions/compromise",
+            &[("app", "REGISTRATION"), ("ref", ""), ("reason", "x"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(unnamed.status, StatusCode::BAD_REQUEST, "an apply without the dry run's key");
     let started = c
         .post(
             &h,
@@ -338,6 +368,7 @@ async fn compromise_dry_run_changes_nothing_and_the_job_applies_it_with_progress
             &[
                 ("app", "REGISTRATION"),
                 ("ref", ""),
+                ("alias", &master),
                 ("reason", "HSM backup lost"),
                 ("rotate_children", "on"),
                 ("csrf", &csrf),
@@ -387,8 +418,7 @@ async fn retire_preview_lists_and_apply_destroys_the_same_keys() {
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert!(preview.body.contains(&old) && preview.body.contains("Destroy these 1 keys"), "{}", preview.body);
     assert_eq!(snapshot(&h.km), before, "the preview changed nothing");
-    let done = c.post(&h, "/console/actions/retire", &[("csrf", &csrf)]).await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let done = c.apply(&h, "/console/actions/retire", &[("csrf", &csrf)]).await;
     assert!(done.body.contains("1 keys destroyed"), "{}", done.body);
     let state =
         h.km.key_statuses(Some(&key_ref)).unwrap().into_iter().find(|k| k.key.alias == old).unwrap().state;
@@ -418,14 +448,13 @@ async fn a_policy_change_shows_its_lint_first_and_needs_a_reason_to_save_over_it
         ("access", "NA"),
         ("csrf", csrf.as_str()),
     ];
-    let refused = c.post(&h, "/console/actions/policy", &fields).await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body.contains("KER-KMS-422"), "{}", refused.body);
+    let refused = c.apply(&h, "/console/actions/policy", &fields).await;
+    assert!(refused.body.contains("Failed: KER-KMS-422"), "{}", refused.body);
     assert_eq!(h.km.policies().unwrap(), policies);
     let mut forced = fields.to_vec();
     forced.push(("force_reason", "short-lived test keys"));
-    let saved = c.post(&h, "/console/actions/policy", &forced).await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let saved = c.apply(&h, "/console/actions/policy", &forced).await;
+    assert!(saved.body.contains("is saved, over 1 findings"), "{}", saved.body);
     let p = h.km.policies().unwrap().into_iter().find(|p| p.app_id.as_str() == "REGISTRATION").unwrap();
     assert_eq!((p.validity_days, p.pre_expire_days), (30, 30));
     // A clean change saves without a reason.
@@ -437,7 +466,7 @@ async fn a_policy_change_shows_its_lint_first_and_needs_a_reason_to_save_over_it
         ("access", "NA"),
         ("csrf", csrf.as_str()),
     ];
-    assert_eq!(c.post(&h, "/console/actions/policy", &clean).await.status, StatusCode::OK);
+    assert!(c.apply(&h, "/console/actions/policy", &clean).await.body.contains("is saved."));
     assert_eq!(
         c.get(&h, "/console/actions/policy?app=REGISTRATION&validity=-1&pre=1").await.status,
         StatusCode::BAD_REQUEST
@@ -462,8 +491,7 @@ async fn trust_store_upload_takes_the_apis_checks_and_shows_the_chain() {
     for pem in [root.certificate.to_pem(), sub.certificate.to_pem()] {
         let fields = upload(pem);
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let a = c.post(&h, "/console/actions/trust-upload", &borrowed).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let a = c.apply(&h, "/console/actions/trust-upload", &borrowed).await;
         assert!(a.body.contains("Upload Success."), "{}", a.body);
     }
     let page = c.get(&h, "/console/trust?domain=DEVICE").await.body;
@@ -471,14 +499,21 @@ async fn trust_store_upload_takes_the_apis_checks_and_shows_the_chain() {
     let sub_at = page.find("Console Test Sub CA").unwrap();
     assert!(root_at < sub_at, "the chain is drawn root first");
     let garbage = c
-        .post(
+        .apply(
             &h,
             "/console/actions/trust-upload",
             &[("kind", "ca"), ("domain", "DEVICE"), ("data", "not a certificate"), ("csrf", &csrf)],
         )
         .await;
-    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
-    assert!(garbage.body.contains("KER-"), "{}", garbage.body);
+    assert!(garbage.body.contains("Failed: KER-"), "{}", garbage.body);
+    let bad_domain = c
+        .post(
+            &h,
+            "/console/actions/trust-upload",
+            &[("kind", "ca"), ("domain", "NOPE"), ("data", "x"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(bad_domain.status, StatusCode::BAD_REQUEST);
     let bad_kind = c
         .post(
             &h,
@@ -509,15 +544,48 @@ async fn sign_out_ends_the_session_and_sessions_expire() {
 }
 
 #[tokio::test]
-async fn failed_sign_ins_are_limited() {
-    let h =
-        harness_with(keymgr_console::ConsoleSettings { failed_sign_ins_per_minute: 3, ..Default::default() });
+async fn a_refused_token_is_answered_slowly_and_locks_nobody_out() {
+    let h = harness();
     let mut c = Client::default();
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(c.sign_in(&h, "guess").await.status);
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(c.sign_in(&h, "guess").await.status, StatusCode::UNAUTHORIZED);
     }
-    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
-    // Even the right token waits out the lock.
-    assert_eq!(c.sign_in(&h, ADMIN).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "each refusal waits a second");
+    // No lockout: the right token still signs in at once.
+    assert_eq!(c.sign_in(&h, ADMIN).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn each_action_also_needs_the_roles_of_its_rest_endpoint() {
+    // A deployment that gave the compromise response and retirement to a role of their own.
+    let roles = [
+        ("postcompromise".to_owned(), vec!["KEY_CUSTODIAN".to_owned()]),
+        ("postretire".to_owned(), vec!["KEY_CUSTODIAN".to_owned()]),
+    ]
+    .into_iter()
+    .collect();
+    let h = harness_configured(keymgr_console::ConsoleSettings::default(), &roles);
+    let (mut c, csrf) = Client::signed_in(&h, ADMIN).await;
+    let before = snapshot(&h.km);
+    assert_eq!(
+        c.get(&h, "/console/actions/compromise?app=REGISTRATION&ref=").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(c.get(&h, "/console/actions/retire").await.status, StatusCode::FORBIDDEN);
+    let a = c
+        .post(
+            &h,
+            "/console/actions/compromise",
+            &[("app", "REGISTRATION"), ("ref", ""), ("alias", "x"), ("reason", "r"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(c.post(&h, "/console/actions/retire", &[("csrf", &csrf)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(snapshot(&h.km), before);
+    // The other actions keep KEY_ADMIN.
+    assert_eq!(
+        c.get(&h, "/console/actions/revoke?app=REGISTRATION&ref=10001_110011").await.status,
+        StatusCode::OK
+    );
 }

@@ -51,5 +51,4 @@ pub use manager::{
     ZkSettings, dated_state, mosip_dn, transition_allowed,
 };
 pub use observed::{KeystoreObserver, ObservedKeystore};
-pub use rate::TokenBucket;
 pub use stored_key::{unwrap_stored_private_key, wrap_private_key_for_store};

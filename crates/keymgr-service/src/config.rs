@@ -142,7 +142,6 @@ impl ConsoleConfig {
             session_ttl: Duration::from_secs(self.session_minutes * 60),
             secure_cookie: self.secure_cookie,
             max_sessions: self.max_sessions.max(1),
-            ..keymgr_console::ConsoleSettings::default()
         }))
     }
 }
@@ -1373,5 +1372,48 @@ mod tests {
             let c: ServiceConfig = toml::from_str(bad).expect("toml");
             assert!(c.licensekey.settings().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn console_settings() {
+        let defaults = ServiceConfig::default().console.settings().expect("defaults").expect("on by default");
+        assert_eq!(defaults.session_ttl, Duration::from_secs(1800));
+        assert!(defaults.secure_cookie);
+        let c: ServiceConfig = toml::from_str(
+            "[console]
+session_minutes = 5
+secure_cookie = false
+max_sessions = 3
+",
+        )
+        .expect("toml");
+        let s = c.console.settings().expect("valid").expect("on");
+        assert_eq!((s.session_ttl, s.secure_cookie, s.max_sessions), (Duration::from_secs(300), false, 3));
+        let off: ServiceConfig = toml::from_str(
+            "[console]
+enabled = false
+",
+        )
+        .expect("toml");
+        assert!(off.console.settings().expect("valid").is_none());
+        for bad in [
+            "[console]
+session_minutes = 0
+",
+            "[console]
+session_minutes = 1441
+",
+        ] {
+            let c: ServiceConfig = toml::from_str(bad).expect("toml");
+            assert!(c.console.settings().is_err(), "{bad}");
+        }
+        assert!(
+            toml::from_str::<ServiceConfig>(
+                "[console]
+unknown = 1
+"
+            )
+            .is_err()
+        );
     }
 }

@@ -45,6 +45,14 @@ pub fn harness() -> Harness {
 }
 
 pub fn harness_with(settings: ConsoleSettings) -> Harness {
+    harness_configured(settings, &Default::default())
+}
+
+/// A harness whose role table has `roles` over the defaults (`[auth.roles]`).
+pub fn harness_configured(
+    settings: ConsoleSettings,
+    roles: &std::collections::HashMap<String, Vec<String>>,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let keystore = Arc::new(
         FileKeystore::open_or_create(dir.path().join("k.kmks"), b"pin", KdfParams::insecure_for_tests())
@@ -61,7 +69,7 @@ pub fn harness_with(settings: ConsoleSettings) -> Harness {
         token(AUDITOR, "auditor", &["KEY_AUDITOR"]),
         token(SERVICE, "regproc", &["CRYPTO_USER"]),
     ];
-    let auth = Authenticator::new(&tokens, &Default::default()).unwrap();
+    let auth = Authenticator::new(&tokens, roles).unwrap();
     let state =
         Arc::new(AppState::new(Arc::clone(&km), auth, Limits::default(), Arc::new(Metrics::default())));
     let router =
@@ -153,6 +161,27 @@ impl Client {
 
     pub async fn post(&mut self, h: &Harness, uri: &str, form: &[(&str, &str)]) -> Answer {
         self.send(h, "POST", uri, Some(form), &[("origin", "http://console.test")]).await
+    }
+
+    /// Posts an action's confirmation, which answers 303 to its job; follows the job to its
+    /// end and answers its page.
+    pub async fn apply(&mut self, h: &Harness, uri: &str, form: &[(&str, &str)]) -> Answer {
+        let started = self.post(h, uri, form).await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{uri}: {}", started.body);
+        let job = started.location().to_owned();
+        assert!(job.starts_with("/console/jobs/"), "{uri} went to {job}");
+        for _ in 0..400 {
+            let status = self.get(h, &format!("{job}/status")).await;
+            assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+            let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+            if v["finished"] == true {
+                let page = self.get(h, &job).await;
+                assert_eq!(page.status, StatusCode::OK);
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the job of {uri} did not end");
     }
 
     /// Signs in with `token`; the answer of the sign-in `POST`.

@@ -3,11 +3,12 @@
 //! partner certificates and the trust domains, and one key's certificate.
 
 use keymgr_db::{CertRecord, PartnerCertRecord};
-use keymgr_model::{AppId, KeyPolicy, UtcTime};
+use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, UtcTime};
 use keymgr_policy::{Finding, ForecastItem, forecast, lint};
 
-use super::KeyManager;
-use crate::KeymgrError;
+use super::lifecycle::dated_state;
+use super::{KeyManager, current_keys};
+use crate::{KeyStatus, KeymgrError};
 
 /// What rotates or expires within a horizon, and what the policy lint says.
 #[derive(Debug, Clone)]
@@ -119,6 +120,22 @@ impl KeyManager {
         limit: i64,
     ) -> Result<Vec<PartnerCertRecord>, KeymgrError> {
         Ok(self.db.partner_certs_after(after, limit.clamp(1, MAX_AUDIT_PAGE))?)
+    }
+
+    /// The keys of `key_ref` that are current now, by the rule every operation uses (dates and
+    /// the pair's pre-expiry): the one a revocation expires, the one a rotation replaces.
+    pub fn current_keys_of(&self, key_ref: &KeyRef) -> Result<Vec<KeyAlias>, KeymgrError> {
+        let pre = self.pre_expire(key_ref)?;
+        let aliases = self.db.aliases_for(key_ref)?;
+        Ok(current_keys(&aliases, self.clock.now(), pre).into_iter().cloned().collect())
+    }
+
+    /// The key `alias` and where it stands.
+    pub fn key_status(&self, alias: &str) -> Result<KeyStatus, KeymgrError> {
+        let key = self.key_by_alias(alias)?;
+        let record = self.stored_states()?.states.get(&key.alias).cloned();
+        let state = record.as_ref().map_or_else(|| dated_state(&key, self.clock.now()), |r| r.state);
+        Ok(KeyStatus { key, state, record })
     }
 
     /// The certificate of the key `alias` (`None` for a symmetric key).
