@@ -498,9 +498,9 @@ pub async fn audit(
         .iter()
         .rev()
         .filter(|r| {
-            has(&r.actor, q.actor.trim())
-                && has(&r.action, q.action.trim())
-                && has(r.app_id.as_deref().unwrap_or(""), q.app.trim())
+            has(&r.entry.actor, q.actor.trim())
+                && has(&r.entry.action, q.action.trim())
+                && has(r.entry.app_id.as_deref().unwrap_or(""), q.app.trim())
         })
         .collect();
     let body = html! {
@@ -522,13 +522,13 @@ pub async fn audit(
             tbody {
                 @for r in &shown {
                     tr {
-                        td { (r.id) @if !r.chained { " (unchained)" } }
-                        td { (when(r.time)) }
-                        td { (r.actor) }
-                        td { (r.action) }
-                        td { (r.app_id.as_deref().unwrap_or("")) @if let Some(rf) = &r.ref_id { " / " (rf) } }
-                        td { @if let Some(a) = &r.key_alias { code { (a) } } }
-                        td { (r.detail.as_deref().unwrap_or("")) }
+                        td { (r.id) @if r.row_hash.is_none() { " (unchained)" } }
+                        td { (when(r.entry.time)) }
+                        td { (r.entry.actor) }
+                        td { (r.entry.action) }
+                        td { (r.entry.app_id.as_deref().unwrap_or("")) @if let Some(rf) = &r.entry.ref_id { " / " (rf) } }
+                        td { @if let Some(a) = &r.entry.key_alias { code { (a) } } }
+                        td { (r.entry.detail.as_deref().unwrap_or("")) }
                     }
                 }
             }

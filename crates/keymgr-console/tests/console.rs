@@ -100,9 +100,9 @@ async fn sign_in_checks_the_token_the_role_and_the_nonce_and_sets_a_strict_cooki
     // The sign-in is audited; the token is not.
     let rows = h.km.audit_trail(0, 1000).unwrap();
     assert!(
-        rows.iter().any(|r| r.actor == "custodian" && r.detail.as_deref() == Some("console sign-in: ok"))
+        rows.iter().any(|r| r.entry.actor == "custodian" && r.entry.detail.as_deref() == Some("console sign-in: ok"))
     );
-    assert!(!rows.iter().any(|r| r.detail.as_deref().unwrap_or("").contains(ADMIN)));
+    assert!(!rows.iter().any(|r| r.entry.detail.as_deref().unwrap_or("").contains(ADMIN)));
     // Signed in, the sign-in page sends to the console.
     assert_eq!(c.get(&h, "/console/login").await.location(), "/console/hierarchy");
 }
@@ -279,8 +279,8 @@ async fn revoke_preview_changes_nothing_and_apply_does_what_it_said() {
     assert_eq!(new.state, KeyState::Active);
     assert!(done.body.contains(&new.key.alias), "the answer names the new key");
     let rows = h.km.audit_trail(0, 1000).unwrap();
-    assert!(rows.iter().any(|r| r.actor == "custodian"
-        && r.detail.as_deref() == Some("console revoke REGISTRATION/10001_110011: ok")));
+    assert!(rows.iter().any(|r| r.entry.actor == "custodian"
+        && r.entry.detail.as_deref() == Some("console revoke REGISTRATION/10001_110011: ok")));
     // The same confirmation again (a double click, a re-sent form) no longer matches the
     // current key: it is refused and the new key stays.
     let again = c.apply(&h, "/console/actions/revoke", &confirm).await;

@@ -31,7 +31,8 @@ pub use error::KeymgrError;
 pub use keymgr_crypto::client_keys::ClientKind;
 pub use keymgr_crypto::{ct_eq, fill_random, issue::DistinguishedNameSpec, sha256};
 /// Key states, as the lifecycle operations answer them.
-pub use keymgr_db::{CertRecord, PartnerCertRecord};
+/// Rows the operator console shows as stored: CA and partner certificates, audit rows.
+pub use keymgr_db::{AuditEntry, CertRecord, ChainedAudit, PartnerCertRecord};
 pub use keymgr_jose::JweOptions;
 pub use keymgr_jose::jws::JwsAlgorithm;
 pub use keymgr_model::KeyState;
@@ -39,13 +40,13 @@ pub use keymgr_pdf::Placement;
 /// The policy lint's findings, as a governed policy change answers them.
 pub use keymgr_policy::{Finding, ForecastItem, Severity};
 pub use manager::{
-    Argon2Hash, AuditProblem, AuditRecord, AuditReport, CLIENT_CRYPTO_ALIAS, CaCertificateEntry,
-    CaCertificateFilter, CaCertificatePage, CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo,
-    CertificateRecord, CompromiseReport, CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health,
-    JwsSignRequest, KeyManager, KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings,
-    LifecycleSettings, MAX_AUDIT_PAGE, MAX_LICENSE_KEY_LEN, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES,
-    MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey,
-    Outlook, PartnerSettings, PartnerUpload, PdfSignRequest, PolicyChange, RawSignature, RetireCandidate,
+    Argon2Hash, AuditProblem, AuditReport, CLIENT_CRYPTO_ALIAS, CaCertificateEntry, CaCertificateFilter,
+    CaCertificatePage, CaUploadStatus, CacheStats, CertificateInHeader, CertificateInfo, CertificateRecord,
+    CompromiseReport, CompromiseRequest, CsrInfo, DecryptionScope, Dependent, Health, JwsSignRequest,
+    KeyManager, KeyManagerConfig, KeyStatus, KeygenReport, LicenseSettings, LifecycleSettings,
+    MAX_AUDIT_PAGE, MAX_LICENSE_KEY_LEN, MAX_TOKEN_ID_LEN, MAX_ZK_ATTRIBUTES, MAX_ZK_MIGRATE_KEYS,
+    MigratedBaseKey, MigrationInventory, MigrationStatus, NewPairLimits, OutgoingKey, Outlook,
+    PartnerSettings, PartnerUpload, PdfSignRequest, PolicyChange, RawSignature, RetireCandidate,
     RetireReport, RewrapOutcome, SignatureEncoding, SigningSettings, StayingKey, SymmetricKeyStatus,
     TokenIdSettings, TrustStatus, VerifyRequest, VerifyResult, ZkAttribute, ZkEncrypted, ZkPrepared,
     ZkSettings, dated_state, mosip_dn, transition_allowed,

@@ -81,7 +81,7 @@ pub use hierarchy::KeygenReport;
 pub use licenses::MAX_LICENSE_KEY_LEN;
 pub use lifecycle::{KeyStatus, dated_state, transition_allowed};
 pub use migration::{MAX_ZK_MIGRATE_KEYS, MigratedBaseKey, MigrationStatus};
-pub use overview::{AuditRecord, MAX_AUDIT_PAGE, Outlook};
+pub use overview::{MAX_AUDIT_PAGE, Outlook};
 pub use partner_queries::{CaCertificateEntry, CaCertificateFilter, CaCertificatePage};
 pub use partners::{CaUploadStatus, PartnerUpload, mosip_dn};
 pub use pdf_signing::PdfSignRequest;

@@ -2,7 +2,7 @@
 //! lint, a policy change's findings before it is saved, the audit trail page by page, the
 //! partner certificates and the trust domains, and one key's certificate.
 
-use keymgr_db::{CertRecord, PartnerCertRecord};
+use keymgr_db::{CertRecord, ChainedAudit, PartnerCertRecord};
 use keymgr_model::{AppId, KeyAlias, KeyPolicy, KeyRef, UtcTime};
 use keymgr_policy::{Finding, ForecastItem, forecast, lint};
 
@@ -23,29 +23,6 @@ pub struct Outlook {
     pub findings: Vec<Finding>,
     /// How many keys there are in all.
     pub keys: usize,
-}
-
-/// One row of the audit trail, as stored.
-#[derive(Debug, Clone)]
-pub struct AuditRecord {
-    /// The row id (the trail's order).
-    pub id: i64,
-    /// When it happened.
-    pub time: UtcTime,
-    /// Who did it.
-    pub actor: String,
-    /// What happened (`key_generated`, `admin_call`, ...).
-    pub action: String,
-    /// The application concerned.
-    pub app_id: Option<String>,
-    /// The reference concerned.
-    pub ref_id: Option<String>,
-    /// The key concerned.
-    pub key_alias: Option<String>,
-    /// Free text.
-    pub detail: Option<String>,
-    /// Whether the row is in the hash chain (rows from before the chain began are not).
-    pub chained: bool,
 }
 
 /// The most rows one [`KeyManager::audit_trail`] call reads.
@@ -79,22 +56,8 @@ impl KeyManager {
 
     /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) audit rows with ids above `after`, oldest
     /// first.
-    pub fn audit_trail(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, KeymgrError> {
-        let rows = self.db.audit_rows(after, limit.clamp(1, MAX_AUDIT_PAGE))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditRecord {
-                id: r.id,
-                time: r.entry.time,
-                actor: r.entry.actor,
-                action: r.entry.action,
-                app_id: r.entry.app_id,
-                ref_id: r.entry.ref_id,
-                key_alias: r.entry.key_alias,
-                detail: r.entry.detail,
-                chained: r.row_hash.is_some(),
-            })
-            .collect())
+    pub fn audit_trail(&self, after: i64, limit: i64) -> Result<Vec<ChainedAudit>, KeymgrError> {
+        Ok(self.db.audit_rows(after, limit.clamp(1, MAX_AUDIT_PAGE))?)
     }
 
     /// The id of the audit trail's last row (0 when it is empty).
