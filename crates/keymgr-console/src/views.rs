@@ -71,8 +71,9 @@ pub async fn hierarchy(
     let Query(query) = query.map_err(|e| bad_query(&e))?;
     let q = query.q.trim().to_owned();
     let wanted = q.clone();
-    let keys = blocking(&console, move |km| {
-        Ok(km.key_statuses(None)?.into_iter().filter(|k| matches(k, &wanted)).collect::<Vec<_>>())
+    let (keys, certificate_only) = blocking(&console, move |km| {
+        let keys = km.key_statuses(None)?.into_iter().filter(|k| matches(k, &wanted)).collect::<Vec<_>>();
+        Ok((keys, km.certificate_only_aliases()?))
     })
     .await?;
     let total = keys.len();
@@ -92,8 +93,11 @@ pub async fn hierarchy(
             KeyTier::Signing | KeyTier::DatabaseSigning => 2,
             KeyTier::Base => 3,
         };
+        let other_domain = certificate_only.contains(&k.key.alias);
+        let (order, name) =
+            if other_domain { (4, "Other domains' certificates") } else { (order, tier_name(tier)) };
         let app = if tier == KeyTier::Base { k.key.key_ref.app.as_str().to_owned() } else { String::new() };
-        groups.entry((order, tier_name(tier), app)).or_default().push(k);
+        groups.entry((order, name, app)).or_default().push(k);
     }
     let body = html! {
         form.search method="get" action="/console/hierarchy" role="search" {
@@ -106,14 +110,14 @@ pub async fn hierarchy(
         @for ((_, tier, app), rows) in &groups {
             section {
                 h2 { (tier) @if !app.is_empty() { " · " (app) } }
-                (key_table(&session, rows))
+                (key_table(&session, rows, &certificate_only))
             }
         }
     };
     Ok(page("Key hierarchy", &session, Section::Hierarchy, body).into_response())
 }
 
-fn key_table(session: &Session, rows: &[&KeyStatus]) -> Markup {
+fn key_table(session: &Session, rows: &[&KeyStatus], certificate_only: &HashSet<String>) -> Markup {
     html! {
         table {
             thead { tr {
@@ -133,8 +137,9 @@ fn key_table(session: &Session, rows: &[&KeyStatus]) -> Markup {
                         td { (when(key.generated_at)) }
                         td { (when(key.expires_at)) }
                         td { @if let Some(t) = &key.thumbprint { (short(&t.to_hex())) } @else { "symmetric" } }
-                        td { (if tier.in_hsm() { "keystore" } else { "database" }) }
-                        @if session.can_act { td { (actions_for(k)) } }
+                        @let other_domain = certificate_only.contains(&key.alias);
+                        td { (if other_domain { "certificate only" } else if tier.in_hsm() { "keystore" } else { "database" }) }
+                        @if session.can_act { td { @if !other_domain { (actions_for(k)) } } }
                     }
                 }
             }
@@ -186,13 +191,14 @@ pub async fn key_detail(
 ) -> Result<Response, ConsoleError> {
     let session = viewer(&console, &headers)?;
     let wanted = alias.clone();
-    let (status, certificate) = blocking(&console, move |km| {
+    let (status, certificate, other_domain) = blocking(&console, move |km| {
         let status = km.key_status(&wanted).map_err(|e| match e {
             keymgr_core::KeymgrError::NoUniqueAlias(_) => ConsoleError::NotFound,
             other => other.into(),
         })?;
         let certificate = km.key_certificate(&wanted)?;
-        Ok((status, certificate))
+        let other_domain = km.certificate_only_aliases()?.contains(&wanted);
+        Ok((status, certificate, other_domain))
     })
     .await?;
     let key = &status.key;
@@ -207,10 +213,14 @@ pub async fn key_detail(
             }
             dt { "Valid from" } dd { (when(key.generated_at)) }
             dt { "Expires" } dd { (when(key.expires_at)) }
-            dt { "Private key lives in" } dd { (if key.key_ref.tier().in_hsm() { "the keystore (HSM)" } else { "the database, wrapped by its module master" }) }
+            dt { "Private key lives in" } dd {
+                (if other_domain { "nowhere here: another domain's certificate (uploadOtherDomainCertificate)" }
+                 else if key.key_ref.tier().in_hsm() { "the keystore (HSM)" }
+                 else { "the database, wrapped by its module master" })
+            }
             @if let Some(t) = &key.thumbprint { dt { "Thumbprint (SHA-256)" } dd { code { (t.to_hex()) } } }
         }
-        @if session.can_act { p { (actions_for(&status)) } }
+        @if session.can_act && !other_domain { p { (actions_for(&status)) } }
         @if let Some(c) = &certificate {
             h2 { "Certificate" }
             dl.facts {

@@ -145,6 +145,28 @@ async fn pages_render_with_a_strict_content_security_policy() {
 }
 
 #[tokio::test]
+async fn other_domains_certificates_are_listed_apart_with_no_private_key() {
+    let h = harness();
+    let now = keymgr_model::UtcTime::now();
+    let other = Authority::root(name("Partner Domain Key", "Other Org"), now.plus_days(-1), 365);
+    let (app, reference) = (AppId::new("IDA").unwrap(), keymgr_model::RefId::new("PARTNER_DOMAIN").unwrap());
+    h.km.upload_other_domain_certificate(&app, &reference, &other.certificate.to_pem()).unwrap();
+    let alias = h.km.key_statuses(Some(&pair("IDA", "PARTNER_DOMAIN"))).unwrap().remove(0).key.alias;
+    let (mut c, _) = Client::signed_in(&h, ADMIN).await;
+    let page = c.get(&h, "/console/hierarchy").await.body;
+    let section = page
+        .find("Other domains&#39; certificates")
+        .or_else(|| page.find("Other domains' certificates"))
+        .unwrap();
+    assert!(page[section..].contains(&alias) && page[section..].contains("certificate only"), "{page}");
+    let key = c.get(&h, &format!("/console/keys/{alias}")).await.body;
+    assert!(
+        key.contains("another domain") && !key.contains("Revoke…") && key.contains("Partner Domain Key"),
+        "{key}"
+    );
+}
+
+#[tokio::test]
 async fn a_key_page_shows_the_certificate_and_offers_it_for_download() {
     let h = harness();
     let (mut c, _) = Client::signed_in(&h, AUDITOR).await;

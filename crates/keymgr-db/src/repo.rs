@@ -405,6 +405,15 @@ impl Database {
         rows.into_iter().map(decode_alias).collect()
     }
 
+    /// The aliases whose `key_store` row holds a certificate and no private key: other
+    /// domains' certificates (`uploadOtherDomainCertificate`).
+    pub fn certificate_only_aliases(&self) -> Result<Vec<String>, DbError> {
+        Ok(key_store::table
+            .filter(key_store::private_key.eq(StoredKey::NO_PRIVATE_KEY))
+            .select(key_store::id)
+            .load(&mut *self.conn()?)?)
+    }
+
     /// Records a new key: its alias row, its `key_store` row if any, and an audit row, in one
     /// transaction.
     pub fn insert_key(&self, new: &NewKey<'_>) -> Result<(), DbError> {

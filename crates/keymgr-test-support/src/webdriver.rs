@@ -131,10 +131,19 @@ impl Browser {
         self.call("GET", "/url", None).as_str().unwrap_or_default().to_owned()
     }
 
-    /// The page's visible text.
+    /// The page's visible text. A page that navigates meanwhile (a job page reloads itself when
+    /// the job ends) makes the body stale: it is found again.
     pub fn text(&self) -> String {
-        let body = self.find("body");
-        self.call("GET", &format!("/element/{body}/text"), None).as_str().unwrap_or_default().to_owned()
+        for _ in 0..50 {
+            let body = self.find("body");
+            let path = format!("/session/{}/element/{body}/text", self.session);
+            let (status, answer) = exchange(self.port, "GET", &path, None);
+            if status == 200 {
+                return answer["value"].as_str().unwrap_or_default().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the page at {} kept changing", self.url());
     }
 
     /// The first element matching the CSS `selector`, waiting up to 10 s for it.
@@ -159,10 +168,19 @@ impl Browser {
         }
     }
 
-    /// Clicks the first element matching `selector`.
+    /// Clicks the first element matching `selector` (found again if the page changed under
+    /// it).
     pub fn click(&self, selector: &str) {
-        let id = self.find(selector);
-        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        for _ in 0..20 {
+            let id = self.find(selector);
+            let path = format!("/session/{}/element/{id}/click", self.session);
+            let (status, _) = exchange(self.port, "POST", &path, Some(&json!({})));
+            if status == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{selector} on {} could not be clicked", self.url());
     }
 
     /// Types `text` into the first element matching `selector`.

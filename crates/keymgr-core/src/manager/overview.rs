@@ -93,6 +93,11 @@ impl KeyManager {
         Ok(current_keys(&aliases, self.clock.now(), pre).into_iter().cloned().collect())
     }
 
+    /// The aliases that are other domains' certificates (no private key anywhere).
+    pub fn certificate_only_aliases(&self) -> Result<std::collections::HashSet<String>, KeymgrError> {
+        Ok(self.db.certificate_only_aliases()?.into_iter().collect())
+    }
+
     /// The key `alias` and where it stands.
     pub fn key_status(&self, alias: &str) -> Result<KeyStatus, KeymgrError> {
         let key = self.key_by_alias(alias)?;
