@@ -612,6 +612,7 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Result<Respon
             caption { "Requests since start (" (uptime(console.started.elapsed())) " ago), by endpoint; per minute is the average since then" }
             thead { tr { th scope="col" { "Endpoint (role name)" } th scope="col" { "Answered" } th scope="col" { "Errors" } th scope="col" { "Error share" } th scope="col" { "Per minute" } } }
             tbody {
+                @if by_endpoint.is_empty() { tr { td colspan="5" { "No API requests yet." } } }
                 @for (e, (ok, failed)) in &by_endpoint {
                     tr { td { (e) } td { (ok) } td { (failed) } td { (percent(*failed, ok + failed)) } td { (per_minute(ok + failed, minutes)) } }
                 }

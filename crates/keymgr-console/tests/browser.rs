@@ -105,6 +105,20 @@ fn a_custodian_signs_in_revokes_a_key_and_follows_a_compromise_response() {
     browser.wait_for_text("Done.");
     shot("08-compromise-done.png");
 
+    // A few API calls, so that the health page has requests to show.
+    for path in [
+        "getCertificate?applicationId=REGISTRATION&referenceId=10001_110011",
+        "getCertificate?applicationId=NOPE",
+    ] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let request = format!(
+            "GET /v1/keymanager/{path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
     for (path, wait, file) in [
         ("/console/actions/retire", "Retire keys past retention", "09-retire-and-policies.png"),
         (
@@ -114,7 +128,7 @@ fn a_custodian_signs_in_revokes_a_key_and_follows_a_compromise_response() {
         ),
         ("/console/trust?domain=DEVICE", "Device Issuing CA", "11-trust-store.png"),
         ("/console/audit", "Chain intact", "12-audit.png"),
-        ("/console/health", "Caches", "13-health.png"),
+        ("/console/health", "getgetcertificate", "13-health.png"),
     ] {
         browser.goto(&format!("{base}{path}"));
         browser.wait_for_text(wait);
